@@ -1,0 +1,56 @@
+"""The project's own promises: conda twin agrees with pyproject, public API is sorted and importable."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+
+import engagement_lab
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs.extend(extra)
+    return {_canonical(Requirement(r).name): str(Requirement(r).specifier) for r in reqs}
+
+
+def _environment_requirements() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    specs: list[str] = []
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            specs.extend(p for p in dep["pip"] if not p.startswith("-e"))
+        elif dep.split(">")[0].split("=")[0] not in {"python", "pip"}:
+            specs.append(dep)
+    return {_canonical(Requirement(s).name): str(Requirement(s).specifier) for s in specs}
+
+
+def test_environment_yml_is_the_twin_of_pyproject() -> None:
+    py, conda = _pyproject_requirements(), _environment_requirements()
+    assert set(py) == set(conda), (
+        f"only in pyproject: {set(py) - set(conda)}; only in conda: {set(conda) - set(py)}"
+    )
+    assert py == conda, {k: (py[k], conda[k]) for k in py if py[k] != conda[k]}
+
+
+def test_all_is_sorted_unique_and_importable() -> None:
+    names = engagement_lab.__all__
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert hasattr(engagement_lab, name), name
+
+
+def test_package_is_typed() -> None:
+    assert (ROOT / "engagement_lab" / "py.typed").exists()
