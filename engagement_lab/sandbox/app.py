@@ -15,18 +15,19 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from threading import Lock
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from .. import catalog
 from ..errors import QueryError
 from ..query import EngagementRequest
 from .faults import Clock, DroppedConnection, FaultConfig, FaultPlan, FixedClock
-from .oauth import OAuthError, TokenStore, form_params
+from .http import Response, errors, form, form_response, html, json_response, query, read_body, request_url
+from .oauth import OAuthError, TokenStore
 from .responses import HourOnly, build_response
 from .world import World
 
@@ -53,20 +54,6 @@ class RequestRecord:
     status: int
     fault: str
     account: str | None
-
-
-class _Response:
-    def __init__(self, status: int, body: bytes, content_type: str, headers: Iterable[tuple[str, str]] = ()):
-        self.status, self.body, self.content_type = status, body, content_type
-        self.headers = list(headers)
-
-
-def _json(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> _Response:
-    return _Response(status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers)
-
-
-def _errors(status: int, *messages: str, headers: Iterable[tuple[str, str]] = (), **extra: Any) -> _Response:
-    return _json(status, {"errors": list(messages), **extra}, headers)
 
 
 @dataclass
@@ -174,7 +161,7 @@ class SandboxApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
-        body = _read_body(environ)
+        body = read_body(environ)
         response, fault = self._route(method, path, environ, body)
         self.status_counts[response.status] += 1
         payload, headers = response.body, [("Content-Type", response.content_type), *response.headers]
@@ -187,63 +174,63 @@ class SandboxApp:
         start_response(f"{response.status} {_REASONS.get(response.status, '')}", headers)
         return [payload]
 
-    def _route(self, method: str, path: str, environ: dict[str, Any], body: bytes) -> tuple[_Response, str]:
+    def _route(self, method: str, path: str, environ: dict[str, Any], body: bytes) -> tuple[Response, str]:
         if path.startswith(catalog.PATH_PREFIX):
             endpoint = path[len(catalog.PATH_PREFIX) :]
             if endpoint not in catalog.ENDPOINTS:
-                return _errors(404, "Sorry, that page does not exist"), "none"
+                return errors(404, "Sorry, that page does not exist"), "none"
             if method != "POST":
-                return _errors(405, f"{path} accepts POST only"), "none"
+                return errors(405, f"{path} accepts POST only"), "none"
             return self._engagement(endpoint, environ, body)
-        routes: dict[tuple[str, str], Callable[[dict[str, Any], bytes], _Response]] = {
+        routes: dict[tuple[str, str], Callable[[dict[str, Any], bytes], Response]] = {
             ("POST", "/oauth/request_token"): self._request_token,
             ("GET", "/oauth/authorize"): self._authorize,
             ("POST", "/oauth/access_token"): self._access_token,
             ("POST", "/oauth2/token"): self._bearer_token,
             ("GET", "/sandbox/tweets.csv"): self._tweets_csv,
-            ("GET", "/sandbox/ground_truth.json"): lambda e, b: _json(200, self.world.ground_truth()),
+            ("GET", "/sandbox/ground_truth.json"): lambda e, b: json_response(200, self.world.ground_truth()),
         }
         handler = routes.get((method, path))
         if handler is None:
-            return _errors(404, "Sorry, that page does not exist"), "none"
+            return errors(404, "Sorry, that page does not exist"), "none"
         return handler(environ, body), "none"
 
     # --- the Engagement API -------------------------------------------------------------------------------
 
-    def _engagement(self, endpoint: str, environ: dict[str, Any], body: bytes) -> tuple[_Response, str]:
+    def _engagement(self, endpoint: str, environ: dict[str, Any], body: bytes) -> tuple[Response, str]:
         if "gzip" not in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            return _errors(406, _GZIP_REQUIRED), "none"
+            return errors(406, _GZIP_REQUIRED), "none"
         try:
             auth, handle = self._authenticate(environ)
         except OAuthError as exc:
-            return _errors(401, f"Your account could not be authenticated. Reason: {exc.reason}"), "none"
+            return errors(401, f"Your account could not be authenticated. Reason: {exc.reason}"), "none"
         allowed, limits = self.limiter.take()
         if not allowed:
             return self._record(
-                endpoint, body, _errors(429, "Rate limit exceeded", headers=limits), "none", handle
+                endpoint, body, errors(429, "Rate limit exceeded", headers=limits), "none", handle
             )
         fault, status = self.faults.draw()
         if self.faults.config.latency_ms:
             self.sleep(self.faults.config.latency_ms / 1000)
         if fault == "drop":
-            self._record(endpoint, body, _Response(0, b"", ""), fault, handle)
+            self._record(endpoint, body, Response(0, b"", ""), fault, handle)
             raise DroppedConnection(f"sandbox fault: dropped {endpoint} request")
         if fault == "server_error":
             return self._record(
-                endpoint, body, _errors(status, "internal server error", headers=limits), fault, handle
+                endpoint, body, errors(status, "internal server error", headers=limits), fault, handle
             )
         if fault == "rate_limit":
             limited = self.limiter.headers(remaining=0)
             return self._record(
-                endpoint, body, _errors(429, "Rate limit exceeded", headers=limited), fault, handle
+                endpoint, body, errors(429, "Rate limit exceeded", headers=limited), fault, handle
             )
         response = self._answer(endpoint, body, auth, handle)
         response.headers.extend(limits)
         return self._record(endpoint, body, response, fault, handle)
 
     def _record(
-        self, endpoint: str, body: bytes, response: _Response, fault: str, handle: str | None
-    ) -> tuple[_Response, str]:
+        self, endpoint: str, body: bytes, response: Response, fault: str, handle: str | None
+    ) -> tuple[Response, str]:
         record = RequestRecord(endpoint, hashlib.sha256(body).hexdigest(), response.status, fault, handle)
         with self._record_lock:
             self.records.append(record)
@@ -257,17 +244,17 @@ class SandboxApp:
             return "bearer", None
         if not header:
             raise OAuthError("Unknown Authorization Type")
-        params = self.tokens.verify(environ["REQUEST_METHOD"], _url(environ), header, _query(environ))
+        params = self.tokens.verify(environ["REQUEST_METHOD"], request_url(environ), header, query(environ))
         token = params.get("oauth_token", "")
         if token not in self.tokens.access:
             raise OAuthError("Access token not found")
         return "user", self.tokens.account_of(token)
 
-    def _answer(self, endpoint: str, raw: bytes, auth: str, handle: str | None) -> _Response:
+    def _answer(self, endpoint: str, raw: bytes, auth: str, handle: str | None) -> Response:
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            return _errors(400, f"Invalid JSON in request body: {exc}")
+            return errors(400, f"Invalid JSON in request body: {exc}")
         now = self.clock.now()
         try:
             request = EngagementRequest.from_body(endpoint, body, auth=auth, now=now)  # type: ignore[arg-type]
@@ -285,98 +272,103 @@ class SandboxApp:
             else:
                 served.append(tweet)
         if protected:
-            return _errors(400, "Tweet ID(s) are unavailable", unavailable_tweet_ids=protected)
+            return errors(400, "Tweet ID(s) are unavailable", unavailable_tweet_ids=protected)
         if unowned:
-            return _errors(403, f"Forbidden to access tweets: {', '.join(unowned)}")
+            return errors(403, f"Forbidden to access tweets: {', '.join(unowned)}")
         payload = build_response(request, self.world, served, unavailable, now, hour_only=self.hour_only)
-        return _json(200, payload)
+        return json_response(200, payload)
 
     # --- OAuth flows and sandbox extras ----------------------------------------------------------------
 
-    def _request_token(self, environ: dict[str, Any], body: bytes) -> _Response:
+    def _request_token(self, environ: dict[str, Any], body: bytes) -> Response:
         try:
             params = self.tokens.verify(
                 "POST",
-                _url(environ),
+                request_url(environ),
                 environ.get("HTTP_AUTHORIZATION", ""),
-                [*_query(environ), *_form(environ, body)],
+                [*query(environ), *form(environ, body)],
             )
         except OAuthError as exc:
-            return _errors(401, f"Your account could not be authenticated. Reason: {exc.reason}")
+            return errors(401, f"Your account could not be authenticated. Reason: {exc.reason}")
         callback = params.get("oauth_callback")
         if not callback:
-            return _errors(400, "oauth_callback is required ('oob' for the PIN flow)")
+            return errors(400, "oauth_callback is required ('oob' for the PIN flow)")
         token, secret = self.tokens.issue_request_token(callback)
-        return _form_response(
+        return form_response(
             {"oauth_token": token, "oauth_token_secret": secret, "oauth_callback_confirmed": "true"}
         )
 
-    def _authorize(self, environ: dict[str, Any], body: bytes) -> _Response:
-        query = dict(_query(environ))
-        token, handle = query.get("oauth_token", ""), query.get("user")
+    def _authorize(self, environ: dict[str, Any], body: bytes) -> Response:
+        params = dict(query(environ))
+        token, handle = params.get("oauth_token", ""), params.get("user")
         owned = [a.handle for a in self.world.accounts if a.owned]
         if handle is None:
             links = "".join(
                 f'<li><a href="?{urlencode({"oauth_token": token, "user": h})}">@{escape(h)}</a></li>'
                 for h in owned
             )
-            return _html(200, f"<h1>Authorize app</h1><p>Sign in as a sandbox user:</p><ul>{links}</ul>")
+            return html(200, f"<h1>Authorize app</h1><p>Sign in as a sandbox user:</p><ul>{links}</ul>")
         if handle not in owned:
-            return _html(400, f"<p>@{escape(handle)} is not a sandbox user who can authorise apps.</p>")
+            return html(400, f"<p>@{escape(handle)} is not a sandbox user who can authorise apps.</p>")
         try:
             pin, callback = self.tokens.authorize(token, handle)
         except OAuthError as exc:
-            return _html(400, f"<p>{escape(exc.reason)}</p>")
+            return html(400, f"<p>{escape(exc.reason)}</p>")
         if callback != "oob":
             sep = "&" if "?" in callback else "?"
             location = f"{callback}{sep}{urlencode({'oauth_token': token, 'oauth_verifier': pin})}"
-            return _Response(302, b"", "text/plain", [("Location", location)])
-        return _html(
+            return Response(302, b"", "text/plain", [("Location", location)])
+        return html(
             200, f'<h1>@{escape(handle)} authorised the app</h1><p>Your PIN: <code id="pin">{pin}</code></p>'
         )
 
-    def _access_token(self, environ: dict[str, Any], body: bytes) -> _Response:
-        form = _form(environ, body)
+    def _access_token(self, environ: dict[str, Any], body: bytes) -> Response:
+        submitted = form(environ, body)
         try:
             params = self.tokens.verify(
-                "POST", _url(environ), environ.get("HTTP_AUTHORIZATION", ""), [*_query(environ), *form]
+                "POST",
+                request_url(environ),
+                environ.get("HTTP_AUTHORIZATION", ""),
+                [*query(environ), *submitted],
             )
-            verifier = params.get("oauth_verifier") or dict(form).get("oauth_verifier", "")
+            verifier = params.get("oauth_verifier") or dict(submitted).get("oauth_verifier", "")
             token, secret, handle = self.tokens.exchange(params.get("oauth_token", ""), verifier)
         except OAuthError as exc:
-            return _errors(401, f"Your account could not be authenticated. Reason: {exc.reason}")
+            return errors(401, f"Your account could not be authenticated. Reason: {exc.reason}")
         user_id = self.world.accounts_by_handle[handle].user_id
-        return _form_response(
+        return form_response(
             {"oauth_token": token, "oauth_token_secret": secret, "user_id": user_id, "screen_name": handle}
         )
 
-    def _bearer_token(self, environ: dict[str, Any], body: bytes) -> _Response:
+    def _bearer_token(self, environ: dict[str, Any], body: bytes) -> Response:
         if not self.tokens.check_basic(environ.get("HTTP_AUTHORIZATION", "")):
-            return _json(403, {"errors": [{"code": 99, "message": "Unable to verify your credentials"}]})
-        if dict(_form(environ, body)).get("grant_type") != "client_credentials":
-            return _errors(400, "grant_type must be client_credentials")
-        return _json(200, {"token_type": "bearer", "access_token": self.tokens.bearer_token})
+            return json_response(
+                403, {"errors": [{"code": 99, "message": "Unable to verify your credentials"}]}
+            )
+        if dict(form(environ, body)).get("grant_type") != "client_credentials":
+            return errors(400, "grant_type must be client_credentials")
+        return json_response(200, {"token_type": "bearer", "access_token": self.tokens.bearer_token})
 
-    def _tweets_csv(self, environ: dict[str, Any], body: bytes) -> _Response:
+    def _tweets_csv(self, environ: dict[str, Any], body: bytes) -> Response:
         rows = self.world.metadata()
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        return _Response(200, buffer.getvalue().encode(), "text/csv; charset=utf-8")
+        return Response(200, buffer.getvalue().encode(), "text/csv; charset=utf-8")
 
 
 def _derive(seed: int, label: str) -> str:
     return hashlib.sha256(f"engagement-lab-sandbox:{seed}:{label}".encode()).hexdigest() * 2
 
 
-def _query_error(exc: QueryError, body: Any) -> _Response:
+def _query_error(exc: QueryError, body: Any) -> Response:
     """Map a broken request rule to the API's status and wording (spec §7)."""
     if exc.rule == "engagement_types.bearer":
         names = [m for m in body.get("engagement_types", []) if m not in catalog.PUBLIC_METRICS]
-        return _errors(403, f"Forbidden to access metrics: {', '.join(names)}")
+        return errors(403, f"Forbidden to access metrics: {', '.join(names)}")
     if exc.rule == "auth.bearer_endpoint":
-        return _errors(403, "Forbidden: this endpoint requires OAuth 1.0a user context")
+        return errors(403, "Forbidden: this endpoint requires OAuth 1.0a user context")
     if exc.rule == "groupings.time_on_totals":
         bad = sorted(
             {
@@ -386,47 +378,9 @@ def _query_error(exc: QueryError, body: Any) -> _Response:
                 if v in catalog.TIME_GROUP_BY
             }
         )
-        return _errors(
+        return errors(
             400,
             f"One or more of the groupBys you have specified are not supported: ({', '.join(bad)}). "
             "Please adjust your request and try again.",
         )
-    return _errors(400, str(exc))
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return environ["wsgi.input"].read(length) if length > 0 else b""
-
-
-def _url(environ: dict[str, Any]) -> str:
-    """The request URL without query, as the signer saw it (default ports elided)."""
-    scheme = environ.get("wsgi.url_scheme", "http")
-    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-    default = {"http": ":80", "https": ":443"}[scheme]
-    if host.endswith(default):
-        host = host[: -len(default)]
-    return f"{scheme}://{host.lower()}{environ.get('PATH_INFO', '')}"
-
-
-def _query(environ: dict[str, Any]) -> list[tuple[str, str]]:
-    return parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-
-
-def _form(environ: dict[str, Any], body: bytes) -> list[tuple[str, str]]:
-    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        return form_params(body)
-    return []
-
-
-def _form_response(values: dict[str, str]) -> _Response:
-    return _Response(200, urlencode(values).encode(), "application/x-www-form-urlencoded")
-
-
-def _html(status: int, content: str) -> _Response:
-    head = "<!doctype html><html><head><title>engagement_lab sandbox</title></head>"
-    page = f"{head}<body>{content}</body></html>"
-    return _Response(status, page.encode(), "text/html; charset=utf-8")
+    return errors(400, str(exc))
