@@ -233,16 +233,10 @@ class EngagementQuery:
         windows: list[tuple[datetime | None, datetime | None]] = [(None, None)]
         if whole.endpoint == "historical":
             windows = list(split_windows(*resolve_window(whole.start, whole.end, now=current_time(now))))
-        return [
-            replace(whole, tweet_ids=batch, start=start, end=end)
-            for batch in batches
-            for start, end in windows
-        ]
+        return [replace(whole, tweet_ids=batch, start=start, end=end) for batch in batches for start, end in windows]
 
 
-def resolve_window(
-    start: datetime | None, end: datetime | None, *, now: datetime
-) -> tuple[datetime, datetime]:
+def resolve_window(start: datetime | None, end: datetime | None, *, now: datetime) -> tuple[datetime, datetime]:
     """The query's full ``/historical`` range, aligned to whole hours (start down, end up).
 
     ``start`` alone runs until now; ``end`` alone covers the 28 days before it; neither covers the last

@@ -132,8 +132,7 @@ def _check_metric(name: object, endpoint: EndpointName, auth: AuthKind) -> None:
         where = sorted(catalog.METRICS[name].endpoints)
         raise fail(
             "engagement_types.endpoint",
-            f"metric {name!r} is not served by /{endpoint}; it is available on "
-            f"{', '.join('/' + e for e in where)}",
+            f"metric {name!r} is not served by /{endpoint}; it is available on {', '.join('/' + e for e in where)}",
         )
     if auth == "bearer" and name not in catalog.PUBLIC_METRICS:
         raise fail(
@@ -152,8 +151,7 @@ def _grouping_items(groupings: object) -> list[tuple[object, object]]:
     if not isinstance(groupings, Iterable):
         raise fail(
             "groupings.type",
-            f"groupings must be a dict {{name: {{'group_by': [...]}}}} or a preset name, "
-            f"got {_kind(groupings)}",
+            f"groupings must be a dict {{name: {{'group_by': [...]}}}} or a preset name, got {_kind(groupings)}",
         )
     items: list[tuple[object, object]] = []
     for item in groupings:
@@ -180,8 +178,7 @@ def check_groupings(groupings: object, endpoint: EndpointName) -> Groupings:
     if len(items) > catalog.MAX_GROUPINGS:
         raise fail(
             "groupings.too_many",
-            f"at most {catalog.MAX_GROUPINGS} groupings per request, got {len(items)}; "
-            "run several queries instead",
+            f"at most {catalog.MAX_GROUPINGS} groupings per request, got {len(items)}; run several queries instead",
         )
     seen: set[str] = set()
     checked = []
@@ -237,9 +234,7 @@ def _check_group_by(name: object, spec: object, endpoint: EndpointName) -> Group
     return out
 
 
-def _check_group_by_value(
-    name: object, value: object, allowed: tuple[str, ...], endpoint: EndpointName
-) -> str:
+def _check_group_by_value(name: object, value: object, allowed: tuple[str, ...], endpoint: EndpointName) -> str:
     text = value.strip().lower() if isinstance(value, str) else value
     if text in allowed:
         return str(text)
@@ -286,8 +281,7 @@ def check_window(
     if hi is not None and hi > ceil_hour(now):
         raise fail(
             "window.future",
-            f"end {format_time(hi)} is in the future (now is {format_time(now)}); "
-            "omit end to fetch up to now",
+            f"end {format_time(hi)} is in the future (now is {format_time(now)}); omit end to fetch up to now",
         )
     if lo is not None and lo < catalog.EARLIEST_START:
         raise fail(

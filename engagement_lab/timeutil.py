@@ -51,13 +51,9 @@ def parse_time(value: object, *, name: str = "time") -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
-        raise ValueError(
-            f"{name}={value!r} is not an ISO-8601 time; use e.g. '2016-02-10T17:00:00Z'"
-        ) from None
+        raise ValueError(f"{name}={value!r} is not an ISO-8601 time; use e.g. '2016-02-10T17:00:00Z'") from None
     if not _HAS_OFFSET.search(text):
-        raise ValueError(
-            f"{name}={value!r} has no time zone; the API works in UTC. Append 'Z', e.g. '{text}Z'."
-        )
+        raise ValueError(f"{name}={value!r} has no time zone; the API works in UTC. Append 'Z', e.g. '{text}Z'.")
     return parse_time(parsed, name=name)
 
 

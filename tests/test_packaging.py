@@ -38,9 +38,7 @@ def _environment_requirements() -> dict[str, str]:
 
 def test_environment_yml_is_the_twin_of_pyproject() -> None:
     py, conda = _pyproject_requirements(), _environment_requirements()
-    assert set(py) == set(conda), (
-        f"only in pyproject: {set(py) - set(conda)}; only in conda: {set(conda) - set(py)}"
-    )
+    assert set(py) == set(conda), f"only in pyproject: {set(py) - set(conda)}; only in conda: {set(conda) - set(py)}"
     assert py == conda, {k: (py[k], conda[k]) for k in py if py[k] != conda[k]}
 
 

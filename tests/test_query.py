@@ -160,9 +160,7 @@ BAD_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("overrides", "rule", "phrase"),
     [pytest.param(o, r, p, id=i) for i, o, r, p in BAD_CASES],
 )
-def test_bad_queries_are_refused_with_the_rule_named(
-    overrides: dict[str, Any], rule: str, phrase: str
-) -> None:
+def test_bad_queries_are_refused_with_the_rule_named(overrides: dict[str, Any], rule: str, phrase: str) -> None:
     with pytest.raises(QueryError) as info:
         query(**overrides).validate(now=NOW)
     assert info.value.rule == rule
@@ -186,10 +184,7 @@ def test_single_id_is_one_id_not_characters() -> None:
 
 
 def test_metric_presets_follow_endpoint_and_auth() -> None:
-    assert (
-        query(engagement_types="all").validate(now=NOW).engagement_types
-        == catalog.ENDPOINTS["totals"].metrics
-    )
+    assert query(engagement_types="all").validate(now=NOW).engagement_types == catalog.ENDPOINTS["totals"].metrics
     public = query(engagement_types="all", auth="bearer").validate(now=NOW).engagement_types
     assert set(public) == catalog.PUBLIC_METRICS
     hist = query(**HIST, engagement_types="all").validate(now=NOW).engagement_types
@@ -296,9 +291,7 @@ class TestFromBody:
             "engagement_types": ["favorites", "retweets", "replies", "quote_tweets", "video_views"],
             "groupings": {"perTweetMetricsUnowned": {"group_by": ["tweet.id", "engagement.type"]}},
         }
-        req = EngagementRequest.from_body(
-            "totals", body, auth="bearer", now=datetime(2018, 12, 10, tzinfo=UTC)
-        )
+        req = EngagementRequest.from_body("totals", body, auth="bearer", now=datetime(2018, 12, 10, tzinfo=UTC))
         assert req.to_body() == body
 
     def test_numeric_ids_are_refused(self) -> None:

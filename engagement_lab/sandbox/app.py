@@ -206,9 +206,7 @@ class SandboxApp:
             return errors(401, f"Your account could not be authenticated. Reason: {exc.reason}"), "none"
         allowed, limits = self.limiter.take()
         if not allowed:
-            return self._record(
-                endpoint, body, errors(429, "Rate limit exceeded", headers=limits), "none", handle
-            )
+            return self._record(endpoint, body, errors(429, "Rate limit exceeded", headers=limits), "none", handle)
         fault, status = self.faults.draw()
         if self.faults.config.latency_ms:
             self.sleep(self.faults.config.latency_ms / 1000)
@@ -216,14 +214,10 @@ class SandboxApp:
             self._record(endpoint, body, Response(0, b"", ""), fault, handle)
             raise DroppedConnection(f"sandbox fault: dropped {endpoint} request")
         if fault == "server_error":
-            return self._record(
-                endpoint, body, errors(status, "internal server error", headers=limits), fault, handle
-            )
+            return self._record(endpoint, body, errors(status, "internal server error", headers=limits), fault, handle)
         if fault == "rate_limit":
             limited = self.limiter.headers(remaining=0)
-            return self._record(
-                endpoint, body, errors(429, "Rate limit exceeded", headers=limited), fault, handle
-            )
+            return self._record(endpoint, body, errors(429, "Rate limit exceeded", headers=limited), fault, handle)
         response = self._answer(endpoint, body, auth, handle)
         response.headers.extend(limits)
         return self._record(endpoint, body, response, fault, handle)
@@ -294,9 +288,7 @@ class SandboxApp:
         if not callback:
             return errors(400, "oauth_callback is required ('oob' for the PIN flow)")
         token, secret = self.tokens.issue_request_token(callback)
-        return form_response(
-            {"oauth_token": token, "oauth_token_secret": secret, "oauth_callback_confirmed": "true"}
-        )
+        return form_response({"oauth_token": token, "oauth_token_secret": secret, "oauth_callback_confirmed": "true"})
 
     def _authorize(self, environ: dict[str, Any], body: bytes) -> Response:
         params = dict(query(environ))
@@ -304,8 +296,7 @@ class SandboxApp:
         owned = [a.handle for a in self.world.accounts if a.owned]
         if handle is None:
             links = "".join(
-                f'<li><a href="?{urlencode({"oauth_token": token, "user": h})}">@{escape(h)}</a></li>'
-                for h in owned
+                f'<li><a href="?{urlencode({"oauth_token": token, "user": h})}">@{escape(h)}</a></li>' for h in owned
             )
             return html(200, f"<h1>Authorize app</h1><p>Sign in as a sandbox user:</p><ul>{links}</ul>")
         if handle not in owned:
@@ -318,9 +309,7 @@ class SandboxApp:
             sep = "&" if "?" in callback else "?"
             location = f"{callback}{sep}{urlencode({'oauth_token': token, 'oauth_verifier': pin})}"
             return Response(302, b"", "text/plain", [("Location", location)])
-        return html(
-            200, f'<h1>@{escape(handle)} authorised the app</h1><p>Your PIN: <code id="pin">{pin}</code></p>'
-        )
+        return html(200, f'<h1>@{escape(handle)} authorised the app</h1><p>Your PIN: <code id="pin">{pin}</code></p>')
 
     def _access_token(self, environ: dict[str, Any], body: bytes) -> Response:
         submitted = form(environ, body)
@@ -342,9 +331,7 @@ class SandboxApp:
 
     def _bearer_token(self, environ: dict[str, Any], body: bytes) -> Response:
         if not self.tokens.check_basic(environ.get("HTTP_AUTHORIZATION", "")):
-            return json_response(
-                403, {"errors": [{"code": 99, "message": "Unable to verify your credentials"}]}
-            )
+            return json_response(403, {"errors": [{"code": 99, "message": "Unable to verify your credentials"}]})
         if dict(form(environ, body)).get("grant_type") != "client_credentials":
             return errors(400, "grant_type must be client_credentials")
         return json_response(200, {"token_type": "bearer", "access_token": self.tokens.bearer_token})
@@ -371,12 +358,7 @@ def _query_error(exc: QueryError, body: Any) -> Response:
         return errors(403, "Forbidden: this endpoint requires OAuth 1.0a user context")
     if exc.rule == "groupings.time_on_totals":
         bad = sorted(
-            {
-                v
-                for g in body["groupings"].values()
-                for v in g.get("group_by", [])
-                if v in catalog.TIME_GROUP_BY
-            }
+            {v for g in body["groupings"].values() for v in g.get("group_by", []) if v in catalog.TIME_GROUP_BY}
         )
         return errors(
             400,

@@ -95,9 +95,7 @@ class TokenStore:
     _nonces: dict[tuple[str, str, str], float] = field(default_factory=dict, repr=False)
     _lock: Lock = field(default_factory=Lock, repr=False)
 
-    def verify(
-        self, method: str, url: str, header: str, extra: Iterable[tuple[str, str]] = ()
-    ) -> dict[str, str]:
+    def verify(self, method: str, url: str, header: str, extra: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
         """Verify an OAuth 1.0a request; return its oauth parameters or raise :class:`OAuthError`."""
         params = parse_oauth_header(header)
         if params.get("oauth_consumer_key") != self.consumer_key:

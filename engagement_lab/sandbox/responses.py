@@ -51,9 +51,7 @@ def window_of(request: EngagementRequest, tweet: Tweet | None, now: datetime) ->
     return floor_hour(tweet.created_at), now
 
 
-def _counts(
-    world: World, tweet: Tweet, rows: list[int], start: datetime, hours: int, now: datetime
-) -> np.ndarray:
+def _counts(world: World, tweet: Tweet, rows: list[int], start: datetime, hours: int, now: datetime) -> np.ndarray:
     """Hourly counts of ``tweet`` for ``hours`` buckets from ``start``; buckets not yet begun are 0."""
     out = np.zeros((len(rows), hours), dtype=np.int64)
     first = floor_hour(tweet.created_at)
@@ -95,11 +93,7 @@ def _series_cube(
 def _nest(cube: _Cube, group_by: tuple[str, ...], hour_only: HourOnly) -> Any:
     """Sum the cube over dimensions not grouped on and nest the rest in ``group_by`` order."""
     dims = list(group_by)
-    if (
-        catalog.ENGAGEMENT_HOUR in dims
-        and catalog.ENGAGEMENT_DAY not in dims
-        and hour_only == "day_then_hour"
-    ):
+    if catalog.ENGAGEMENT_HOUR in dims and catalog.ENGAGEMENT_DAY not in dims and hour_only == "day_then_hour":
         dims.insert(dims.index(catalog.ENGAGEMENT_HOUR), catalog.ENGAGEMENT_DAY)
     axes = [catalog.TWEET_ID, catalog.ENGAGEMENT_TYPE, catalog.ENGAGEMENT_DAY, catalog.ENGAGEMENT_HOUR]
     drop = tuple(i for i, a in enumerate(axes) if a not in dims)
@@ -185,9 +179,7 @@ def build_response(
     old = _age_exceptions(request, tweets, now)
     _zero_unsupported(cube, old)
     if catalog.UNSUPPORTED_IMPRESSIONS_ENGAGEMENTS in old:
-        errors.append(
-            "Impressions & engagements for tweets older than 90 days (2160 hours) are not supported"
-        )
+        errors.append("Impressions & engagements for tweets older than 90 days (2160 hours) are not supported")
     if unavailable:
         body[catalog.UNAVAILABLE_TWEET_IDS] = unavailable
         errors.append(f"{len(unavailable)} Tweet ID(s) are unavailable")

@@ -103,9 +103,7 @@ class Sandbox:
 
     def start(self) -> Self:
         self._server = make_server(self.app)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="engagement-lab-sandbox", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="engagement-lab-sandbox", daemon=True)
         self._thread.start()
         return self
 
@@ -118,9 +116,7 @@ class Sandbox:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
-    ) -> None:
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
         self.stop()
 
     def transport(self) -> SandboxTransport:
@@ -138,9 +134,7 @@ class SandboxTransport(httpx.BaseTransport):
         try:
             response = self._inner.handle_request(request)
         except DroppedConnection as exc:
-            raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request
-            ) from exc
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request) from exc
         promised = response.headers.get("Content-Length")
         raw = _read_all(response.stream)
         if promised is not None and len(raw) < int(promised):

@@ -188,9 +188,7 @@ class World:
         created = created.replace(microsecond=int(rng.integers(0, 1000)) * 1000)
         content = str(rng.choice(CONTENT_TYPES, p=[0.3, 0.25, 0.15, 0.2, 0.1]))
         n_tags = int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))
-        tags = tuple(
-            str(t) for t in rng.choice(["launch", "tips", "news", "ai", "deals"], n_tags, replace=False)
-        )
+        tags = tuple(str(t) for t in rng.choice(["launch", "tips", "news", "ai", "deals"], n_tags, replace=False))
         return {
             "account": handle,
             "created_at": created,
@@ -219,9 +217,7 @@ class World:
 
     def _finish(self, index: int, d: dict[str, Any], rng: np.random.Generator) -> Tweet:
         account = next(a for a in _ACCOUNTS if a[0] == d["account"])
-        base_reach = {"acme": 3000.0, "acme_support": 900.0, "acme_labs": 200.0, "rival_co": 5000.0}[
-            account[0]
-        ]
+        base_reach = {"acme": 3000.0, "acme_support": 900.0, "acme_labs": 200.0, "rival_co": 5000.0}[account[0]]
         reach = base_reach * float(rng.lognormal(0.0, 0.7)) * (6.0 if rng.random() < 0.02 else 1.0)
         lift = 1.0 + AB_LIFT if (d["campaign"] == AB_CAMPAIGN and d["variant"] == "B") else 1.0
         has_url = d["content_type"] == "link" or rng.random() < 0.1

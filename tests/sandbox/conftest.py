@@ -48,9 +48,7 @@ def client(app: SandboxApp) -> Iterator[httpx.Client]:
         yield c
 
 
-def oauth_header(
-    app: SandboxApp, url: str, handle: str, *, wall: Callable[[], float], **overrides: Any
-) -> str:
+def oauth_header(app: SandboxApp, url: str, handle: str, *, wall: Callable[[], float], **overrides: Any) -> str:
     """Sign with oauthlib's own client, as an independent implementation."""
     account = app.world.accounts_by_handle[handle]
     options: dict[str, Any] = {

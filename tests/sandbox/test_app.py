@@ -21,9 +21,7 @@ DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 HOUR = re.compile(r"^\d{2}$")
 
 
-def body(
-    ids: list[str], metrics: list[str], group_by: list[str] | None = None, **extra: Any
-) -> dict[str, Any]:
+def body(ids: list[str], metrics: list[str], group_by: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "tweet_ids": ids,
         "engagement_types": metrics,
@@ -84,11 +82,7 @@ LEGAL_ORDERS = [
     list(p)
     for n in (1, 2, 3)
     for p in itertools.permutations(catalog.GROUP_BY_VALUES, n)
-    if not (
-        "engagement.hour" in p
-        and "engagement.day" in p
-        and p.index("engagement.hour") < p.index("engagement.day")
-    )
+    if not ("engagement.hour" in p and "engagement.day" in p and p.index("engagement.hour") < p.index("engagement.day"))
 ] + [list(o) for o in catalog.FOUR_ITEM_ORDERS]
 
 
@@ -99,9 +93,7 @@ def _leaves(node: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...]
 
 
 @pytest.mark.parametrize("group_by", LEGAL_ORDERS, ids=lambda g: ",".join(x.split(".")[1] for x in g))
-def test_every_group_by_order_nests_and_sums_consistently(
-    post: Poster, ids: Ids, group_by: list[str]
-) -> None:
+def test_every_group_by_order_nests_and_sums_consistently(post: Poster, ids: Ids, group_by: list[str]) -> None:
     tweets = ids("acme", n=2)
     metrics = ["impressions", "favorites"]
     request = {
@@ -157,9 +149,7 @@ def test_day_then_hour_variant(world: World, wall: Wall, ids: Ids) -> None:
 
 
 class TestReservedKeys:
-    def test_deleted_tweets_are_listed_and_the_rest_served(
-        self, post: Poster, ids: Ids, world: World
-    ) -> None:
+    def test_deleted_tweets_are_listed_and_the_rest_served(self, post: Poster, ids: Ids, world: World) -> None:
         deleted = next(t.tweet_id for t in world.tweets if t.status == "deleted" and t.account == "acme")
         alive = ids("acme", n=2)
         r = post("totals", body([*alive, deleted], ["favorites"]))
@@ -209,9 +199,7 @@ class TestErrors:
             ("Bearer nope", "Invalid or expired bearer token"),
         ],
     )
-    def test_401_bad_or_missing_credentials(
-        self, post: Poster, ids: Ids, header: str | None, reason: str
-    ) -> None:
+    def test_401_bad_or_missing_credentials(self, post: Poster, ids: Ids, header: str | None, reason: str) -> None:
         r = post(
             "totals",
             body(ids("acme"), ["favorites"]),
@@ -354,9 +342,7 @@ class TestErrors:
 
 
 class TestFaults:
-    def test_faults_are_seeded_and_mapped_to_transport_errors(
-        self, world: World, wall: Wall, ids: Ids
-    ) -> None:
+    def test_faults_are_seeded_and_mapped_to_transport_errors(self, world: World, wall: Wall, ids: Ids) -> None:
         outcomes = []
         for _ in range(2):
             app = SandboxApp(world, wall=wall, faults=FaultConfig.mixed(0.6, seed=3))

@@ -84,9 +84,7 @@ def test_three_legged_pin_flow_with_requests_oauthlib(sandbox: Sandbox) -> None:
     )
     tokens = session.fetch_access_token(f"{sandbox.base_url}/oauth/access_token")
     assert tokens["screen_name"] == "acme_support"
-    auth = OAuth1(
-        info["consumer_key"], info["consumer_secret"], tokens["oauth_token"], tokens["oauth_token_secret"]
-    )
+    auth = OAuth1(info["consumer_key"], info["consumer_secret"], tokens["oauth_token"], tokens["oauth_token_secret"])
     assert _totals(sandbox, auth, "acme_support").status_code == 200
     assert _totals(sandbox, auth, "acme").status_code == 403  # the new token owns acme_support's tweets only
 
@@ -95,9 +93,7 @@ def test_wrong_pin_is_refused(sandbox: Sandbox) -> None:
     info = sandbox.info
     session = OAuth1Session(info["consumer_key"], client_secret=info["consumer_secret"], callback_uri="oob")
     token = session.fetch_request_token(f"{sandbox.base_url}/oauth/request_token")
-    requests.get(
-        session.authorization_url(f"{sandbox.base_url}/oauth/authorize"), params={"user": "acme"}, timeout=10
-    )
+    requests.get(session.authorization_url(f"{sandbox.base_url}/oauth/authorize"), params={"user": "acme"}, timeout=10)
     bad = OAuth1Session(
         info["consumer_key"],
         client_secret=info["consumer_secret"],
@@ -122,9 +118,7 @@ def test_callback_flow_redirects_with_verifier(sandbox: Sandbox) -> None:
         timeout=10,
     )
     assert r.status_code == 302
-    assert re.match(
-        r"http://127\.0\.0\.1:9/cb\?oauth_token=[^&]+&oauth_verifier=\d{7}$", r.headers["Location"]
-    )
+    assert re.match(r"http://127\.0\.0\.1:9/cb\?oauth_token=[^&]+&oauth_verifier=\d{7}$", r.headers["Location"])
 
 
 def test_bearer_token_retrieval(sandbox: Sandbox) -> None:

@@ -25,9 +25,7 @@ def _auth(info: dict[str, Any], handle: str = "acme") -> OAuth1:
 
 
 def _body(sandbox: Sandbox, n: int = 3, handle: str = "acme") -> dict[str, Any]:
-    ids = [
-        t.tweet_id for t in reversed(sandbox.app.world.tweets) if t.account == handle and t.status == "ok"
-    ][:n]
+    ids = [t.tweet_id for t in reversed(sandbox.app.world.tweets) if t.account == handle and t.status == "ok"][:n]
     return {
         "tweet_ids": ids,
         "engagement_types": ["impressions", "favorites"],
@@ -48,9 +46,7 @@ def test_signed_requests_over_a_socket(sandbox: Sandbox) -> None:
     assert ok.headers["Content-Encoding"] == "gzip"
     assert len(ok.json()["g"]) == 3
     assert catalog.HEADER_REMAINING in ok.headers
-    forbidden = requests.post(
-        url, json=_body(sandbox, handle="rival_co"), auth=_auth(sandbox.info), timeout=10
-    )
+    forbidden = requests.post(url, json=_body(sandbox, handle="rival_co"), auth=_auth(sandbox.info), timeout=10)
     assert forbidden.status_code == 403
     no_gzip = requests.post(
         url,

@@ -43,10 +43,7 @@ def test_accounts_and_special_tweets_exist(world: World) -> None:
     ages = [world.now - t.created_at for t in world.tweets]
     assert any(timedelta(days=90) < a < timedelta(days=130) for a in ages)
     assert (
-        sum(
-            a > timedelta(days=1800) and t.content_type == "video"
-            for a, t in zip(ages, world.tweets, strict=True)
-        )
+        sum(a > timedelta(days=1800) and t.content_type == "video" for a, t in zip(ages, world.tweets, strict=True))
         == 3
     )
     statuses = {t.status for t in world.tweets}
@@ -65,9 +62,7 @@ def test_metrics_exist_only_where_they_make_sense(world: World) -> None:
             assert s[ROW["video_views"]] == 0
         if not t.has_media:
             assert s[ROW["media_views"]] == s[ROW["media_engagements"]] == 0
-        itemised = [
-            m for m in METRICS if m not in ("impressions", "engagements", "media_views", "video_views")
-        ]
+        itemised = [m for m in METRICS if m not in ("impressions", "engagements", "media_views", "video_views")]
         hourly = world.series(t)
         assert (hourly[ROW["engagements"]] >= hourly[[ROW[m] for m in itemised]].sum(axis=0)).all()
         assert (hourly[ROW["engagements"]] <= hourly[ROW["impressions"]]).all()
@@ -98,9 +93,7 @@ def _hourly(
         "engagement_types": metrics,
         "start": format_time(start),
         "end": format_time(end),
-        "groupings": {
-            "g": {"group_by": ["engagement.type", "tweet.id", "engagement.day", "engagement.hour"]}
-        },
+        "groupings": {"g": {"group_by": ["engagement.type", "tweet.id", "engagement.day", "engagement.hour"]}},
     }
     data = post("historical", body, as_=tweet.account).json()
     return {
@@ -116,9 +109,7 @@ def _recent(world: World) -> list[Tweet]:
     return [
         t
         for t in world.tweets
-        if t.status == "ok"
-        and world.now - t.created_at < timedelta(days=85)
-        and world.owner(t.tweet_id).owned
+        if t.status == "ok" and world.now - t.created_at < timedelta(days=85) and world.owner(t.tweet_id).owned
     ]  # type: ignore[union-attr]
 
 
@@ -128,9 +119,7 @@ def test_totals_equal_the_sum_of_the_hourly_series(post: Poster, world: World, d
     tweet = data.draw(st.sampled_from(_recent(world)))
     metrics = data.draw(
         st.lists(
-            st.sampled_from(
-                ["impressions", "engagements", "favorites", "retweets", "replies", "video_views"]
-            ),
+            st.sampled_from(["impressions", "engagements", "favorites", "retweets", "replies", "video_views"]),
             min_size=1,
             max_size=3,
             unique=True,
@@ -175,9 +164,7 @@ def _campaign_lift(post: Poster, world: World, campaign: str) -> tuple[float, fl
         body["groupings"] = {"g": {"group_by": ["tweet.id", "engagement.type"]}}
         data = post("totals", body, as_=handle).json()["g"]
         for t in tweets:
-            arms[t.variant].append(
-                (int(data[t.tweet_id]["engagements"]), int(data[t.tweet_id]["impressions"]))
-            )
+            arms[t.variant].append((int(data[t.tweet_id]["engagements"]), int(data[t.tweet_id]["impressions"])))
     stats = {}
     for arm, rows in arms.items():
         m, d = np.array(rows, dtype=float).T

@@ -1,0 +1,89 @@
+"""Arrow tables -> pandas or polars frames, and payload decoding. The one place backend dtypes are chosen.
+
+pandas: strings are ``string[pyarrow]``, ``day`` is ``date32[pyarrow]``, ``hour`` is nullable ``Int8``,
+timestamps are ``datetime64[us, UTC]``, values ``int64``. polars: ``String``, ``Date``, ``Int8``,
+``Datetime("us", "UTC")``, ``Int64``. Tweet ids are strings in both.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from ..errors import DataError, ResponseFormatError
+
+__all__ = ["Backend", "Frame", "check_backend", "read_payload", "to_arrow", "to_frame"]
+
+Backend = Literal["pandas", "polars"]
+Frame: TypeAlias = pd.DataFrame | pl.DataFrame
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def check_backend(backend: object) -> Backend:
+    if backend not in ("pandas", "polars"):
+        raise DataError(f"backend must be 'pandas' or 'polars', got {backend!r}")
+    return backend
+
+
+def _pandas_type(t: pa.DataType) -> Any:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.StringDtype("pyarrow")
+    if pa.types.is_date32(t):
+        return pd.ArrowDtype(pa.date32())
+    if pa.types.is_int8(t):
+        return pd.Int8Dtype()
+    return None
+
+
+def to_frame(table: pa.Table, backend: Backend) -> Frame:
+    """Convert an Arrow table to the chosen backend with the package's dtypes."""
+    if check_backend(backend) == "polars":
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+    converted: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type)
+    return converted
+
+
+def to_arrow(frame: Any) -> pa.Table:
+    """A pandas or polars frame (or Arrow table) as an Arrow table."""
+    if isinstance(frame, pa.Table):
+        return frame
+    if isinstance(frame, pl.DataFrame):
+        return frame.to_arrow()
+    if isinstance(frame, pd.DataFrame):
+        bare = frame.copy(deep=False)
+        bare.attrs = {}  # a LoadReport in attrs is for people, not for Parquet metadata
+        return pa.Table.from_pandas(bare, preserve_index=False)
+    raise DataError(f"expected a pandas or polars DataFrame, got {type(frame).__name__}")
+
+
+def _decode(raw: bytes, where: str) -> Any:
+    if raw[:2] == _GZIP_MAGIC:
+        raw = gzip.decompress(raw)
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ResponseFormatError(f"{where} is not valid JSON: {exc}") from None
+
+
+def read_payload(payload: object) -> Any:
+    """A decoded response from a dict, JSON text or bytes (gzip accepted), or a path to a file."""
+    if isinstance(payload, dict):
+        return payload
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        return _decode(bytes(payload), "the payload")
+    if isinstance(payload, str) and payload.lstrip()[:1] in ("{", "["):
+        return _decode(payload.encode(), "the payload")
+    if isinstance(payload, (str, Path)):
+        path = Path(payload)
+        if not path.is_file():
+            raise ResponseFormatError(f"{str(payload)[:80]!r} is neither JSON text nor an existing file")
+        return _decode(path.read_bytes(), str(path))
+    raise ResponseFormatError(f"expected a dict, JSON text or bytes, or a path; got {type(payload).__name__}")

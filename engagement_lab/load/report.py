@@ -1,0 +1,87 @@
+"""LoadReport: what a response said besides its numbers (windows, errors, unavailable and unsupported ids)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from html import escape
+
+__all__ = ["LoadReport"]
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """The reserved keys of one or more responses, and what loading did with them.
+
+    Attributes
+    ----------
+    groupings : tuple of str
+        Grouping names found.
+    start, end : datetime or None
+        The window the API echoed (``/28hr`` and ``/historical``).
+    errors : tuple of str
+        The ``errors`` strings of a 200 response (partial failures).
+    unavailable_tweet_ids : tuple of str
+        Deleted or otherwise unavailable tweets: no data.
+    unsupported_video_views, unsupported_impressions_engagements : tuple of str
+        Tweets too old for those metrics; their placeholder zeros are dropped unless asked to keep them.
+    n_rows : int
+        Tidy rows produced.
+    dropped_unsupported : int
+        Placeholder rows dropped.
+    """
+
+    groupings: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    errors: tuple[str, ...] = ()
+    unavailable_tweet_ids: tuple[str, ...] = ()
+    unsupported_video_views: tuple[str, ...] = ()
+    unsupported_impressions_engagements: tuple[str, ...] = ()
+    n_rows: int = 0
+    dropped_unsupported: int = 0
+
+    def __add__(self, other: LoadReport) -> LoadReport:
+        """Combine reports of several responses (windows widen, lists concatenate without repeats)."""
+
+        def merge(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys((*a, *b)))
+
+        starts = [t for t in (self.start, other.start) if t is not None]
+        ends = [t for t in (self.end, other.end) if t is not None]
+        return replace(
+            self,
+            groupings=merge(self.groupings, other.groupings),
+            start=min(starts) if starts else None,
+            end=max(ends) if ends else None,
+            errors=self.errors + other.errors,
+            unavailable_tweet_ids=merge(self.unavailable_tweet_ids, other.unavailable_tweet_ids),
+            unsupported_video_views=merge(self.unsupported_video_views, other.unsupported_video_views),
+            unsupported_impressions_engagements=merge(
+                self.unsupported_impressions_engagements, other.unsupported_impressions_engagements
+            ),
+            n_rows=self.n_rows + other.n_rows,
+            dropped_unsupported=self.dropped_unsupported + other.dropped_unsupported,
+        )
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing was unavailable, unsupported or reported as an error."""
+        return not (
+            self.errors
+            or self.unavailable_tweet_ids
+            or self.unsupported_video_views
+            or self.unsupported_impressions_engagements
+        )
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                shown = f"{len(value)}: " + ", ".join(value[:5]) + (" …" if len(value) > 5 else "") if value else "—"
+            else:
+                shown = "—" if value is None else str(value)
+            rows.append(f"<tr><th style='text-align:left'>{escape(f.name)}</th><td>{escape(shown)}</td></tr>")
+        status = "complete" if self.complete else "partial: see unavailable/unsupported/errors"
+        return f"<table><caption>LoadReport ({escape(status)})</caption>{''.join(rows)}</table>"

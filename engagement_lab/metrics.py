@@ -1,0 +1,96 @@
+"""Metric definitions: ratios of per-tweet sums and per-tweet means, and the named metrics.
+
+Tweets are the units. ``Ratio("engagements", "impressions")`` is Σengagements / Σimpressions over the
+tweets of a group (impressions cluster within tweets, which the statistics account for); ``Mean("favorites")``
+is the mean of per-tweet favorites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+from .errors import StatsInputError, did_you_mean
+
+__all__ = ["NAMED_METRICS", "Mean", "Metric", "Ratio", "resolve_metric"]
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio of sums over tweets, e.g. engagement rate = Σengagements / Σimpressions.
+
+    Examples
+    --------
+    >>> Ratio("engagements", "impressions").label
+    'engagements / impressions'
+    """
+
+    numerator: str
+    denominator: str
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.numerator} / {self.denominator}"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.numerator, self.denominator)
+
+
+@dataclass(frozen=True)
+class Mean:
+    """The mean over tweets of one per-tweet column (a count such as favorites, or any number)."""
+
+    column: str
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or f"mean {self.column}"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+
+Metric: TypeAlias = Ratio | Mean
+
+NAMED_METRICS: Final[dict[str, Metric]] = {
+    "engagement_rate": Ratio("engagements", "impressions", "engagement_rate"),
+    "ctr": Ratio("url_clicks", "impressions", "ctr"),
+    "like_rate": Ratio("favorites", "impressions", "like_rate"),
+    "retweet_rate": Ratio("retweets", "impressions", "retweet_rate"),
+    "reply_rate": Ratio("replies", "impressions", "reply_rate"),
+    "video_view_rate": Ratio("video_views", "impressions", "video_view_rate"),
+    "media_view_rate": Ratio("media_views", "impressions", "media_view_rate"),
+    "media_engagement_rate": Ratio("media_engagements", "impressions", "media_engagement_rate"),
+    "profile_click_rate": Ratio("user_profile_clicks", "impressions", "profile_click_rate"),
+    "detail_expand_rate": Ratio("detail_expands", "impressions", "detail_expand_rate"),
+    "follow_rate": Ratio("user_follows", "impressions", "follow_rate"),
+}
+"""Rates per impression, by the names used across code, docs and notebooks."""
+
+
+def resolve_metric(metric: str | Metric, columns: object = None) -> Metric:
+    """A named rate, a column name (-> :class:`Mean`), or a Ratio/Mean as given.
+
+    ``columns``, when given, is the collection of available column names; a missing one raises
+    :class:`StatsInputError` with a suggestion.
+    """
+    if isinstance(metric, (Ratio, Mean)):
+        resolved: Metric = metric
+    elif isinstance(metric, str):
+        resolved = NAMED_METRICS.get(metric) or Mean(metric, metric)
+    else:
+        raise StatsInputError(f"metric must be a name, Ratio or Mean, got {type(metric).__name__}")
+    if columns is not None:
+        available = [str(c) for c in columns]  # type: ignore[attr-defined]
+        for column in resolved.columns:
+            if column not in available:
+                hint = did_you_mean(column, [*available, *NAMED_METRICS])
+                raise StatsInputError(
+                    f"metric {resolved.label!r} needs column {column!r}, which the frame lacks{hint}; "
+                    f"available: {available[:12]}"
+                )
+    return resolved

@@ -1,0 +1,115 @@
+"""per_tweet: one row per tweet, the right grain chosen, metadata joined on string ids; Parquet round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from engagement_lab import DataError
+from engagement_lab.load import load_response, load_v2, per_tweet, scan, to_parquet
+
+from .conftest import frame_rows
+
+A, B = "1790000000000000001", "1790000000000000002"
+PAYLOAD = {
+    "totals": {A: {"impressions": "1000", "engagements": "50"}, B: {"impressions": "0", "engagements": "0"}},
+    "hourly": {
+        A: {
+            "impressions": {"2026-05-01": {"10": "600", "11": "300"}},
+            "url_clicks": {"2026-05-01": {"10": "4", "11": "1"}},
+        }
+    },
+    "daily": {A: {"url_clicks": {"2026-05-01": "5"}}},
+    "grand": {"impressions": "1000"},
+}
+
+
+def test_totals_win_then_hourly_and_nothing_is_summed_twice(backend: str) -> None:
+    wide = per_tweet(load_response(PAYLOAD, backend=backend))  # type: ignore[arg-type]
+    rows = {r["tweet_id"]: r for r in frame_rows(wide)}
+    assert list(rows) == [A, B]
+    assert rows[A]["impressions"] == 1000  # the lifetime total, not the 900 of the hourly window
+    assert rows[A]["url_clicks"] == 5  # hourly sum (not hourly + daily)
+    assert rows[B]["url_clicks"] is None  # not fetched is missing, not zero
+    assert list(wide.columns)[:4] == ["tweet_id", "impressions", "engagements", "url_clicks"]
+
+
+def test_dtypes_are_int64_and_ids_strings() -> None:
+    wide = per_tweet(load_response(PAYLOAD))
+    assert isinstance(wide, pd.DataFrame)
+    assert str(wide["impressions"].dtype) == "Int64"
+    assert str(wide["tweet_id"].dtype) == "string"
+    polars_wide = per_tweet(load_response(PAYLOAD, backend="polars"))
+    assert isinstance(polars_wide, pl.DataFrame)
+    assert polars_wide.schema["impressions"] == pl.Int64
+
+
+def test_rates_from_named_metrics(backend: str) -> None:
+    rows = {
+        r["tweet_id"]: r
+        for r in frame_rows(per_tweet(load_response(PAYLOAD, backend=backend), rates=["engagement_rate", "ctr"]))
+    }  # type: ignore[arg-type]
+    assert rows[A]["engagement_rate"] == pytest.approx(0.05)
+    assert rows[A]["ctr"] == pytest.approx(0.005)
+    assert rows[B]["engagement_rate"] is None  # no impressions: undefined, not zero
+    with pytest.raises(DataError, match="did you mean 'engagement_rate'"):
+        per_tweet(load_response(PAYLOAD), rates=["engagement_rat"])
+
+
+def test_metadata_join_from_csv_keeps_long_ids_exact(tmp_path: Path, backend: str) -> None:
+    meta = tmp_path / "tweets.csv"
+    meta.write_text(f"tweet_id,variant,content_type\n{A},B,video\n{B},A,text\n9,A,text\n")
+    rows = frame_rows(per_tweet(load_response(PAYLOAD, backend=backend), metadata=meta))  # type: ignore[arg-type]
+    assert [(r["tweet_id"], r["variant"]) for r in rows] == [(A, "B"), (B, "A")]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "phrase"),
+    [
+        (pd.DataFrame({"tweet_id": [1.790000000000000001e18], "variant": ["A"]}), "lost digits"),
+        (pd.DataFrame({"tweet_id": ["1.79E+18"], "variant": ["A"]}), "scientific notation"),
+        (pd.DataFrame({"id": [A], "variant": ["A"]}), "no 'tweet_id' column"),
+        (pd.DataFrame({"tweet_id": [A, A], "variant": ["A", "B"]}), "more than once"),
+    ],
+)
+def test_bad_metadata_is_explained(metadata: pd.DataFrame, phrase: str) -> None:
+    with pytest.raises(DataError, match=phrase):
+        per_tweet(load_response(PAYLOAD), metadata=metadata)
+
+
+def test_int_ids_in_metadata_are_exact_and_accepted() -> None:
+    meta = pl.DataFrame({"tweet_id": [int(A)], "variant": ["B"]})
+    rows = frame_rows(per_tweet(load_response(PAYLOAD, backend="polars"), metadata=meta))
+    assert rows[0]["variant"] == "B"
+
+
+def test_v2_sources_do_not_add_up() -> None:
+    payload = {
+        "data": [
+            {
+                "id": A,
+                "public_metrics": {"impression_count": 900, "like_count": 5},
+                "organic_metrics": {"impression_count": 800, "like_count": 4},
+            }
+        ]
+    }
+    rows = frame_rows(per_tweet(load_v2(payload)))
+    assert rows[0]["impressions"] == 800  # organic wins, as the Engagement API's impressions are organic
+    assert rows[0]["favorites"] == 4
+
+
+def test_parquet_round_trip_is_lazy_and_exact(tmp_path: Path) -> None:
+    tidy = load_response(PAYLOAD, backend="polars")
+    to_parquet(tidy, tmp_path / "ds")
+    to_parquet(load_response(PAYLOAD), tmp_path / "ds")  # pandas too, appended
+    lazy = scan(tmp_path / "ds")
+    assert isinstance(lazy, pl.LazyFrame)
+    back = lazy.filter(pl.col("grain") == "hour").collect()
+    assert back.height == 2 * 4
+    assert back.schema["tweet_id"] == pl.String
+    total = lazy.filter(pl.col("grain") == "total").select(pl.col("value").sum()).collect().item()
+    assert total == 2 * (1000 + 50 + 1000)
+    assert {p.name for p in (tmp_path / "ds").iterdir()} == {"endpoint=unknown"}
