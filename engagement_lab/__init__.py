@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import catalog, columns
+from ._version import __version__
 from .errors import (
     APIConnectionError,
     APIError,
@@ -25,11 +24,6 @@ from .errors import (
 )
 from .ids import parse_tweet_id, parse_tweet_ids, tweet_created_at
 from .query import EngagementQuery, EngagementRequest
-
-try:
-    __version__ = version("engagement-lab")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
 
 __all__ = [
     "APIConnectionError",

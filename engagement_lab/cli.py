@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 
-from .errors import EngagementLabError
+from . import catalog
+from .errors import ConfigError, EngagementLabError
 from .timeutil import parse_time
 
 __all__ = ["main"]
@@ -109,6 +112,147 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_ids_file(path: str | Path) -> tuple[list[str], dict[str, str]]:
+    """Ids from a file of one id per line, or a CSV with a ``tweet_id`` column (and optionally ``account``)."""
+    from .ids import TweetIdError, parse_tweet_id
+
+    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    ids: list[str] = []
+    owners: dict[str, str] = {}
+    first = lines[0].split(",") if lines else []
+    rows: list[dict[str, str]]
+    if "tweet_id" in [c.strip() for c in first]:
+        rows = list(csv.DictReader(lines))
+        start = 2
+    else:
+        rows = [{"tweet_id": line} for line in lines]
+        start = 1
+    for number, row in enumerate(rows, start=start):
+        text = (row.get("tweet_id") or "").strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            tweet_id = parse_tweet_id(text)
+        except TweetIdError as exc:
+            raise ConfigError(f"{path}, line {number}: {exc}") from None
+        ids.append(tweet_id)
+        if (row.get("account") or "").strip():
+            owners[tweet_id] = row["account"].strip()
+    if not ids:
+        raise ConfigError(f"{path} lists no tweet ids (one per line, or a CSV with a tweet_id column)")
+    return ids, owners
+
+
+def _add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "fetch",
+        help="fetch metrics into a resumable archive",
+        description="Plan, pace and fetch an Engagement API query into an archive directory. Rerunning the same "
+        "command resumes: archived requests are skipped. Credentials come from ENGAGEMENT_* variables (or .env) "
+        "unless --credentials is given.",
+    )
+    p.add_argument("endpoint", choices=["totals", "28hr", "historical"])
+    p.add_argument("--ids-file", required=True, help="one tweet id per line, or a CSV with tweet_id (and account)")
+    p.add_argument("--out", required=True, help="archive directory (created; reused to resume)")
+    p.add_argument("--base-url", default=catalog.BASE_URL, help=f"API base URL (default {catalog.BASE_URL})")
+    p.add_argument("--credentials", help="JSON credentials file (several accounts) or .env-style file")
+    p.add_argument("--metrics", nargs="+", default=["all"], help="metric names, or 'all' / 'public' (default all)")
+    p.add_argument(
+        "--groupings", nargs="+", default=None, help="grouping presets (default per_tweet for totals, hourly otherwise)"
+    )
+    p.add_argument("--start", help="historical start (ISO UTC)")
+    p.add_argument("--end", help="historical end (ISO UTC)")
+    p.add_argument("--bearer", action="store_true", help="use the app-only bearer token (public metrics on totals)")
+    p.add_argument("--concurrency", type=_positive_int, default=4)
+    p.add_argument("--requests-per-minute", type=_positive_int, default=None, help="budget until the API announces one")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(run=_run_fetch)
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    from .api import Credentials, fetch
+    from .query import EngagementQuery
+
+    ids, owners = read_ids_file(args.ids_file)
+    metrics = args.metrics[0] if args.metrics in (["all"], ["public"]) else args.metrics
+    groupings = args.groupings or (["per_tweet"] if args.endpoint == "totals" else ["hourly"])
+    query = EngagementQuery(
+        args.endpoint, ids, metrics, groupings, start=args.start, end=args.end, auth="bearer" if args.bearer else "user"
+    )
+    result = fetch(
+        query,
+        credentials=Credentials.load(args.credentials),
+        out=args.out,
+        owners=owners,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        requests_per_minute=args.requests_per_minute,
+        progress=not args.no_progress,
+    )
+    print(result.summary())
+    if not result.ok:
+        print(
+            f"engagement-lab: {len(result.errors)} request(s) failed; rerun the same command to retry them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _add_auth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "auth",
+        help="authorise an account (PIN flow) or fetch the bearer token, and save the credentials",
+        description="Runs the 3-legged OAuth 1.0a PIN flow: prints the authorise URL, reads the PIN, and saves the "
+        "user's tokens next to the app's in a private (0600) JSON credentials file. --bearer fetches the app-only "
+        "bearer token instead.",
+    )
+    p.add_argument("--base-url", default=catalog.BASE_URL, help="API base URL (the sandbox's for local work)")
+    p.add_argument("--credentials", help="existing credentials file to start from (default: ENGAGEMENT_* variables)")
+    p.add_argument("--save", required=True, help="where to write the credentials file")
+    p.add_argument("--bearer", action="store_true", help="fetch the bearer token instead of authorising a user")
+    p.set_defaults(run=_run_auth)
+
+
+def _run_auth(args: argparse.Namespace) -> int:
+    from .api import Credentials, authorize_pin, request_bearer_token
+
+    credentials = Credentials.load(args.credentials)
+    if args.bearer:
+        credentials = request_bearer_token(credentials, base_url=args.base_url)
+        print("bearer token obtained")
+    else:
+        tokens = authorize_pin(
+            credentials,
+            base_url=args.base_url,
+            show=lambda url: print(f"Open this URL, authorise the app, and copy the PIN:\n  {url}", flush=True),
+            ask_pin=lambda prompt: input(prompt),
+        )
+        credentials = credentials.with_account(tokens)
+        print(f"authorised @{tokens.handle}")
+    print(f"saved {credentials.save(args.save)} (mode 0600; keep it out of version control)")
+    return 0
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "demo",
+        help="run the main job on the embedded sandbox",
+        description="Start the sandbox, fetch totals and hourly history for its tweets through the client, load "
+        "them and print a summary per campaign and variant.",
+    )
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), seed=args.seed, echo=print)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="engagement-lab",
@@ -116,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_sandbox(commands)
+    _add_fetch(commands)
+    _add_auth(commands)
+    _add_demo(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal, overload
 import pandas as pd
 
 from .analytics_csv import parse_analytics_csv
+from .archive import load_archive_with_report
 from .engagement import ParsedResponse, parse_response
 from .frames import Backend, Frame, read_payload, to_frame
 from .parquet import scan, to_parquet
@@ -21,6 +22,7 @@ __all__ = [
     "LoadReport",
     "ParsedResponse",
     "load_analytics_csv",
+    "load_archive",
     "load_response",
     "load_v2",
     "parse_response",
@@ -84,3 +86,23 @@ def load_analytics_csv(path: str | Path, *, backend: Backend = "pandas") -> Fram
     totals per day (grain ``day``, no tweet id). Promoted columns get ``source="analytics_csv.promoted"``.
     """
     return to_frame(parse_analytics_csv(path), backend)
+
+
+def load_archive(
+    path: str | Path,
+    *,
+    backend: Backend = "pandas",
+    on_conflict: Literal["raise", "latest"] = "raise",
+    report: bool = False,
+) -> Frame | tuple[Frame, LoadReport]:
+    """A fetch archive directory -> one tidy frame with ``endpoint``, ``window_start``, ``window_end`` and
+    ``retrieved_at`` columns.
+
+    Overlapping windows and re-fetched batches collapse when their values agree. Later snapshots of live data
+    (``/totals``, ``/28hr``) replace earlier ones. Historical values that disagree raise :class:`DataError`
+    (or, with ``on_conflict="latest"``, the most recent is kept); nothing is ever summed twice.
+    """
+    frame, merged = load_archive_with_report(path, backend=backend, on_conflict=on_conflict)
+    if isinstance(frame, pd.DataFrame):
+        frame.attrs["load_report"] = merged
+    return (frame, merged) if report else frame

@@ -34,6 +34,8 @@ SOURCE_PRIORITY = (
 )
 """Which source wins for one metric: the Engagement API (no source), then organic before public, promoted last
 (the Engagement API's impressions are organic)."""
+ENDPOINT_PRIORITY = ("totals", "", "historical", "28hr")
+"""Lifetime totals first; then plain responses; then historical windows (summed); /28hr last."""
 _REQUIRED = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.VALUE, C.GROUPING)
 
 
@@ -92,15 +94,19 @@ def read_metadata(metadata: Any) -> pl.DataFrame:
 
 
 def _choose_rows(tidy: pl.DataFrame) -> pl.DataFrame:
-    """Per (tweet, metric): the best source, then the best grain, then one grouping; summed."""
+    """Per (tweet, metric): the best source, endpoint and grain, then one grouping; summed."""
     source = pl.col(C.SOURCE).fill_null("") if C.SOURCE in tidy.columns else pl.lit("")
     ranked = tidy.filter(pl.col(C.TWEET_ID).is_not_null() & pl.col(C.ENGAGEMENT_TYPE).is_not_null()).with_columns(
         _source=source.replace_strict(SOURCE_PRIORITY, list(range(len(SOURCE_PRIORITY))), default=len(SOURCE_PRIORITY)),
         _grain=pl.col(C.GRAIN).replace_strict(GRAIN_PRIORITY, list(range(len(GRAIN_PRIORITY))), default=9),
     )
+    endpoint = pl.col(C.ENDPOINT) if C.ENDPOINT in tidy.columns else pl.lit("")
+    ranked = ranked.with_columns(
+        _endpoint=endpoint.replace_strict(ENDPOINT_PRIORITY, list(range(len(ENDPOINT_PRIORITY))), default=9)
+    )
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
-    best = ranked.group_by(keys).agg(pl.min("_source"), pl.min("_grain"))
-    ranked = ranked.join(best, on=[*keys, "_source", "_grain"])
+    best = ranked.group_by(keys).agg(pl.min("_source"), pl.min("_endpoint"), pl.min("_grain"))
+    ranked = ranked.join(best, on=[*keys, "_source", "_endpoint", "_grain"])
     first = ranked.group_by(keys).agg(pl.min(C.GROUPING).alias("_grouping"))
     ranked = ranked.join(first, on=keys).filter(pl.col(C.GROUPING) == pl.col("_grouping"))
     return ranked.group_by(keys).agg(pl.sum(C.VALUE))

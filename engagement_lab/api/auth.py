@@ -1,0 +1,289 @@
+"""Credentials and authentication: OAuth 1.0a user context (signed with oauthlib) and app-only bearer.
+
+Secrets live in :class:`Secret` objects whose repr and str are masked, so they never reach a log line,
+a repr, an exception text or an archive. Credentials load from ``ENGAGEMENT_*`` environment variables,
+a ``.env`` file, or a JSON credentials file with several named accounts (the sandbox's first stdout
+line is such a file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from oauthlib.oauth1 import Client as OAuth1Client
+
+from ..catalog import BASE_URL
+from ..errors import ConfigError
+
+__all__ = [
+    "ENV_VARS",
+    "AccountTokens",
+    "BearerAuth",
+    "Credentials",
+    "OAuth1Auth",
+    "Secret",
+]
+
+ENV_VARS = {
+    "consumer_key": "ENGAGEMENT_CONSUMER_KEY",
+    "consumer_secret": "ENGAGEMENT_CONSUMER_SECRET",
+    "access_token": "ENGAGEMENT_ACCESS_TOKEN",
+    "access_token_secret": "ENGAGEMENT_ACCESS_TOKEN_SECRET",
+    "bearer_token": "ENGAGEMENT_BEARER_TOKEN",
+    "account": "ENGAGEMENT_ACCOUNT",
+}
+"""Environment variable of each credential (``ENGAGEMENT_ACCOUNT`` names the account of the tokens)."""
+
+
+class Secret:
+    """A string that does not show itself: ``repr`` and ``str`` are masked; ``reveal()`` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class AccountTokens:
+    """One user's OAuth 1.0a access token and secret (the owner of the tweets they read)."""
+
+    handle: str
+    access_token: Secret
+    access_token_secret: Secret
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The app's credentials and the user tokens of every account it may read.
+
+    Attributes
+    ----------
+    consumer_key : Secret
+    consumer_secret : Secret
+    bearer_token : Secret or None
+        App-only token for public metrics on ``/totals``.
+    accounts : mapping of handle -> AccountTokens
+    """
+
+    consumer_key: Secret
+    consumer_secret: Secret
+    bearer_token: Secret | None = None
+    accounts: Mapping[str, AccountTokens] = field(default_factory=dict)
+
+    @property
+    def handles(self) -> list[str]:
+        return list(self.accounts)
+
+    def account(self, handle: str | None = None) -> AccountTokens:
+        """The tokens of ``handle``, or of the only account when there is one."""
+        if handle is None:
+            if len(self.accounts) == 1:
+                return next(iter(self.accounts.values()))
+            raise ConfigError(
+                f"several accounts have tokens ({', '.join(self.accounts) or 'none'}); say which owns the tweets "
+                "(an 'account' column in the ids file, or account=...)"
+            )
+        if handle not in self.accounts:
+            raise ConfigError(
+                f"no user tokens for account {handle!r}; known accounts: {self.handles}. "
+                "Run `engagement-lab auth` to authorise it, or add it to the credentials file."
+            )
+        return self.accounts[handle]
+
+    def with_account(self, tokens: AccountTokens) -> Credentials:
+        return Credentials(
+            self.consumer_key, self.consumer_secret, self.bearer_token, {**self.accounts, tokens.handle: tokens}
+        )
+
+    # --- loading and saving ------------------------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, where: str = "credentials") -> Credentials:
+        """From ``{"consumer_key", "consumer_secret", "bearer_token"?, "accounts": [{"handle",
+        "access_token", "access_token_secret"}...]}`` (the sandbox's info has this form)."""
+        missing = [k for k in ("consumer_key", "consumer_secret") if not data.get(k)]
+        if missing:
+            raise ConfigError(f"{where} lacks {missing}; expected consumer_key and consumer_secret at least")
+        accounts = {}
+        for i, entry in enumerate(data.get("accounts", [])):
+            if not entry.get("access_token"):
+                continue  # accounts the app may not read as a user (e.g. the sandbox's unowned one)
+            if not entry.get("handle") or not entry.get("access_token_secret"):
+                raise ConfigError(f"{where}: account #{i} needs handle, access_token and access_token_secret")
+            accounts[entry["handle"]] = AccountTokens(
+                entry["handle"], Secret(entry["access_token"]), Secret(entry["access_token_secret"])
+            )
+        bearer = data.get("bearer_token")
+        return cls(
+            Secret(data["consumer_key"]), Secret(data["consumer_secret"]), Secret(bearer) if bearer else None, accounts
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, dotenv: str | Path | None = ".env") -> Credentials:
+        """From ``ENGAGEMENT_*`` variables, falling back to a ``.env`` file for those not set."""
+        env = dict(_read_dotenv(Path(dotenv))) if dotenv is not None and Path(dotenv).is_file() else {}
+        env.update(os.environ if environ is None else environ)
+        get = {name: env.get(var, "").strip() for name, var in ENV_VARS.items()}
+        if not (get["consumer_key"] and get["consumer_secret"]):
+            raise ConfigError(
+                f"no app credentials: set {ENV_VARS['consumer_key']} and {ENV_VARS['consumer_secret']} "
+                "(or pass --credentials FILE)"
+            )
+        accounts = []
+        if get["access_token"] or get["access_token_secret"]:
+            if not (get["access_token"] and get["access_token_secret"]):
+                raise ConfigError(f"set both {ENV_VARS['access_token']} and {ENV_VARS['access_token_secret']}")
+            accounts.append(
+                {"handle": get["account"] or "default", **{k: get[k] for k in ("access_token", "access_token_secret")}}
+            )
+        return cls.from_mapping({**get, "accounts": accounts}, where="environment")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Credentials:
+        """From a JSON credentials file (several accounts) or a ``.env``-style file (one account)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"credentials file {str(path)!r} does not exist")
+        text = path.read_text()
+        if text.lstrip().startswith("{"):
+            try:
+                return cls.from_mapping(json.loads(text), where=str(path))
+            except ValueError:
+                raise ConfigError(f"credentials file {str(path)!r} is not valid JSON") from None
+        return cls.from_env(dict(_parse_dotenv(text)), dotenv=None)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Credentials:
+        """The file when given, else the environment (and ``.env``)."""
+        return cls.from_file(path) if path is not None else cls.from_env()
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain values (revealed) for saving to a private file."""
+        return {
+            "consumer_key": self.consumer_key.reveal(),
+            "consumer_secret": self.consumer_secret.reveal(),
+            "bearer_token": self.bearer_token.reveal() if self.bearer_token else None,
+            "accounts": [
+                {
+                    "handle": a.handle,
+                    "access_token": a.access_token.reveal(),
+                    "access_token_secret": a.access_token_secret.reveal(),
+                }
+                for a in self.accounts.values()
+            ],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write a JSON credentials file readable by the owner only (mode 0600)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.to_mapping(), handle, indent=2)
+        os.chmod(path, 0o600)
+        return path
+
+
+def _parse_dotenv(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        pairs.append((key.strip(), value.strip().strip("'\"")))
+    return pairs
+
+
+def _read_dotenv(path: Path) -> list[tuple[str, str]]:
+    return _parse_dotenv(path.read_text())
+
+
+class OAuth1Auth(httpx.Auth):
+    """OAuth 1.0a HMAC-SHA1 user-context signing for httpx, via oauthlib.
+
+    JSON bodies are not part of the signature base string; form-encoded bodies are (RFC 5849 §3.4.1.3).
+    ``nonce`` and ``timestamp`` can be fixed for test vectors.
+    """
+
+    def __init__(
+        self,
+        consumer_key: Secret,
+        consumer_secret: Secret,
+        token: Secret | None = None,
+        token_secret: Secret | None = None,
+        *,
+        nonce: Callable[[], str] | None = None,
+        timestamp: Callable[[], str] | None = None,
+        verifier: str | None = None,
+        callback_uri: str | None = None,
+    ) -> None:
+        self._keys = (consumer_key, consumer_secret, token, token_secret)
+        self._nonce, self._timestamp = nonce, timestamp
+        self._verifier, self._callback = verifier, callback_uri
+
+    def __repr__(self) -> str:
+        return "OAuth1Auth(***)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        key, secret, token, token_secret = self._keys
+        signer = OAuth1Client(
+            key.reveal(),
+            client_secret=secret.reveal(),
+            resource_owner_key=token.reveal() if token else None,
+            resource_owner_secret=token_secret.reveal() if token_secret else None,
+            nonce=self._nonce() if self._nonce else None,
+            timestamp=self._timestamp() if self._timestamp else None,
+            verifier=self._verifier,
+            callback_uri=self._callback,
+        )
+        is_form = request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+        body = request.content.decode() if is_form and request.content else None
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if is_form else {}
+        method: Any = request.method
+        _, signed, _ = signer.sign(str(request.url), http_method=method, body=body, headers=headers)
+        request.headers["Authorization"] = signed["Authorization"]
+        yield request
+
+
+class BearerAuth(httpx.Auth):
+    """App-only ``Authorization: Bearer`` for public metrics on ``/totals``."""
+
+    def __init__(self, token: Secret) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        yield request
+
+
+def oauth_base(base_url: str) -> str:
+    """Where the OAuth endpoints live: the API host for the real service, the sandbox itself locally."""
+    return "https://api.x.com" if base_url.rstrip("/") in (BASE_URL, "https://data-api.x.com") else base_url.rstrip("/")

@@ -1,0 +1,142 @@
+"""FetchResult: what a fetch did, what it could not get, and where the data is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from .pacing import RateLimiter
+
+__all__ = ["FetchResult"]
+
+
+class _OutcomeLike(Protocol):
+    unowned: list[str]
+    unavailable: list[str]
+    unsupported_video: list[str]
+    unsupported_ie: list[str]
+    error: str | None
+    sent: int
+    retries: int
+    archived: bool
+    skipped: bool
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The outcome of :func:`engagement_lab.api.fetch`.
+
+    Attributes
+    ----------
+    archive : Path
+        The archive directory (``load()`` reads it).
+    planned : int
+        Requests planned from the queries (before follow-ups).
+    requests : int
+        Requests handled, follow-ups after partial refusals included.
+    sent : int
+        HTTP calls made, retries included.
+    archived : int
+        Answers archived in this run.
+    skipped : int
+        Requests already in the archive (a resumed run).
+    retries : int
+    rate_limit_waits : int
+        Pauses for the per-minute budget; ``rate_limit_seconds`` their total.
+    unowned_tweet_ids, unavailable_tweet_ids, unsupported_video_views, unsupported_impressions_engagements
+        Tweets the API refused or could not serve (reported, never silently dropped).
+    errors : tuple of str
+        One line per request that failed for good.
+    elapsed : float
+        Seconds.
+    """
+
+    archive: Path
+    planned: int
+    requests: int
+    sent: int
+    archived: int
+    skipped: int
+    retries: int
+    rate_limit_waits: int
+    rate_limit_seconds: float
+    unowned_tweet_ids: tuple[str, ...]
+    unavailable_tweet_ids: tuple[str, ...]
+    unsupported_video_views: tuple[str, ...]
+    unsupported_impressions_engagements: tuple[str, ...]
+    errors: tuple[str, ...]
+    elapsed: float
+
+    @classmethod
+    def collect(
+        cls,
+        outcomes: Sequence[_OutcomeLike],
+        *,
+        archive: Path,
+        planned: int,
+        limiter: RateLimiter,
+        elapsed: float,
+        routed_unowned: Iterable[str] = (),
+    ) -> FetchResult:
+        """Sum the outcomes of every request; ``routed_unowned`` were sent to the bearer token up front."""
+        return cls(
+            archive=archive,
+            planned=planned,
+            requests=len(outcomes),
+            sent=sum(o.sent for o in outcomes),
+            archived=sum(o.archived for o in outcomes),
+            skipped=sum(o.skipped for o in outcomes),
+            retries=sum(o.retries for o in outcomes),
+            rate_limit_waits=limiter.waits,
+            rate_limit_seconds=limiter.waited_seconds,
+            unowned_tweet_ids=_unique([*routed_unowned, *(i for o in outcomes for i in o.unowned)]),
+            unavailable_tweet_ids=_unique(i for o in outcomes for i in o.unavailable),
+            unsupported_video_views=_unique(i for o in outcomes for i in o.unsupported_video),
+            unsupported_impressions_engagements=_unique(i for o in outcomes for i in o.unsupported_ie),
+            errors=tuple(o.error for o in outcomes if o.error),
+            elapsed=elapsed,
+        )
+
+    @property
+    def ok(self) -> bool:
+        """True when no request failed for good (refused or unavailable tweets are not failures)."""
+        return not self.errors
+
+    def load(self, *, backend: Literal["pandas", "polars"] = "pandas") -> Any:
+        """The archive as a tidy frame with provenance columns (see :func:`engagement_lab.load_archive`)."""
+        from ..load import load_archive
+
+        return load_archive(self.archive, backend=backend)
+
+    def summary(self) -> str:
+        """A one-screen text summary."""
+        lines = [
+            f"archive      {self.archive}",
+            f"requests     {self.requests} ({self.planned} planned; {self.skipped} already archived, "
+            f"{self.archived} archived now)",
+            f"HTTP calls   {self.sent} ({self.retries} retries, {self.rate_limit_waits} rate-limit waits, "
+            f"{self.rate_limit_seconds:.1f}s waiting)",
+            f"unowned      {len(self.unowned_tweet_ids)} tweets (their public metrics come via the bearer token)",
+            f"unavailable  {len(self.unavailable_tweet_ids)} tweets (deleted or protected)",
+            f"unsupported  {len(self.unsupported_impressions_engagements)} too old for impressions/engagements, "
+            f"{len(self.unsupported_video_views)} too old for video views",
+            f"errors       {len(self.errors)}" + "".join(f"\n  - {e}" for e in self.errors[:5]),
+            f"elapsed      {self.elapsed:.1f}s",
+        ]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        status = "complete" if self.ok else f"{len(self.errors)} request(s) failed"
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, _, v in (line.partition(" ") for line in self.summary().splitlines() if not line.startswith("  -"))
+        )
+        return f"<table><caption>FetchResult ({escape(status)})</caption>{rows}</table>"

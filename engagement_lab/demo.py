@@ -1,0 +1,90 @@
+"""The main job, end to end on the embedded sandbox: serve, fetch through the client, load, summarise."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import polars as pl
+
+from .api import Credentials, FetchResult, fetch
+from .load import per_tweet
+from .query import EngagementQuery
+from .sandbox import Sandbox
+from .timeutil import parse_time
+
+__all__ = ["DemoRun", "run_demo"]
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """What the demo produced."""
+
+    fetch: FetchResult
+    per_tweet: pl.DataFrame
+    summary: pl.DataFrame
+    out: Path
+
+
+def _summary(wide: pl.DataFrame) -> pl.DataFrame:
+    """Per campaign and variant: tweets, impressions, engagements and the ratio-of-sums engagement rate."""
+    return (
+        wide.filter(pl.col("campaign").is_not_null() & (pl.col("campaign") != ""))
+        .group_by("campaign", "variant")
+        .agg(
+            pl.len().alias("tweets"),
+            pl.col("impressions").sum(),
+            pl.col("engagements").sum(),
+        )
+        .with_columns((pl.col("engagements") / pl.col("impressions")).round(4).alias("engagement_rate"))
+        .sort("campaign", "variant")
+    )
+
+
+def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, progress: bool = True) -> DemoRun:
+    """Serve the sandbox on loopback, fetch totals for every tweet and hourly history for the A/B campaign,
+    load the archive and summarise by campaign and variant. Writes ``out/archive`` and ``out/per_tweet.csv``."""
+    out.mkdir(parents=True, exist_ok=True)
+    with Sandbox(seed=seed, rate_limit_per_minute=600) as sandbox:
+        info = sandbox.info
+        echo(f"sandbox serving at {info['base_url']} (seed {seed}, now {info['now']})")
+        text = httpx.get(f"{info['base_url']}/sandbox/tweets.csv", timeout=30).text
+        metadata = pl.read_csv(io.StringIO(text), schema_overrides={"tweet_id": pl.String}, infer_schema_length=0)
+        owned = {a["handle"] for a in info["accounts"] if a["owned"]}
+        public = metadata.filter(pl.col("status") != "protected")
+        owners = {r["tweet_id"]: r["account"] for r in public.iter_rows(named=True) if r["account"] in owned}
+        now = parse_time(info["now"])
+        campaign = public.filter(pl.col("campaign") == "spring_launch")["tweet_id"].to_list()
+        queries = [
+            EngagementQuery("totals", public["tweet_id"].to_list(), "all", "per_tweet"),
+            EngagementQuery(
+                "historical",
+                campaign,
+                ["impressions", "engagements", "favorites", "retweets", "replies", "url_clicks"],
+                "hourly",
+                start=now - timedelta(days=60),
+                end=now,
+            ),
+        ]
+        result = fetch(
+            queries,
+            credentials=Credentials.from_mapping(info),
+            out=out / "archive",
+            owners=owners,
+            base_url=info["base_url"],
+            now=now,
+            progress=progress,
+        )
+    echo(result.summary())
+    tidy = result.load(backend="polars")
+    wide = per_tweet(tidy, metadata=metadata, rates=["engagement_rate"])
+    assert isinstance(wide, pl.DataFrame)
+    wide.write_csv(out / "per_tweet.csv")
+    summary = _summary(wide)
+    echo(f"\nloaded {tidy.height:,} tidy rows; {wide.height} tweets -> {out / 'per_tweet.csv'}\n")
+    echo(str(summary))
+    return DemoRun(result, wide, summary, out)

@@ -1,0 +1,95 @@
+"""A fetch archive -> one tidy frame with provenance; overlaps deduplicated, contradictions reported."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+import pyarrow as pa
+
+from .. import columns as C
+from ..archive_format import iter_envelopes
+from ..errors import DataError
+from .engagement import parse_response
+from .frames import Backend, Frame, to_frame
+from .report import LoadReport
+
+__all__ = ["load_archive_with_report"]
+
+_TS = pa.timestamp("us", tz="UTC")
+SNAPSHOT_ENDPOINTS = ("totals", "28hr")
+"""Live data: a later snapshot of the same number replaces an earlier one instead of contradicting it."""
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _with_provenance(table: pa.Table, provenance: dict[str, Any], report: LoadReport) -> pa.Table:
+    n = table.num_rows
+    request = provenance.get("request", {})
+    start = report.start or _time(request.get("start"))
+    end = report.end or _time(request.get("end"))
+    retrieved = _time(provenance["retrieved_at"])
+    return (
+        table.append_column(C.ENDPOINT, pa.repeat(provenance["endpoint"], n).cast(pa.string()))
+        .append_column(C.WINDOW_START, pa.array([start] * n, _TS))
+        .append_column(C.WINDOW_END, pa.array([end] * n, _TS))
+        .append_column(C.RETRIEVED_AT, pa.array([retrieved] * n, _TS))
+    )
+
+
+def _deduplicate(frame: pl.DataFrame, on_conflict: Literal["raise", "latest"]) -> pl.DataFrame:
+    """Identical repeats collapse; for hourly rows the window does not matter (an hour is an hour), for coarser
+    grains it does (a day at a window's edge is partial). Differing values of live snapshots (/totals, /28hr)
+    keep the latest; differing historical values are a contradiction."""
+    window = pl.when(pl.col(C.GRAIN) == "hour").then(None)
+    frame = frame.with_columns(_ws=window.otherwise(pl.col(C.WINDOW_START)), _we=window.otherwise(pl.col(C.WINDOW_END)))
+    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.GROUPING, C.ENDPOINT, "_ws", "_we"]
+    grouped = frame.sort(C.RETRIEVED_AT).group_by(keys, maintain_order=True)
+    merged = grouped.agg(
+        pl.col(C.TIMESTAMP).last(),
+        pl.col(C.VALUE).last(),
+        pl.col(C.VALUE).n_unique().alias("_distinct"),
+        pl.col(C.VALUE).min().alias("_min"),
+        pl.col(C.WINDOW_START).last(),
+        pl.col(C.WINDOW_END).last(),
+        pl.col(C.RETRIEVED_AT).last(),
+    )
+    conflicts = merged.filter((pl.col("_distinct") > 1) & ~pl.col(C.ENDPOINT).is_in(SNAPSHOT_ENDPOINTS))
+    if conflicts.height and on_conflict == "raise":
+        shown = conflicts.head(5).select(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY, C.HOUR, "_min", C.VALUE).rows()
+        raise DataError(
+            f"the archive holds {conflicts.height} contradictory historical value(s), e.g. (tweet, metric, day, hour, "
+            f"one value, another) {shown}; values are never summed or guessed. Refetch those windows into a fresh "
+            "archive, or load with on_conflict='latest' to keep the most recent."
+        )
+    return merged.select(*C.TIDY, *C.PROVENANCE)
+
+
+def load_archive_with_report(
+    path: str | Path, *, backend: Backend = "pandas", on_conflict: Literal["raise", "latest"] = "raise"
+) -> tuple[Frame, LoadReport]:
+    """See :func:`engagement_lab.load.load_archive`."""
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"{str(root)!r} is not an archive directory (expected the --out folder of a fetch)")
+    tables, report = [], LoadReport()
+    for _, envelope in iter_envelopes(root):
+        provenance = envelope["provenance"]
+        if provenance.get("status") != 200:
+            continue
+        parsed = parse_response(json.loads(envelope["body"]))
+        report += parsed.report
+        tables.append(_with_provenance(parsed.table, provenance, parsed.report))
+    if not tables:
+        raise DataError(f"archive {str(root)!r} holds no successful responses yet; run a fetch into it first")
+    combined = pl.from_arrow(pa.concat_tables(tables))
+    assert isinstance(combined, pl.DataFrame)
+    deduplicated = _deduplicate(combined, on_conflict)
+    return to_frame(deduplicated.to_arrow(), backend), report
