@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import catalog, columns
 from ._version import __version__
+from .api import Credentials, FetchResult, fetch
 from .errors import (
     APIConnectionError,
     APIError,
@@ -23,9 +24,22 @@ from .errors import (
     StatsInputError,
 )
 from .ids import parse_tweet_id, parse_tweet_ids, tweet_created_at
+from .load import (
+    LoadReport,
+    load_analytics_csv,
+    load_archive,
+    load_response,
+    load_v2,
+    per_tweet,
+    scan,
+    to_parquet,
+)
+from .metrics import NAMED_METRICS, Mean, Ratio
 from .query import EngagementQuery, EngagementRequest
+from .sandbox import Sandbox
 
 __all__ = [
+    "NAMED_METRICS",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -33,21 +47,35 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigError",
+    "Credentials",
     "DataError",
     "EngagementLabError",
     "EngagementQuery",
     "EngagementRequest",
+    "FetchResult",
     "ForbiddenError",
+    "LoadReport",
+    "Mean",
     "NotAcceptableError",
     "QueryError",
     "RateLimitError",
+    "Ratio",
     "ResponseFormatError",
+    "Sandbox",
     "ServerError",
     "StatsInputError",
     "__version__",
     "catalog",
     "columns",
+    "fetch",
+    "load_analytics_csv",
+    "load_archive",
+    "load_response",
+    "load_v2",
     "parse_tweet_id",
     "parse_tweet_ids",
+    "per_tweet",
+    "scan",
+    "to_parquet",
     "tweet_created_at",
 ]

@@ -9,6 +9,7 @@ line is such a file).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
@@ -206,6 +207,26 @@ class Credentials:
             json.dump(self.to_mapping(), handle, indent=2)
         os.chmod(path, 0o600)
         return path
+
+
+class _NoDebug(logging.Filter):
+    """oauthlib and requests-oauthlib log request parameters, tokens included, at DEBUG: keep those out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+# A logger's filters see only its own records, so each module logger that writes parameters gets one.
+for _name in (
+    "oauthlib",
+    "oauthlib.oauth1",
+    "oauthlib.oauth1.rfc5849",
+    "oauthlib.oauth1.rfc5849.signature",
+    "requests_oauthlib",
+    "requests_oauthlib.oauth1_auth",
+    "requests_oauthlib.oauth1_session",
+):
+    logging.getLogger(_name).addFilter(_NoDebug())
 
 
 def _parse_dotenv(text: str) -> list[tuple[str, str]]:

@@ -212,7 +212,7 @@ class _Runner:
             reset = raw.headers.get(catalog.HEADER_RESET)
             self.limiter.exhausted(float(reset) if reset else None)
             return "rate_limited"
-        if status >= 500:
+        if self.retry.retryable(status):
             return "retry"
         try:
             body = raw.json()

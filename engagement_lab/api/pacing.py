@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .. import catalog
-from ..errors import APIConnectionError, APITimeoutError, EngagementLabError, RateLimitError, ServerError
 
 __all__ = ["Clock", "RateLimiter", "RetryPolicy", "SystemClock", "WaitCallback"]
 
@@ -152,8 +151,9 @@ class RetryPolicy:
             self._rng.seed(self.seed)
 
     @staticmethod
-    def retryable(error: EngagementLabError) -> bool:
-        return isinstance(error, (ServerError, APIConnectionError, APITimeoutError, RateLimitError))
+    def retryable(status: int) -> bool:
+        """Whether an answer with this status is worth another try (5xx; 429 after the reset)."""
+        return status == 429 or status >= 500
 
     def backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (0-based)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -16,17 +15,6 @@ from ..errors import APIConnectionError, AuthenticationError
 from .auth import AccountTokens, Credentials, Secret, oauth_base
 
 __all__ = ["authorize_pin", "request_bearer_token"]
-
-
-class _NoDebug(logging.Filter):
-    """oauthlib and requests-oauthlib log request parameters (tokens included) at DEBUG: keep them out."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.DEBUG
-
-
-for _name in ("oauthlib", "requests_oauthlib"):
-    logging.getLogger(_name).addFilter(_NoDebug())
 
 
 def authorize_pin(

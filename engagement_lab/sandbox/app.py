@@ -103,6 +103,9 @@ class SandboxApp:
     faults : FaultConfig
     hour_only : {"hour_of_day", "day_then_hour"}
         How an hour grouping without a day level nests.
+    name_protected_ids : bool
+        Whether the 400 for protected tweets lists them in ``unavailable_tweet_ids`` (the docs do not say; a
+        client must cope either way).
     """
 
     def __init__(
@@ -116,11 +119,13 @@ class SandboxApp:
         rate_limit_per_minute: int = 120,
         faults: FaultConfig | None = None,
         hour_only: HourOnly = "hour_of_day",
+        name_protected_ids: bool = True,
     ) -> None:
         self.world = world if world is not None else World(seed)
         self.clock = clock if clock is not None else FixedClock(self.world.now)
         self.sleep = sleep
         self.hour_only: HourOnly = hour_only
+        self.name_protected_ids = name_protected_ids
         self.faults = FaultPlan(faults or FaultConfig())
         self.limiter = _MinuteLimiter(rate_limit_per_minute, wall)
         s = self.world.seed
@@ -266,7 +271,9 @@ class SandboxApp:
             else:
                 served.append(tweet)
         if protected:
-            return errors(400, "Tweet ID(s) are unavailable", unavailable_tweet_ids=protected)
+            if self.name_protected_ids:
+                return errors(400, "Tweet ID(s) are unavailable", unavailable_tweet_ids=protected)
+            return errors(400, "Tweet ID(s) are unavailable")
         if unowned:
             return errors(403, f"Forbidden to access tweets: {', '.join(unowned)}")
         payload = build_response(request, self.world, served, unavailable, now, hour_only=self.hour_only)

@@ -1,0 +1,82 @@
+"""The command line: exit codes, --help everywhere, ids files, and fetch/demo end to end against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engagement_lab import ConfigError
+from engagement_lab.cli import main, read_ids_file
+from engagement_lab.sandbox import Sandbox
+
+CLI = [sys.executable, "-m", "engagement_lab.cli"]
+
+
+@pytest.mark.parametrize("command", [[], ["sandbox"], ["fetch"], ["auth"], ["demo"]])
+def test_help_everywhere(command: list[str]) -> None:
+    done = subprocess.run([*CLI, *command, "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert "usage: engagement-lab" in done.stdout
+
+
+def test_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["fetch", "daily", "--ids-file", "x", "--out", "y"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_ids_files_plain_and_csv(tmp_path: Path) -> None:
+    plain = tmp_path / "ids.txt"
+    plain.write_text("1790000000000000001\n\n# comment\n 1790000000000000002 \n")
+    assert read_ids_file(plain) == (["1790000000000000001", "1790000000000000002"], {})
+    table = tmp_path / "ids.csv"
+    table.write_text("tweet_id,account,note\n1790000000000000001,acme,x\n1790000000000000002,,y\n")
+    assert read_ids_file(table) == (["1790000000000000001", "1790000000000000002"], {"1790000000000000001": "acme"})
+    broken = tmp_path / "bad.csv"
+    broken.write_text("tweet_id\n1.79E+18\n")
+    with pytest.raises(ConfigError, match="line 2"):
+        read_ids_file(broken)
+
+
+def test_failure_is_exit_1_with_one_line_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1790000000000000001\n")
+    code = main(
+        [
+            "fetch",
+            "totals",
+            "--ids-file",
+            str(ids),
+            "--out",
+            str(tmp_path / "o"),
+            "--credentials",
+            str(tmp_path / "none.json"),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("engagement-lab: credentials file")
+
+
+def test_fetch_command_against_the_sandbox(tmp_path: Path) -> None:
+    with Sandbox(seed=7) as sandbox:
+        creds = tmp_path / "creds.json"
+        creds.write_text(json.dumps(sandbox.info))
+        tweets = [t for t in sandbox.app.world.tweets if t.account in ("acme", "acme_support") and t.status == "ok"][
+            -30:
+        ]
+        ids = tmp_path / "ids.csv"
+        ids.write_text("tweet_id,account\n" + "".join(f"{t.tweet_id},{t.account}\n" for t in tweets))
+        args = ["fetch", "totals", "--ids-file", str(ids), "--out", str(tmp_path / "a"), "--base-url", sandbox.base_url,
+                "--credentials", str(creds), "--metrics", "impressions", "engagements", "--no-progress"]  # fmt: skip
+        done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, check=False)
+        again = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "errors       0" in done.stdout
+    assert "2 already archived" in again.stdout
