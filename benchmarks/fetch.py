@@ -1,8 +1,9 @@
 """Fetch benchmarks against the sandbox over loopback.
 
 (a) Paced efficiency: N requests under a per-minute limit L. Ideal time = N / L minutes (the issue's
-    definition); also shown against the fixed-window optimum (the last window starts after floor((N-1)/L)
-    full minutes). Target: >= 0.9 with zero 429s.
+    definition); target >= 0.9 with zero 429s. The budget resets in fixed minute windows, so a client can beat
+    N / L by spending each window at once: the run also reports the true floor (the start of the last window
+    the budget forces) and how close the client came to it.
 (b) Concurrency: the same requests at 100 ms latency and no rate limit, concurrency 8 vs 1 (the baseline,
     measured in the same run). Target: >= 6x.
 
@@ -43,6 +44,7 @@ def _queries(sandbox: Sandbox, n: int) -> tuple[list[EngagementQuery], dict[str,
 def paced(limit: int, n: int) -> None:
     with Sandbox(seed=7, rate_limit_per_minute=limit) as sandbox, tempfile.TemporaryDirectory() as tmp:
         queries, owners = _queries(sandbox, n)
+        wall_start = time.time()
         started = time.perf_counter()
         result = fetch(
             queries,
@@ -56,10 +58,15 @@ def paced(limit: int, n: int) -> None:
         actual = time.perf_counter() - started
         got_429 = sandbox.app.status_counts[429]
     ideal = n / limit * 60
-    optimum = (n - 1) // limit * 60
+    windows = -(-n // limit)  # the minute windows the budget forces
+    first_reset = (wall_start // 60 + 1) * 60 - wall_start
+    floor = first_reset + 60 * (windows - 2) if windows > 1 else 0.0
     print(f"(a) paced: {n} requests at {limit}/min: {actual:.1f}s, {got_429} x 429, {result.rate_limit_waits} waits")
     print(f"    efficiency = ideal {ideal:.0f}s / actual = {ideal / actual:.2f}  (target >= 0.9)")
-    print(f"    vs fixed-window optimum (>= {optimum}s of waiting for resets): {max(optimum, 1e-9) / actual:.2f}")
+    print(
+        f"    fixed minute windows allow a burst per window, so the true floor here is {floor:.1f}s "
+        f"(first reset after {first_reset:.1f}s): floor / actual = {floor / actual:.2f}"
+    )
 
 
 def concurrent(n: int, latency_ms: int, workers: int) -> None:

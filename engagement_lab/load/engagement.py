@@ -115,9 +115,9 @@ def _flatten(name: str, root: object) -> tuple[list[str], list[_Level], list[Any
         used.add(kind)
         kinds.append(kind)
         levels.append(level)
+        if type(children[0]) is not dict:
+            return kinds, levels, children  # leaves: _values checks every one of them
         is_node = [type(c) is dict for c in children]
-        if not any(is_node):
-            return kinds, levels, children
         if not all(is_node):
             j = is_node.index(False)
             raise ResponseFormatError(
@@ -213,7 +213,7 @@ def _grouping_table(name: str, root: object) -> pa.Table:
     cols: dict[str, pa.Array] = {}
     for dim, col in ((catalog.TWEET_ID, C.TWEET_ID), (catalog.ENGAGEMENT_TYPE, C.ENGAGEMENT_TYPE)):
         cols[col] = _column(levels[kinds.index(dim)].keys, codes[dim]) if dim in codes else pa.nulls(n, pa.string())
-    if catalog.ENGAGEMENT_TYPE in codes:
+    if catalog.ENGAGEMENT_TYPE in codes and "media_clicks" in levels[kinds.index(catalog.ENGAGEMENT_TYPE)].keys:
         renamed = pc.replace_substring_regex(cols[C.ENGAGEMENT_TYPE], "^media_clicks$", "media_engagements")
         cols[C.ENGAGEMENT_TYPE] = renamed
     day = hour = None
@@ -223,7 +223,8 @@ def _grouping_table(name: str, root: object) -> pa.Table:
         day = _column(keys, codes[catalog.ENGAGEMENT_DAY], _parse_days(name, levels, depth))
     if catalog.ENGAGEMENT_HOUR in codes:
         keys = levels[kinds.index(catalog.ENGAGEMENT_HOUR)].keys
-        hour = _column(keys, codes[catalog.ENGAGEMENT_HOUR], lambda a: pc.cast(a, pa.int8()))
+        hours = np.frombuffer("".join(keys).encode("ascii"), dtype="S2").astype(np.int8)  # keys are all "HH"
+        hour = pa.array(hours[codes[catalog.ENGAGEMENT_HOUR]])
     grain = _GRAINS[(day is not None, hour is not None)]
     timestamp = pa.nulls(n, pa.timestamp("us", tz="UTC"))
     if day is not None and hour is not None:

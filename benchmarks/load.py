@@ -1,0 +1,92 @@
+"""Loader benchmark: >= 1 million leaf values of hourly data, both backends.
+
+Ratios, measured in the same run on the same bytes:
+(a) naive baseline / loader: a notebook-style loader (recursive flatten to dicts, pd.DataFrame, dtype fixes).
+    Target >= 5x faster.
+(b) loader / floor: the floor is json.loads alone on the same bytes. Target <= 4x.
+
+Run: .venv/bin/python benchmarks/load.py
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from engagement_lab import catalog, load_response
+from engagement_lab.query import EngagementRequest
+from engagement_lab.sandbox import World
+from engagement_lab.sandbox.responses import build_response
+
+
+def sandbox_payloads(target_leaves: int) -> list[bytes]:
+    """Real sandbox /historical responses (25 tweets x 17 metrics x 28 days x 24 hours each)."""
+    world = World(seed=7)
+    tweets = [t for t in world.tweets if t.status == "ok" and world.accounts_by_handle[t.account].owned]
+    metrics = list(catalog.ENDPOINTS["historical"].metrics)
+    payloads, leaves, i = [], 0, 0
+    while leaves < target_leaves:
+        batch = tweets[i : i + 25]
+        i += 25
+        body = {"tweet_ids": [t.tweet_id for t in batch], "engagement_types": metrics,
+                "groupings": {"hourly": {"group_by": list(catalog.FOUR_ITEM_ORDERS[0])}}}  # fmt: skip
+        request = EngagementRequest.from_body("historical", body, now=world.now)
+        payloads.append(json.dumps(build_response(request, world, batch, [], world.now)).encode())
+        leaves += len(batch) * len(metrics) * 28 * 24
+    return payloads
+
+
+def naive(raw: bytes) -> pd.DataFrame:
+    """How a notebook user would write it."""
+    data = json.loads(raw)
+    rows = []
+
+    def walk(node: Any, path: list[str]) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                walk(child, [*path, key])
+        else:
+            rows.append({"grouping": path[0], "tweet_id": path[1], "engagement_type": path[2], "day": path[3],
+                         "hour": path[4], "value": node})  # fmt: skip
+
+    for name, tree in data.items():
+        if name not in catalog.RESERVED_KEYS:
+            walk(tree, [name])
+    frame = pd.DataFrame(rows)
+    frame["value"] = frame["value"].astype("int64")
+    frame["hour"] = frame["hour"].astype("int8")
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    frame["timestamp"] = pd.to_datetime(frame["day"].astype(str)) + pd.to_timedelta(frame["hour"], unit="h")
+    return frame
+
+
+def best(fn: Callable[[], object], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:
+    payloads = sandbox_payloads(1_000_000)
+    leaves = sum(len(load_response(p, backend="polars")) for p in payloads[:1]) * len(payloads)
+    size = sum(len(p) for p in payloads) / 1e6
+    floor = best(lambda: [json.loads(p) for p in payloads])
+    baseline = best(lambda: [naive(p) for p in payloads], repeat=1)
+    print(f"{len(payloads)} responses, ~{leaves:,} leaf values, {size:.0f} MB of JSON")
+    print(f"floor: json.loads only          {floor:6.2f}s")
+    print(f"naive baseline (pandas)         {baseline:6.2f}s")
+    for backend in ("pandas", "polars"):
+        took = best(lambda b=backend: [load_response(p, backend=b) for p in payloads])  # type: ignore[misc]
+        print(f"load_response({backend!r:9})      {took:6.2f}s   baseline/loader = {baseline / took:4.1f}x (>= 5)   "
+              f"loader/floor = {took / floor:3.1f}x (<= 4)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
