@@ -290,3 +290,44 @@ def test_kill_minus_nine_mid_fetch_then_resume_loses_nothing_and_refetches_nothi
     assert "28 planned" in done.stdout
     frame = load_archive(out, backend="polars")
     assert set(frame["tweet_id"]) == set(ids)
+
+
+def test_faults_over_a_loopback_socket_do_not_change_the_data(tmp_path: Path) -> None:
+    """The sandbox as `engagement-lab sandbox --fault-rate 0.15` would run it: 5xx, extra 429s, drops, truncation."""
+    archives = {}
+    for name, faults in (("clean", FaultConfig()), ("faulty", FaultConfig.mixed(0.15, seed=8))):
+        with Sandbox(seed=7, rate_limit_per_minute=100_000, faults=faults) as sandbox:
+            world = sandbox.app.world
+            queries = [
+                totals(owned(world, "acme", 300) + owned(world, "acme_support", 40) + owned(world, "rival_co", 10)),
+                EngagementQuery(
+                    "historical",
+                    owned(world, "acme", 50),
+                    ["impressions", "engagements"],
+                    "hourly",
+                    start="2026-01-01",
+                    end="2026-05-30",
+                ),
+                EngagementQuery(
+                    "historical",
+                    owned(world, "acme", 250),
+                    ["favorites"],
+                    "daily",
+                    start="2025-10-01",
+                    end="2026-05-30",
+                ),
+            ]
+            owners = {t.tweet_id: t.account for t in world.tweets if t.account in ("acme", "acme_support")}
+            result = fetch(queries, credentials=Credentials.from_mapping(sandbox.info), out=tmp_path / name, owners=owners,
+                           base_url=sandbox.base_url, now=NOW, progress=False, concurrency=4, clock=FakeClock(t=time.time()),
+                           retry=RetryPolicy(max_attempts=10, seed=2))  # fmt: skip
+            assert result.ok, result.errors
+            archives[name] = result
+            faults_seen = {r.fault for r in sandbox.app.records}
+    assert faults_seen >= {"server_error", "rate_limit", "drop", "truncate"}
+    assert archives["faulty"].retries >= 4
+    columns = ["tweet_id", "engagement_type", "grain", "day", "hour", "value", "grouping", "endpoint"]
+    clean = load_archive(tmp_path / "clean", backend="polars").select(columns).sort(columns)
+    faulty = load_archive(tmp_path / "faulty", backend="polars").select(columns).sort(columns)
+    assert clean.height > 100_000
+    assert clean.equals(faulty)

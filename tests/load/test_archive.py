@@ -1,0 +1,105 @@
+"""load_archive: provenance columns, overlapping windows deduplicated, contradictions refused, snapshots replaced."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from engagement_lab import DataError, EngagementQuery, load_archive
+from engagement_lab.api import Credentials, fetch
+from engagement_lab.sandbox import SandboxApp, SandboxTransport, World
+
+BASE = "https://data-api.twitter.com"
+WORLD = World(seed=7)
+ACME = [t.tweet_id for t in reversed(WORLD.tweets) if t.account == "acme" and t.status == "ok"][:4]
+
+
+def _fetch(query: EngagementQuery, out: Path) -> None:
+    app = SandboxApp(WORLD, rate_limit_per_minute=100_000)
+    result = fetch(query, credentials=Credentials.from_mapping(app.info(BASE)), out=out, owners=dict.fromkeys(ACME, "acme"),
+                   base_url=BASE, transport=SandboxTransport(app), now=WORLD.now, progress=False)  # fmt: skip
+    assert result.ok
+
+
+def _hourly(start: str, end: str) -> EngagementQuery:
+    return EngagementQuery("historical", ACME, ["impressions", "favorites"], "hourly", start=start, end=end)
+
+
+def test_provenance_columns(tmp_path: Path, backend: str) -> None:
+    _fetch(_hourly("2026-05-01", "2026-05-03"), tmp_path)
+    frame = load_archive(tmp_path, backend=backend)  # type: ignore[arg-type]
+    assert list(frame.columns)[-4:] == ["endpoint", "window_start", "window_end", "retrieved_at"]
+    rows = frame.to_dicts() if isinstance(frame, pl.DataFrame) else frame.to_dict("records")
+    assert {r["endpoint"] for r in rows} == {"historical"}
+    assert str(rows[0]["window_start"]).startswith("2026-05-01 00:00:00")
+    assert len(rows) == 4 * 2 * 48
+
+
+def test_overlapping_windows_collapse_to_one_row_per_hour(tmp_path: Path) -> None:
+    _fetch(_hourly("2026-05-01", "2026-05-03"), tmp_path)
+    _fetch(_hourly("2026-05-02", "2026-05-04"), tmp_path)  # a second query overlapping by a day
+    frame = load_archive(tmp_path, backend="polars")
+    assert frame.height == 4 * 2 * 72  # hours of May 1-3, each once
+    assert frame.select(pl.struct("tweet_id", "engagement_type", "timestamp").is_unique().all()).item()
+
+
+def test_windowed_totals_are_kept_per_window_not_summed_or_merged(tmp_path: Path) -> None:
+    daily = EngagementQuery("historical", ACME[:1], ["impressions"], "per_tweet", start="2026-03-01", end="2026-05-01")
+    _fetch(daily, tmp_path)
+    frame = load_archive(tmp_path, backend="polars")
+    assert frame.height == 3  # three 28-day windows, one total each
+    assert frame["window_start"].n_unique() == 3
+
+
+def _tamper(archive: Path, change: Any) -> None:
+    path = next(p for p in (archive / "responses").glob("*.json.gz"))
+    envelope = json.loads(gzip.decompress(path.read_bytes()))
+    body = json.loads(envelope["body"])
+    change(body)
+    envelope["body"] = json.dumps(body)
+    envelope["provenance"]["key"] = "tampered"
+    envelope["provenance"]["retrieved_at"] = "2030-01-01T00:00:00+00:00"
+    (archive / "responses" / "tampered.json.gz").write_bytes(gzip.compress(json.dumps(envelope).encode()))
+
+
+def test_contradictions_are_errors_never_sums(tmp_path: Path) -> None:
+    _fetch(_hourly("2026-05-01", "2026-05-02"), tmp_path)
+
+    def bump(body: dict[str, Any]) -> None:
+        hourly = body["hourly"]
+        tweet = next(iter(hourly))
+        day = next(iter(hourly[tweet]["impressions"]))
+        hour = next(iter(hourly[tweet]["impressions"][day]))
+        hourly[tweet]["impressions"][day][hour] = str(int(hourly[tweet]["impressions"][day][hour]) + 7)
+
+    _tamper(tmp_path, bump)
+    with pytest.raises(DataError, match="1 contradictory historical value"):
+        load_archive(tmp_path)
+    latest = load_archive(tmp_path, backend="polars", on_conflict="latest")
+    assert latest.height == 4 * 2 * 24
+
+
+def test_totals_snapshots_keep_the_latest(tmp_path: Path) -> None:
+    _fetch(EngagementQuery("totals", ACME, ["favorites"], "per_tweet"), tmp_path)
+
+    def grow(body: dict[str, Any]) -> None:
+        for metrics in body["per_tweet"].values():
+            metrics["favorites"] = str(int(metrics["favorites"]) + 100)
+
+    before = load_archive(tmp_path, backend="polars").sort("tweet_id")
+    _tamper(tmp_path, grow)
+    after = load_archive(tmp_path, backend="polars").sort("tweet_id")
+    assert (after["value"] - before["value"]).to_list() == [100] * 4
+
+
+def test_not_an_archive(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="not an archive directory"):
+        load_archive(tmp_path / "missing")
+    (tmp_path / "responses").mkdir()
+    with pytest.raises(DataError, match="no successful responses"):
+        load_archive(tmp_path)
