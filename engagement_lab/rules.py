@@ -300,9 +300,13 @@ def check_ages(ids: tuple[str, ...], metrics: tuple[str, ...], endpoint: Endpoin
     ]
     if endpoint == "totals":
         rules.append(
-            ("impressions_engagements", catalog.AGE_LIMITED_ON_TOTALS,
-             catalog.IMPRESSIONS_ENGAGEMENTS_MAX_AGE, "90 days")
-        )  # fmt: skip
+            (
+                "impressions_engagements",
+                catalog.AGE_LIMITED_ON_TOTALS,
+                catalog.IMPRESSIONS_ENGAGEMENTS_MAX_AGE,
+                "90 days",
+            )
+        )
     for rule, limited, max_age, label in rules:
         asked = sorted(limited.intersection(metrics))
         if not asked:

@@ -35,10 +35,19 @@ __all__ = ["RequestRecord", "SandboxApp"]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _REASONS = {
-    200: "OK", 302: "Found", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 406: "Not Acceptable", 429: "Too Many Requests",
-    500: "Internal Server Error", 502: "Proxy Error", 503: "Service Unavailable",
-}  # fmt: skip
+    200: "OK",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Proxy Error",
+    503: "Service Unavailable",
+}
 _GZIP_REQUIRED = (
     "This request requires gzip compression. Retry the request after setting 'Accept-Encoding' header in "
     "the request to 'gzip'."

@@ -1,0 +1,69 @@
+"""Statistics for clustered engagement data: tweets are the units, impressions cluster within them.
+
+Pure numerics (numpy/scipy), no I/O. Entry points: :func:`compare`, :func:`summarize`, :func:`omnibus`;
+building blocks below them for direct use.
+"""
+
+from __future__ import annotations
+
+from .classic import (
+    TestResult,
+    barnard_exact,
+    fisher_exact,
+    kruskal,
+    mann_whitney,
+    proportions_chisquare,
+    proportions_ztest,
+    welch_anova,
+    welch_ttest,
+)
+from .compare import compare, omnibus, summarize
+from .effects import bayesian_lift, confidence_sequence, contrast, design_effect
+from .multiple import adjust_pvalues
+from .planning import (
+    mde,
+    power_prop_test,
+    power_ratio,
+    power_t_test,
+    sample_size_prop_test,
+    sample_size_ratio,
+    sample_size_t_test,
+    srm_check,
+)
+from .resampling import cluster_bootstrap, permutation_test
+from .results import Comparison, Summary
+from .sufficient import GroupStats, group_stats
+
+__all__ = [
+    "Comparison",
+    "GroupStats",
+    "Summary",
+    "TestResult",
+    "adjust_pvalues",
+    "barnard_exact",
+    "bayesian_lift",
+    "cluster_bootstrap",
+    "compare",
+    "confidence_sequence",
+    "contrast",
+    "design_effect",
+    "fisher_exact",
+    "group_stats",
+    "kruskal",
+    "mann_whitney",
+    "mde",
+    "omnibus",
+    "permutation_test",
+    "power_prop_test",
+    "power_ratio",
+    "power_t_test",
+    "proportions_chisquare",
+    "proportions_ztest",
+    "sample_size_prop_test",
+    "sample_size_ratio",
+    "sample_size_t_test",
+    "srm_check",
+    "summarize",
+    "welch_anova",
+    "welch_ttest",
+]

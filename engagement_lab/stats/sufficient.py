@@ -1,0 +1,159 @@
+"""Tweet-level sufficient statistics per group: n, ΣM, ΣM², ΣD, ΣD², ΣMD (summable across chunks).
+
+Computed with narwhals, so pandas, polars and lazy frames all work. ``M`` is the metric's numerator per tweet
+(engagements...), ``D`` its denominator (impressions), or 1 for a per-tweet mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+
+from ..errors import StatsInputError, did_you_mean
+from ..metrics import Metric, Ratio
+
+__all__ = ["GroupStats", "group_stats", "tweet_arrays"]
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Sufficient statistics of one group of tweets for a ratio ΣM/ΣD (D ≡ 1 for a mean).
+
+    Variances use n − 1 (sample variances). Adding two GroupStats pools their tweets.
+    """
+
+    n: int
+    sum_m: float
+    sum_mm: float
+    sum_d: float
+    sum_dd: float
+    sum_md: float
+
+    def __add__(self, other: GroupStats) -> GroupStats:
+        return GroupStats(
+            self.n + other.n,
+            self.sum_m + other.sum_m,
+            self.sum_mm + other.sum_mm,
+            self.sum_d + other.sum_d,
+            self.sum_dd + other.sum_dd,
+            self.sum_md + other.sum_md,
+        )
+
+    @classmethod
+    def from_arrays(cls, m: np.ndarray, d: np.ndarray | None = None) -> GroupStats:
+        """From per-tweet arrays (``d`` omitted: a per-tweet mean)."""
+        m = np.asarray(m, dtype=float)
+        d = np.ones_like(m) if d is None else np.asarray(d, dtype=float)
+        return cls(len(m), float(m.sum()), float(m @ m), float(d.sum()), float(d @ d), float(m @ d))
+
+    @property
+    def mean_m(self) -> float:
+        return self.sum_m / self.n if self.n else math.nan
+
+    @property
+    def mean_d(self) -> float:
+        return self.sum_d / self.n if self.n else math.nan
+
+    @property
+    def ratio(self) -> float:
+        """ΣM / ΣD: the group's rate (or mean, when D ≡ 1)."""
+        return self.sum_m / self.sum_d if self.sum_d else math.nan
+
+    def _cov(self, sxy: float, sx: float, sy: float) -> float:
+        if self.n < 2:
+            return math.nan
+        return (sxy - sx * sy / self.n) / (self.n - 1)
+
+    @property
+    def var_m(self) -> float:
+        return max(0.0, self._cov(self.sum_mm, self.sum_m, self.sum_m))
+
+    @property
+    def var_d(self) -> float:
+        return max(0.0, self._cov(self.sum_dd, self.sum_d, self.sum_d))
+
+    @property
+    def cov_md(self) -> float:
+        return self._cov(self.sum_md, self.sum_m, self.sum_d)
+
+    @property
+    def unit_variance(self) -> float:
+        """Per-tweet variance of the ratio by the delta method: Var_s(M − R·D) / D̄²."""
+        r, mean_d = self.ratio, self.mean_d
+        if self.n < 2 or not mean_d:
+            return math.nan
+        return max(0.0, (self.var_m - 2 * r * self.cov_md + r * r * self.var_d) / (mean_d * mean_d))
+
+    @property
+    def variance(self) -> float:
+        """Variance of the group's ratio estimate: unit_variance / n."""
+        return self.unit_variance / self.n if self.n else math.nan
+
+
+def _columns_of(frame: Any) -> list[str]:
+    return list(nw.from_native(frame).columns)
+
+
+def _check(frame: Any, metric: Metric, by: str | None) -> None:
+    columns = _columns_of(frame)
+    needed = [*metric.columns, *([by] if by else [])]
+    for column in needed:
+        if column not in columns:
+            raise StatsInputError(
+                f"column {column!r} is not in the frame{did_you_mean(column, columns)}; columns: {columns[:15]}"
+            )
+
+
+def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, GroupStats]:
+    """Sufficient statistics of ``metric`` per value of ``by`` (one group ``"all"`` when ``by`` is None).
+
+    Tweets whose metric columns are null are left out (they have no value to compare).
+    """
+    _check(frame, metric, by)
+    m = nw.col(metric.numerator if isinstance(metric, Ratio) else metric.column).cast(nw.Float64)
+    d = nw.col(metric.denominator).cast(nw.Float64) if isinstance(metric, Ratio) else nw.lit(1.0)
+    data = nw.from_native(frame).with_columns(_m=m, _d=d)
+    data = data.filter(~nw.col("_m").is_null() & ~nw.col("_d").is_null())
+    keys = [by] if by else []
+    aggregations = [
+        nw.len().alias("n"),
+        nw.col("_m").sum().alias("sum_m"),
+        (nw.col("_m") * nw.col("_m")).sum().alias("sum_mm"),
+        nw.col("_d").sum().alias("sum_d"),
+        (nw.col("_d") * nw.col("_d")).sum().alias("sum_dd"),
+        (nw.col("_m") * nw.col("_d")).sum().alias("sum_md"),
+    ]
+    table = data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations)
+    if isinstance(table, nw.LazyFrame):
+        table = table.collect()
+    rows = table.rows(named=True)
+    out = {}
+    for row in rows:
+        name = "all" if not by else str(row[by])
+        out[name] = GroupStats(
+            int(row["n"]), *(float(row[k]) for k in ("sum_m", "sum_mm", "sum_d", "sum_dd", "sum_md"))
+        )
+    return dict(sorted(out.items()))
+
+
+def tweet_arrays(frame: Any, metric: Metric, by: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per group, the per-tweet (M, D) arrays (D ≡ 1 for a mean): for bootstrap, rank and exact tests."""
+    _check(frame, metric, by)
+    numerator = metric.numerator if isinstance(metric, Ratio) else metric.column
+    native = nw.from_native(frame)
+    if isinstance(native, nw.LazyFrame):
+        native = native.collect()
+    columns = [by, numerator] + ([metric.denominator] if isinstance(metric, Ratio) else [])
+    data = native.select(*columns).drop_nulls()
+    groups = data[by].to_numpy().astype(str)
+    m_all = data[numerator].to_numpy().astype(float)
+    d_all = data[metric.denominator].to_numpy().astype(float) if isinstance(metric, Ratio) else np.ones_like(m_all)
+    out = {}
+    for name in sorted(set(groups.tolist())):
+        mask = groups == name
+        out[name] = (m_all[mask], d_all[mask])
+    return out
