@@ -37,6 +37,8 @@ from .load import (
 from .metrics import NAMED_METRICS, Mean, Ratio
 from .query import EngagementQuery, EngagementRequest
 from .sandbox import Sandbox
+from .stats import Comparison, Summary, compare, omnibus, summarize
+from .viz import enable_offline, save_chart
 
 __all__ = [
     "NAMED_METRICS",
@@ -46,6 +48,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "Comparison",
     "ConfigError",
     "Credentials",
     "DataError",
@@ -64,18 +67,24 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "StatsInputError",
+    "Summary",
     "__version__",
     "catalog",
     "columns",
+    "compare",
+    "enable_offline",
     "fetch",
     "load_analytics_csv",
     "load_archive",
     "load_response",
     "load_v2",
+    "omnibus",
     "parse_tweet_id",
     "parse_tweet_ids",
     "per_tweet",
+    "save_chart",
     "scan",
+    "summarize",
     "to_parquet",
     "tweet_created_at",
 ]

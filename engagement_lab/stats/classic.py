@@ -33,6 +33,8 @@ _SCIPY_ALTERNATIVE = {"two-sided": "two-sided", "larger": "greater", "smaller": 
 class TestResult:
     """A test's statistic and p-value, with its degrees of freedom, effect estimate and interval where defined."""
 
+    __test__ = False  # a result, not a pytest test class
+
     method: str
     statistic: float
     p_value: float

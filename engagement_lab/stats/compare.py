@@ -296,7 +296,7 @@ def compare(
     ...                        "impressions": [500, 600, 400, 1500, 700, 800, 600, 1400]})
     >>> result = compare(tweets, metric="engagement_rate", by="variant")
     >>> result.to_frame()[["control", "treatment", "rel_lift"]].round(3).values.tolist()
-    [['A', 'B', 0.4]]
+    [['A', 'B', 0.486]]
     """
     if method not in METHODS:
         raise StatsInputError(f"method must be one of {METHODS}, got {method!r}")

@@ -58,19 +58,22 @@ def p_from_t(t: float, df: float, alternative: Alternative) -> float:
     """p-value of a t (or, with df = inf, z) statistic."""
     if math.isnan(t) or math.isnan(df):
         return NAN
-    dist = sps.t(df) if math.isfinite(df) else sps.norm
+
+    def sf(x: float) -> float:  # the plain functions are far cheaper than frozen distributions
+        return float(sps.t.sf(x, df) if math.isfinite(df) else sps.norm.sf(x))
+
     if alternative == "larger":
-        return float(dist.sf(t))
+        return sf(t)
     if alternative == "smaller":
-        return float(dist.cdf(t))
-    return float(min(1.0, 2 * dist.sf(abs(t))))
+        return sf(-t)
+    return min(1.0, 2 * sf(abs(t)))
 
 
 def _quantile(alpha: float, df: float, alternative: Alternative) -> float:
     level = 1 - alpha if alternative != "two-sided" else 1 - alpha / 2
     if math.isnan(df):
         return NAN
-    return float(sps.t(df).ppf(level) if math.isfinite(df) else sps.norm.ppf(level))
+    return float(sps.t.ppf(level, df) if math.isfinite(df) else sps.norm.ppf(level))
 
 
 def _interval(center: float, half: float, alternative: Alternative) -> tuple[float, float]:

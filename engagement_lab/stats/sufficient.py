@@ -118,14 +118,17 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
     d = nw.col(metric.denominator).cast(nw.Float64) if isinstance(metric, Ratio) else nw.lit(1.0)
     data = nw.from_native(frame).with_columns(_m=m, _d=d)
     data = data.filter(~nw.col("_m").is_null() & ~nw.col("_d").is_null())
+    data = data.with_columns(
+        _mm=nw.col("_m") * nw.col("_m"), _dd=nw.col("_d") * nw.col("_d"), _md=nw.col("_m") * nw.col("_d")
+    )
     keys = [by] if by else []
     aggregations = [
-        nw.len().alias("n"),
+        nw.col("_m").count().alias("n"),
         nw.col("_m").sum().alias("sum_m"),
-        (nw.col("_m") * nw.col("_m")).sum().alias("sum_mm"),
+        nw.col("_mm").sum().alias("sum_mm"),
         nw.col("_d").sum().alias("sum_d"),
-        (nw.col("_d") * nw.col("_d")).sum().alias("sum_dd"),
-        (nw.col("_m") * nw.col("_d")).sum().alias("sum_md"),
+        nw.col("_dd").sum().alias("sum_dd"),
+        nw.col("_md").sum().alias("sum_md"),
     ]
     table = data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations)
     if isinstance(table, nw.LazyFrame):

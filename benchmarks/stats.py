@@ -1,0 +1,110 @@
+"""Stats benchmarks, each against a baseline measured in the same run.
+
+(1) compare() on 1,000,000 tweets x 8 groups (delta method, all 28 pairs, Holm) vs the way a notebook would do
+    it: pandas groupby to per-group delta-method variances, then scipy's t for each pair, then Holm.
+(2) cluster bootstrap, 10,000 resamples on 100,000 tweets, vs scipy.stats.bootstrap resampling indices, for the
+    percentile and BCa intervals (target >= 10x faster, same interval within Monte Carlo error).
+
+Run: .venv/bin/python benchmarks/stats.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from engagement_lab.stats import adjust_pvalues, cluster_bootstrap, compare
+
+
+def tweets(n: int, groups: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    impressions = rng.lognormal(7, 1, n).round() + 1
+    return pd.DataFrame(
+        {
+            "group": rng.integers(0, groups, n).astype(str),
+            "impressions": impressions,
+            "engagements": rng.binomial(impressions.astype(np.int64), rng.beta(30, 1000, n)).astype(float),
+        }
+    )
+
+
+def baseline_compare(df: pd.DataFrame) -> pd.DataFrame:
+    per = {}
+    for name, g in df.groupby("group"):
+        m, d = g["engagements"], g["impressions"]
+        r = m.sum() / d.sum()
+        per[name] = (r, ((m - r * d).var(ddof=1)) / (len(g) * d.mean() ** 2), len(g))
+    rows = []
+    for a, b in itertools.combinations(sorted(per), 2):
+        (ra, va, na), (rb, vb, nb) = per[a], per[b]
+        dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+        lift, se = rb / ra - 1, np.sqrt(vb / ra**2 + rb**2 * va / ra**4)
+        rows.append({"control": a, "treatment": b, "rel_lift": lift, "p_value": 2 * sps.t.sf(abs(lift / se), dof)})
+    out = pd.DataFrame(rows)
+    out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy(), "holm")
+    return out
+
+
+def bench_compare(n: int) -> None:
+    df = tweets(n, 8)
+    started = time.perf_counter()
+    ours = compare(df, metric="engagement_rate", by="group", pairs="all", correction="holm").to_frame()
+    t_ours = time.perf_counter() - started
+    started = time.perf_counter()
+    base = baseline_compare(df)
+    t_base = time.perf_counter() - started
+    assert np.allclose(ours["p_value"], base["p_value"], rtol=1e-9, atol=1e-15)
+    print(
+        f"(1) compare, {n:,} tweets x 8 groups, 28 pairs + Holm: {t_ours:.2f}s; pandas groupby + scipy baseline "
+        f"{t_base:.2f}s -> {t_base / t_ours:.1f}x (same p-values)"
+    )
+
+
+def bench_bootstrap(n: int, resamples: int, bca_baseline: bool) -> None:
+    df = tweets(n, 2, seed=1)
+    arms = {g: (x["engagements"].to_numpy(), x["impressions"].to_numpy()) for g, x in df.groupby("group")}
+    (mc, dc), (mt, dt) = arms["0"], arms["1"]
+
+    def stat(ic: np.ndarray, it: np.ndarray, axis: int = -1) -> np.ndarray:
+        return mt[it].sum(axis) / dt[it].sum(axis) - mc[ic].sum(axis) / dc[ic].sum(axis)
+
+    for method, scipy_method in (("percentile", "percentile"), ("bca", "BCa")):
+        if method == "bca" and not bca_baseline:
+            continue
+        started = time.perf_counter()
+        ours = cluster_bootstrap(arms["0"], arms["1"], n_resamples=resamples, method=method, seed=1)  # type: ignore[arg-type]
+        t_ours = time.perf_counter() - started
+        started = time.perf_counter()
+        ref = sps.bootstrap(
+            (np.arange(len(mc)), np.arange(len(mt))),
+            stat,
+            n_resamples=resamples,
+            method=scipy_method,
+            vectorized=True,
+            rng=2,
+            batch=50,
+        )
+        t_ref = time.perf_counter() - started
+        low, high = ref.confidence_interval
+        mc_error = max(abs(ours.ci[0] - low), abs(ours.ci[1] - high)) / (high - low)
+        print(
+            f"(2) bootstrap {method:10} {n:,} tweets x {resamples:,}: ours {t_ours:.2f}s, scipy {t_ref:.2f}s -> "
+            f"{t_ref / t_ours:.1f}x; interval ends differ by {mc_error:.1%} of its width"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, no scipy BCa baseline")
+    args = parser.parse_args()
+    bench_compare(100_000 if args.quick else 1_000_000)
+    bench_bootstrap(20_000 if args.quick else 100_000, 2_000 if args.quick else 10_000, bca_baseline=not args.quick)
+
+
+if __name__ == "__main__":
+    main()
