@@ -15,6 +15,7 @@ from .api import Credentials, FetchResult, fetch
 from .load import per_tweet
 from .query import EngagementQuery
 from .sandbox import Sandbox
+from .stats import compare
 from .timeutil import parse_time
 
 __all__ = ["DemoRun", "run_demo"]
@@ -87,4 +88,12 @@ def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, p
     summary = _summary(wide)
     echo(f"\nloaded {tidy.height:,} tidy rows; {wide.height} tweets -> {out / 'per_tweet.csv'}\n")
     echo(str(summary))
+    echo("\nverdicts (delta method on tweets; Holm):")
+    for campaign in ("spring_launch", "always_on"):
+        tweets = wide.filter(pl.col("campaign") == campaign)
+        result = compare(tweets, metric="engagement_rate", by="variant", control="A")
+        naive = compare(tweets, metric="engagement_rate", by="variant", control="A", method="naive-z").rows[0]
+        row = result.rows[0]
+        echo(f"  {campaign}: {result.verdicts()[0]}")
+        echo(f"    (the naive impression-level z-test would say p={naive.p_value:.2g}; design effect {row.deff:.1f})")
     return DemoRun(result, wide, summary, out)

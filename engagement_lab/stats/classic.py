@@ -18,6 +18,7 @@ __all__ = [
     "TestResult",
     "barnard_exact",
     "fisher_exact",
+    "hedges_g",
     "kruskal",
     "mann_whitney",
     "proportions_chisquare",
@@ -176,3 +177,16 @@ def welch_anova(*groups: Sequence[float]) -> TestResult:
     f = numerator / (1 + 2 * (k - 2) / (k * k - 1) * tmp)
     df2 = (k * k - 1) / (3 * tmp)
     return TestResult("Welch ANOVA", float(f), float(sps.f.sf(f, k - 1, df2)), float(df2))
+
+
+def hedges_g(x: Sequence[float], y: Sequence[float]) -> float:
+    """Standardised mean difference (x − y) with Hedges' small-sample correction (pooled SD)."""
+    xs, ys = np.asarray(x, float), np.asarray(y, float)
+    nx, ny = len(xs), len(ys)
+    if nx < 2 or ny < 2:
+        return math.nan
+    pooled = math.sqrt(((nx - 1) * xs.var(ddof=1) + (ny - 1) * ys.var(ddof=1)) / (nx + ny - 2))
+    if pooled == 0:
+        return math.nan
+    correction = 1 - 3 / (4 * (nx + ny) - 9)
+    return float((xs.mean() - ys.mean()) / pooled * correction)

@@ -13,7 +13,16 @@ from scipy import stats as sps
 
 from ..errors import StatsInputError
 from ..metrics import Mean, Metric, Ratio, resolve_metric
-from .classic import TestResult, kruskal, mann_whitney, proportions_ztest, welch_anova
+from .classic import (
+    TestResult,
+    barnard_exact,
+    fisher_exact,
+    kruskal,
+    mann_whitney,
+    proportions_chisquare,
+    proportions_ztest,
+    welch_anova,
+)
 from .effects import Alternative, Contrast, RelativeCI, contrast
 from .multiple import Correction, adjust_pvalues
 from .resampling import cluster_bootstrap, permutation_test
@@ -22,8 +31,8 @@ from .sufficient import GroupStats, group_stats, tweet_arrays
 
 __all__ = ["METHODS", "Method", "compare", "omnibus", "summarize"]
 
-Method = Literal["auto", "delta", "welch", "bootstrap", "mann-whitney", "naive-z"]
-METHODS: tuple[Method, ...] = ("auto", "delta", "welch", "bootstrap", "mann-whitney", "naive-z")
+Method = Literal["auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z"]
+METHODS: tuple[Method, ...] = ("auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z")
 Pairs = Literal["control", "all"]
 THIN = 10
 
@@ -137,7 +146,7 @@ def _one_metric(
     is_ratio = isinstance(metric, Ratio)
     if method == "auto":
         method = "delta" if is_ratio else "welch"
-    arrays = tweet_arrays(frame, metric, by) if method in ("bootstrap", "mann-whitney") else {}
+    arrays = tweet_arrays(frame, metric, by) if method in ("bootstrap", "mann-whitney", "fisher", "barnard") else {}
     if options["covariate"]:
         stats = _covariate_adjusted(_with_covariate(frame, metric, by, options["covariate"]))
     rows = []
@@ -162,6 +171,8 @@ def _label(method: str, is_ratio: bool, options: dict[str, Any]) -> str:
         "welch": "Welch t",
         "bootstrap": "cluster bootstrap (BCa) + permutation",
         "mann-whitney": "Mann-Whitney U on per-tweet values",
+        "fisher": "Fisher exact on tweets with/without the outcome",
+        "barnard": "Barnard exact on tweets with/without the outcome",
         "naive-z": "NAIVE pooled z on impressions",
     }[method]
     if method == "delta" and not is_ratio:
@@ -207,6 +218,10 @@ def _apply_method(
         row["warnings"] = "; ".join(
             filter(None, [row["warnings"], "per-tweet rates, unweighted: a different estimand from the ratio of sums"])
         )
+    elif method in ("fisher", "barnard"):
+        table = [_binary_counts(arrays[t][0]), _binary_counts(arrays[c][0])]
+        exact = fisher_exact if method == "fisher" else barnard_exact
+        row["p_value"] = exact(table, alternative=options["alternative"]).p_value
     elif method == "naive-z":
         row["p_value"], (row["abs_ci_low"], row["abs_ci_high"]) = _naive(
             stats[c], stats[t], row["alpha"], options["alternative"]
@@ -221,6 +236,14 @@ def _apply_method(
                 ],
             )
         )
+
+
+def _binary_counts(values: np.ndarray) -> list[int]:
+    """[tweets with the outcome, tweets without] for a 0/1 per-tweet column."""
+    if not np.isin(values, (0, 1)).all():
+        raise StatsInputError("exact tests need a 0/1 (or boolean) per-tweet outcome, e.g. reached_100_likes")
+    hits = int(values.sum())
+    return [hits, len(values) - hits]
 
 
 def _with_covariate(
@@ -343,12 +366,19 @@ def summarize(frame: Any, *, metric: str | Metric, by: str, alpha: float = 0.05)
 
 
 def omnibus(
-    frame: Any, *, metric: str | Metric, by: str, method: Literal["wald", "welch-anova", "kruskal"] = "wald"
+    frame: Any,
+    *,
+    metric: str | Metric,
+    by: str,
+    method: Literal["wald", "welch-anova", "kruskal", "chisquare"] = "wald",
 ) -> TestResult:
     """Is there any difference among k groups? ``"wald"`` tests equal ratios with delta-method variances
     (right for clustered rates); ``"welch-anova"`` and ``"kruskal"`` use per-tweet values (rates per tweet
-    for ratio metrics, unweighted)."""
+    for ratio metrics, unweighted); ``"chisquare"`` compares the share of tweets with a 0/1 outcome."""
     resolved = resolve_metric(metric, _columns(frame))
+    if method == "chisquare":
+        counts = [_binary_counts(m) for m, _ in tweet_arrays(frame, resolved, by).values()]
+        return proportions_chisquare([c[0] for c in counts], [sum(c) for c in counts])
     if method == "wald":
         stats = [g for g in group_stats(frame, resolved, by).values() if g.n >= 2 and g.variance > 0]
         if len(stats) < 2:

@@ -289,3 +289,28 @@ def test_group_stats_are_summable() -> None:
     assert parts.variance == pytest.approx(whole.variance)
     assert Ratio("a", "b").label == "a / b"
     assert Mean("x").label == "mean x"
+
+
+def test_exact_methods_on_a_binary_tweet_outcome() -> None:
+    df = pd.DataFrame(
+        {
+            "arm": ["A"] * 12 + ["B"] * 12,
+            "viral": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 1],
+        }
+    )
+    fisher = compare(df, metric="viral", by="arm", method="fisher").rows[0]
+    assert fisher.p_value == pytest.approx(sps.fisher_exact([[8, 4], [2, 10]]).pvalue, rel=1e-12)
+    barnard = compare(df, metric="viral", by="arm", method="barnard").rows[0]
+    assert barnard.p_value < fisher.p_value  # unconditional: more power at this size
+    chi = omnibus(df, metric="viral", by="arm", method="chisquare")
+    assert chi.p_value == pytest.approx(sps.chi2_contingency([[8, 4], [2, 10]], correction=False)[1], rel=1e-12)
+    with pytest.raises(StatsInputError, match="0/1"):
+        compare(tweets(), metric="favorites", by="variant", method="fisher")
+
+
+def test_hedges_g() -> None:
+    from engagement_lab.stats import hedges_g
+
+    x, y = [2.0, 4, 6, 8], [1.0, 2, 3, 4]
+    pooled = math.sqrt((np.var(x, ddof=1) + np.var(y, ddof=1)) / 2)
+    assert hedges_g(x, y) == pytest.approx((5 - 2.5) / pooled * (1 - 3 / (4 * 8 - 9)))
