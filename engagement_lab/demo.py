@@ -59,12 +59,12 @@ def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, p
         public = metadata.filter(pl.col("status") != "protected")
         owners = {r["tweet_id"]: r["account"] for r in public.iter_rows(named=True) if r["account"] in owned}
         now = parse_time(info["now"])
-        campaign = public.filter(pl.col("campaign") == "spring_launch")["tweet_id"].to_list()
+        ab_ids = public.filter(pl.col("campaign") == "spring_launch")["tweet_id"].to_list()
         queries = [
             EngagementQuery("totals", public["tweet_id"].to_list(), "all", "per_tweet"),
             EngagementQuery(
                 "historical",
-                campaign,
+                ab_ids,
                 ["impressions", "engagements", "favorites", "retweets", "replies", "url_clicks"],
                 "hourly",
                 start=now - timedelta(days=60),
@@ -90,10 +90,10 @@ def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, p
     echo(str(summary))
     echo("\nverdicts (delta method on tweets; Holm):")
     for campaign in ("spring_launch", "always_on"):
-        tweets = wide.filter(pl.col("campaign") == campaign)
-        result = compare(tweets, metric="engagement_rate", by="variant", control="A")
-        naive = compare(tweets, metric="engagement_rate", by="variant", control="A", method="naive-z").rows[0]
-        row = result.rows[0]
-        echo(f"  {campaign}: {result.verdicts()[0]}")
+        campaign_tweets = wide.filter(pl.col("campaign") == campaign)
+        comparison = compare(campaign_tweets, metric="engagement_rate", by="variant", control="A")
+        naive = compare(campaign_tweets, metric="engagement_rate", by="variant", control="A", method="naive-z").rows[0]
+        row = comparison.rows[0]
+        echo(f"  {campaign}: {comparison.verdicts()[0]}")
         echo(f"    (the naive impression-level z-test would say p={naive.p_value:.2g}; design effect {row.deff:.1f})")
     return DemoRun(result, wide, summary, out)
