@@ -314,3 +314,29 @@ def test_hedges_g() -> None:
     x, y = [2.0, 4, 6, 8], [1.0, 2, 3, 4]
     pooled = math.sqrt((np.var(x, ddof=1) + np.var(y, ddof=1)) / 2)
     assert hedges_g(x, y) == pytest.approx((5 - 2.5) / pooled * (1 - 3 / (4 * 8 - 9)))
+
+
+def test_welch_anova_matches_scipy() -> None:
+    from engagement_lab.stats import welch_anova
+
+    rng = np.random.default_rng(4)
+    groups = [rng.normal(0, 1, 30), rng.normal(0.5, 2, 45), rng.normal(0.2, 0.5, 25)]
+    ours = welch_anova(*groups)
+    ref = sps.f_oneway(*groups, equal_var=False)
+    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-10)
+    assert ours.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+
+
+def test_cuped_on_a_ratio_metric() -> None:
+    rng = np.random.default_rng(8)
+    n = 600
+    arm = np.where(rng.random(n) < 0.5, "A", "B")
+    impressions = rng.lognormal(7, 0.8, n).round() + 1
+    propensity = rng.beta(20, 800, n)  # each tweet's own rate: the pre-period rate of its author predicts it
+    engagements = rng.binomial(impressions.astype(int), propensity * np.where(arm == "B", 1.15, 1.0))
+    pre_rate = propensity + rng.normal(0, 0.002, n)
+    df = pd.DataFrame({"arm": arm, "impressions": impressions, "engagements": engagements, "pre_rate": pre_rate})
+    plain = compare(df, metric="engagement_rate", by="arm").rows[0]
+    adjusted = compare(df, metric="engagement_rate", by="arm", covariate="pre_rate").rows[0]
+    assert adjusted.se < 0.8 * plain.se
+    assert adjusted.rel_lift == pytest.approx(0.15, abs=3 * adjusted.rel_se)
