@@ -1,0 +1,165 @@
+"""Time-series analytics on tidy hourly data (pure; pandas or polars in, the same backend out).
+
+Hourly rows (``grain == "hour"``) are aligned on tweet age (hours since the hour of posting, from a metadata
+``created_at``), missing hours become zeros, overlapping windows count once. From there: cumulative curves and
+the share of the observed total by age, half-life (hours to half the total), time to a threshold (the first
+hour a running total reaches N), hour-of-day by weekday profiles in any time zone, and daily rollups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from . import columns as C
+from .errors import DataError
+from .load.frames import check_backend, to_arrow, to_frame
+from .load.tweets import read_metadata
+
+__all__ = ["by_age", "daily", "half_life", "hour_weekday_profile", "time_to_threshold"]
+
+AGE = "age_hours"
+
+
+def _polars(frame: Any, what: str = "tidy frame") -> tuple[pl.DataFrame, str]:
+    backend = "polars" if isinstance(frame, (pl.DataFrame, pl.LazyFrame)) else "pandas"
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect()
+    out = pl.from_arrow(to_arrow(frame))
+    assert isinstance(out, pl.DataFrame)
+    return out, backend
+
+
+def _back(frame: pl.DataFrame, backend: str) -> Any:
+    return to_frame(frame.to_arrow(), check_backend(backend))
+
+
+def _hourly(tidy: pl.DataFrame, metric: str | None) -> pl.DataFrame:
+    """One value per (tweet, metric, hour): hourly rows only; overlapping windows counted once."""
+    missing = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.TIMESTAMP, C.VALUE) if c not in tidy.columns]
+    if missing:
+        raise DataError(f"tidy frame lacks {missing}; load hourly data with load_response or load_archive")
+    rows = tidy.filter((pl.col(C.GRAIN) == "hour") & pl.col(C.TWEET_ID).is_not_null())
+    if metric is not None:
+        rows = rows.filter(pl.col(C.ENGAGEMENT_TYPE) == metric)
+    if rows.height == 0:
+        which = f" for {metric!r}" if metric else ""
+        raise DataError(f"no hourly rows{which}: fetch /historical or /28hr with the 'hourly' grouping")
+    return rows.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.TIMESTAMP).agg(pl.col(C.VALUE).max())
+
+
+def _created(metadata: Any) -> pl.DataFrame:
+    meta = read_metadata(metadata)
+    if "created_at" not in meta.columns:
+        raise DataError("metadata needs a created_at column (ISO UTC time of posting) to align tweets by age")
+    created = pl.col("created_at")
+    if meta.schema["created_at"] == pl.String:
+        created = created.str.to_datetime(time_zone="UTC", time_unit="us")
+    return meta.select(C.TWEET_ID, created.dt.convert_time_zone("UTC").dt.truncate("1h").alias("_posted"))
+
+
+def by_age(tidy: Any, metadata: Any, *, metric: str | None = None, max_hours: int | None = None) -> Any:
+    """Hourly values aligned on tweet age, with running totals and the share of each tweet's observed total.
+
+    Columns: ``tweet_id, engagement_type, age_hours, value, cumulative, share``. Every hour from posting to
+    the last observed hour (or ``max_hours``) is present; hours without data are zeros, not gaps.
+    """
+    frame, backend = _polars(tidy)
+    posted = _created(metadata)
+    rows = _hourly(frame, metric).join(posted, on=C.TWEET_ID, how="inner")
+    rows = rows.with_columns(((pl.col(C.TIMESTAMP) - pl.col("_posted")).dt.total_hours()).cast(pl.Int64).alias(AGE))
+    rows = rows.filter(pl.col(AGE) >= 0)
+    if max_hours is not None:
+        rows = rows.filter(pl.col(AGE) < max_hours)
+    span = rows.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE).agg(pl.col(AGE).max().alias("_last"))
+    last = pl.lit(max_hours - 1) if max_hours is not None else pl.col("_last")
+    grid = span.with_columns(pl.int_ranges(0, last + 1).alias(AGE)).explode(AGE).drop("_last")
+    full = grid.join(
+        rows.select(C.TWEET_ID, C.ENGAGEMENT_TYPE, AGE, C.VALUE), on=[C.TWEET_ID, C.ENGAGEMENT_TYPE, AGE], how="left"
+    )
+    full = full.with_columns(pl.col(C.VALUE).fill_null(0)).sort(C.TWEET_ID, C.ENGAGEMENT_TYPE, AGE)
+    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
+    full = full.with_columns(pl.col(C.VALUE).cum_sum().over(keys).alias("cumulative"))
+    full = full.with_columns((pl.col("cumulative") / pl.col(C.VALUE).sum().over(keys)).alias("share"))
+    return _back(full.with_columns(pl.col(AGE).cast(pl.Int32)), backend)
+
+
+def half_life(tidy: Any, metadata: Any, *, metric: str = "impressions", fraction: float = 0.5) -> Any:
+    """Hours from posting until a tweet had ``fraction`` (default half) of its observed total of ``metric``.
+
+    Columns: ``tweet_id, half_life_hours, total``. Tweets with a total of zero have a null half-life.
+    """
+    if not 0 < fraction <= 1:
+        raise DataError(f"fraction must be in (0, 1], got {fraction}")
+    curves, backend = _polars(by_age(tidy, metadata, metric=metric))
+    reached = (
+        curves.filter(pl.col("share") >= fraction)
+        .group_by(C.TWEET_ID)
+        .agg((pl.col(AGE).min() + 1).alias("half_life_hours"))
+    )
+    totals = curves.group_by(C.TWEET_ID).agg(pl.col(C.VALUE).sum().alias("total"))
+    out = (
+        totals.join(reached, on=C.TWEET_ID, how="left").select(C.TWEET_ID, "half_life_hours", "total").sort(C.TWEET_ID)
+    )
+    return _back(out, backend)
+
+
+def time_to_threshold(tidy: Any, metadata: Any, *, metric: str = "favorites", threshold: int = 100) -> Any:
+    """For each tweet, the first hour of age at whose end its running total of ``metric`` reached ``threshold``.
+
+    Columns: ``tweet_id, hours_to_threshold`` (null when never reached in the data), ``crossed_at`` (UTC end of
+    that hour) and ``total``.
+    """
+    curves, backend = _polars(by_age(tidy, metadata, metric=metric))
+    posted = _created(metadata)
+    first = (
+        curves.filter(pl.col("cumulative") >= threshold)
+        .group_by(C.TWEET_ID)
+        .agg((pl.col(AGE).min() + 1).alias("hours_to_threshold"))
+    )
+    totals = curves.group_by(C.TWEET_ID).agg(pl.col(C.VALUE).sum().alias("total"))
+    out = (
+        totals.join(first, on=C.TWEET_ID, how="left")
+        .join(posted, on=C.TWEET_ID, how="left")
+        .with_columns(crossed_at=pl.col("_posted") + pl.duration(hours=pl.col("hours_to_threshold")))
+        .select(C.TWEET_ID, "hours_to_threshold", "crossed_at", "total")
+        .sort(C.TWEET_ID)
+    )
+    return _back(out, backend)
+
+
+def hour_weekday_profile(tidy: Any, *, metric: str = "impressions", tz: str = "UTC") -> Any:
+    """Total ``metric`` by weekday (Monday first) and hour of day in time zone ``tz``, with each cell's share."""
+    frame, backend = _polars(tidy)
+    rows = _hourly(frame, metric)
+    try:
+        local = rows.with_columns(pl.col(C.TIMESTAMP).dt.convert_time_zone(tz).alias("_local"))
+    except Exception as exc:  # polars raises its own error type for unknown zones
+        raise DataError(f"unknown time zone {tz!r}: {exc}") from None
+    out = (
+        local.with_columns(
+            weekday=pl.col("_local").dt.strftime("%a"),
+            _wd=pl.col("_local").dt.weekday(),
+            hour=pl.col("_local").dt.hour(),
+        )
+        .group_by("_wd", "weekday", "hour")
+        .agg(pl.col(C.VALUE).sum())
+        .sort("_wd", "hour")
+        .with_columns(share=pl.col(C.VALUE) / pl.col(C.VALUE).sum())
+        .drop("_wd")
+    )
+    return _back(out, backend)
+
+
+def daily(tidy: Any, *, metric: str | None = None, tz: str = "UTC") -> Any:
+    """Hourly rows summed to calendar days in ``tz``: ``tweet_id, engagement_type, day, value``."""
+    frame, backend = _polars(tidy)
+    rows = _hourly(frame, metric)
+    out = (
+        rows.with_columns(pl.col(C.TIMESTAMP).dt.convert_time_zone(tz).dt.date().alias(C.DAY))
+        .group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY)
+        .agg(pl.col(C.VALUE).sum())
+        .sort(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY)
+    )
+    return _back(out, backend)
