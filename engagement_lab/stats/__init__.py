@@ -23,6 +23,7 @@ from .effects import bayesian_lift, confidence_sequence, contrast, design_effect
 from .multiple import adjust_pvalues
 from .planning import (
     mde,
+    power_curve,
     power_prop_test,
     power_ratio,
     power_t_test,
@@ -56,6 +57,7 @@ __all__ = [
     "mde",
     "omnibus",
     "permutation_test",
+    "power_curve",
     "power_prop_test",
     "power_ratio",
     "power_t_test",

@@ -17,6 +17,7 @@ from .sufficient import GroupStats
 __all__ = [
     "SRMResult",
     "mde",
+    "power_curve",
     "power_prop_test",
     "power_ratio",
     "power_t_test",
@@ -178,3 +179,12 @@ def srm_check(
         dict(zip(kept, expected.tolist(), strict=True)),
         p < threshold,
     )
+
+
+def power_curve(
+    pilot: GroupStats, lifts: Sequence[float], *, power: float = 0.8, alpha: float = 0.05
+) -> list[dict[str, float]]:
+    """Tweets per arm needed for each relative lift (rows ``lift``, ``n_per_arm``), e.g. for a power chart."""
+    return [
+        {"lift": float(lift), "n_per_arm": sample_size_ratio(pilot, lift, power=power, alpha=alpha)} for lift in lifts
+    ]

@@ -10,7 +10,16 @@ import polars as pl
 
 from .theme import WIDTH
 
-__all__ = ["estimates_plot", "forest_plot"]
+__all__ = [
+    "age_curves_plot",
+    "distribution_plot",
+    "estimates_plot",
+    "forest_plot",
+    "funnel_plot",
+    "heatmap_plot",
+    "power_curve_plot",
+    "timeseries_plot",
+]
 
 _CORRECTION_NAMES = {
     "holm": "Holm",
@@ -103,5 +112,138 @@ def estimates_plot(summary: Any) -> alt.LayerChart:
     )
     chart: alt.LayerChart = (rule + point).properties(
         width=WIDTH, height=max(60, 36 * data.height), title=f"{data['metric'][0]} by {data['by'][0]}"
+    )
+    return chart
+
+
+def distribution_plot(per_tweet: Any, *, metric: str, by: str, log: bool = False) -> alt.LayerChart:
+    """Per-tweet values of ``metric`` by group: a box per group with every tweet as a jittered point."""
+    data = _polars(per_tweet).select(by, metric).drop_nulls()
+    if log:
+        data = data.filter(pl.col(metric) > 0)
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    base = alt.Chart(data.to_pandas())
+    x = alt.X(f"{metric}:Q", title=metric + (" (log scale)" if log else ""), scale=scale)
+    y = alt.Y(f"{by}:N", title=by)
+    box = base.mark_boxplot(extent="min-max", opacity=0.35, color="#0072B2").encode(x=x, y=y)
+    points = (
+        base.mark_circle(size=14, opacity=0.55, color="#0072B2")
+        .encode(
+            x=x, y=y, yOffset=alt.YOffset("jitter:Q"), tooltip=[f"{by}:N", alt.Tooltip(f"{metric}:Q", format=",.4g")]
+        )
+        .transform_calculate(jitter="random()")
+    )
+    chart: alt.LayerChart = (box + points).properties(
+        width=WIDTH, height=max(90, 50 * data[by].n_unique()), title=f"{metric} per tweet by {by}"
+    )
+    return chart
+
+
+def timeseries_plot(
+    series: Any, *, x: str = "timestamp", value: str = "value", group: str | None = None, title: str = ""
+) -> alt.Chart:
+    """A line per group over time (hourly ``timestamp`` or daily ``day``), from a tidy or daily frame."""
+    data = _polars(series)
+    keys = [x, *([group] if group else [])]
+    summed = data.group_by(keys).agg(pl.col(value).sum()).sort(keys)
+    encoding: dict[str, Any] = {
+        "x": alt.X(f"{x}:T", title=x),
+        "y": alt.Y(f"{value}:Q", title=value),
+        "tooltip": [alt.Tooltip(f"{x}:T"), alt.Tooltip(f"{value}:Q", format=",")],
+    }
+    if group:
+        encoding["color"] = alt.Color(f"{group}:N", title=group)
+    chart: alt.Chart = alt.Chart(summed.to_pandas()).mark_line(interpolate="monotone").encode(**encoding)
+    return chart.properties(width=WIDTH, height=220, title=title or f"{value} over time")
+
+
+def age_curves_plot(curves: Any, *, group: Any = None, value: str = "share", max_hours: int = 168) -> alt.LayerChart:
+    """Median curve by tweet age with an interquartile band, per group (``by_age`` output joined to ``group``).
+
+    ``group`` is a column of ``curves`` or None for all tweets together.
+    """
+    data = _polars(curves).filter(pl.col("age_hours") < max_hours)
+    keys = ["age_hours", *([group] if group else [])]
+    summary = (
+        data.group_by(keys)
+        .agg(
+            pl.col(value).median().alias("median"),
+            pl.col(value).quantile(0.25).alias("q25"),
+            pl.col(value).quantile(0.75).alias("q75"),
+        )
+        .sort(keys)
+    )
+    base = alt.Chart(summary.to_pandas())
+    color = alt.Color(f"{group}:N", title=group) if group else alt.value("#0072B2")
+    x = alt.X("age_hours:Q", title="hours since posting")
+    band = base.mark_area(opacity=0.2).encode(
+        x=x, y=alt.Y("q25:Q", title=f"{value} (median, IQR band)"), y2="q75:Q", color=color
+    )
+    line = base.mark_line().encode(
+        x=x, y="median:Q", color=color, tooltip=[*keys, alt.Tooltip("median:Q", format=".3g")]
+    )
+    chart: alt.LayerChart = (band + line).properties(width=WIDTH, height=240, title=f"{value} by tweet age")
+    return chart
+
+
+def heatmap_plot(profile: Any, *, value: str = "value") -> alt.Chart:
+    """Hour-of-day by weekday heatmap (``hour_weekday_profile`` output)."""
+    data = _polars(profile)
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    chart: alt.Chart = (
+        alt.Chart(data.to_pandas())
+        .mark_rect()
+        .encode(
+            x=alt.X("hour:O", title="hour of day"),
+            y=alt.Y("weekday:N", sort=days, title=None),
+            color=alt.Color(f"{value}:Q", title=value, scale=alt.Scale(scheme="blues")),
+            tooltip=["weekday:N", "hour:O", alt.Tooltip(f"{value}:Q", format=",")],
+        )
+        .properties(width=WIDTH, height=180, title=f"{value} by weekday and hour")
+    )
+    return chart
+
+
+def funnel_plot(
+    per_tweet: Any, *, steps: tuple[str, ...] = ("impressions", "engagements", "url_clicks"), by: str | None = None
+) -> alt.Chart:
+    """Totals along a metric funnel (impressions -> engagements -> clicks), with each step's share of the first."""
+    data = _polars(per_tweet)
+    present = [s for s in steps if s in data.columns]
+    if not present:
+        raise ValueError(f"none of the funnel steps {steps} are columns of the frame")
+    keys = [by] if by else []
+    totals = (
+        data.group_by(keys).agg([pl.col(s).sum() for s in present])
+        if keys
+        else data.select([pl.col(s).sum() for s in present])
+    )
+    long = totals.unpivot(index=keys, on=present, variable_name="step", value_name="total")
+    first = pl.col("total").first().over(by) if by else pl.col("total").first()
+    long = long.with_columns(share=pl.col("total") / first)
+    encoding: dict[str, Any] = {
+        "x": alt.X("total:Q", title="total", scale=alt.Scale(type="log")),
+        "y": alt.Y("step:N", sort=present, title=None),
+        "tooltip": ["step:N", alt.Tooltip("total:Q", format=","), alt.Tooltip("share:Q", format=".2%")],
+    }
+    if by:
+        encoding["color"] = alt.Color(f"{by}:N")
+        encoding["yOffset"] = alt.YOffset(f"{by}:N")
+    chart: alt.Chart = alt.Chart(long.to_pandas()).mark_bar().encode(**encoding)
+    return chart.properties(width=WIDTH, height=60 * len(present), title="funnel (log scale)")
+
+
+def power_curve_plot(curve: Any) -> alt.Chart:
+    """Tweets per arm needed against the relative lift to detect (a frame with ``lift`` and ``n_per_arm``)."""
+    data = _polars(curve)
+    chart: alt.Chart = (
+        alt.Chart(data.to_pandas())
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("lift:Q", title="relative lift to detect", axis=alt.Axis(format="+%")),
+            y=alt.Y("n_per_arm:Q", title="tweets per arm", scale=alt.Scale(type="log")),
+            tooltip=[alt.Tooltip("lift:Q", format="+.0%"), alt.Tooltip("n_per_arm:Q", format=",.0f")],
+        )
+        .properties(width=WIDTH, height=240, title="tweets needed per arm")
     )
     return chart
