@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup lint test test-fast demo benchmarks clean
+.PHONY: setup lint test test-fast demo notebooks sample-data benchmarks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
@@ -22,12 +22,21 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -x -q -m 'not slow'
 
 demo: setup
 	$(BIN)/engagement-lab demo
+
+notebooks: setup
+	$(BIN)/python tools/build_notebooks.py
+	cd notebooks && for nb in 0*.ipynb; do ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
+	cd notebooks && ../$(BIN)/papermill ../engagement_lab/report_template.ipynb report.ipynb --cwd . -k python3 --no-progress-bar
+
+sample-data: setup
+	$(BIN)/engagement-lab sample-data --out data/sample
 
 benchmarks: setup
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

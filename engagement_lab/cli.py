@@ -253,6 +253,64 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "report",
+        help="render a self-contained HTML report from an archive",
+        description="Execute the parameterised report notebook and render it to one HTML file with inline charts.",
+    )
+    p.add_argument("--archive", required=True, help="a fetch archive folder")
+    p.add_argument("--metadata", required=True, help="tweet metadata CSV (tweet_id plus the --by column)")
+    p.add_argument("--by", required=True, help="the column whose values are the groups")
+    p.add_argument("--control", help="the reference group")
+    p.add_argument("--metric", default="engagement_rate")
+    p.add_argument("--where", help="keep only tweets where COLUMN=VALUE")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--correction", default="holm", choices=["holm", "bonferroni", "fdr_bh", "fdr_by", "none"])
+    p.add_argument("--title")
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .report import render_report
+
+    path = render_report(
+        archive=args.archive,
+        metadata=args.metadata,
+        by=args.by,
+        out=args.out,
+        control=args.control,
+        metric=args.metric,
+        where=args.where,
+        alpha=args.alpha,
+        correction=args.correction,
+        title=args.title,
+    )
+    print(f"report written to {path}")
+    return 0
+
+
+def _add_sample(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "sample-data",
+        help="regenerate the bundled sample (byte for byte)",
+        description="Fetch the sample archive from an in-process sandbox through the real client, with the tweet "
+        "metadata and the world's ground truth.",
+    )
+    p.add_argument("--out", default="data/sample", help="output folder (default data/sample)")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(run=_run_sample)
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    from .datasets import write_sample
+
+    result = write_sample(args.out, seed=args.seed)
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="engagement-lab",
@@ -263,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fetch(commands)
     _add_auth(commands)
     _add_demo(commands)
+    _add_report(commands)
+    _add_sample(commands)
     return parser
 
 

@@ -14,6 +14,7 @@ import polars as pl
 from .api import Credentials, FetchResult, fetch
 from .load import per_tweet
 from .query import EngagementQuery
+from .report import render_report
 from .sandbox import Sandbox
 from .stats import compare
 from .timeutil import parse_time
@@ -29,6 +30,7 @@ class DemoRun:
     per_tweet: pl.DataFrame
     summary: pl.DataFrame
     out: Path
+    report: Path
 
 
 def _summary(wide: pl.DataFrame) -> pl.DataFrame:
@@ -47,8 +49,9 @@ def _summary(wide: pl.DataFrame) -> pl.DataFrame:
 
 
 def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, progress: bool = True) -> DemoRun:
-    """Serve the sandbox on loopback, fetch totals for every tweet and hourly history for the A/B campaign,
-    load the archive and summarise by campaign and variant. Writes ``out/archive`` and ``out/per_tweet.csv``."""
+    """Serve the sandbox on loopback, fetch totals for every tweet and hourly history for the A/B campaign, load
+    the archive, compare the campaigns' variants and render the HTML report. Writes ``out/archive``,
+    ``out/per_tweet.csv``, ``out/tweets.csv`` and ``out/report.html``."""
     out.mkdir(parents=True, exist_ok=True)
     with Sandbox(seed=seed, rate_limit_per_minute=600) as sandbox:
         info = sandbox.info
@@ -88,6 +91,16 @@ def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, p
     summary = _summary(wide)
     echo(f"\nloaded {tidy.height:,} tidy rows; {wide.height} tweets -> {out / 'per_tweet.csv'}\n")
     echo(str(summary))
+    metadata.write_csv(out / "tweets.csv")
+    report = render_report(
+        archive=out / "archive",
+        metadata=out / "tweets.csv",
+        by="variant",
+        control="A",
+        where="campaign=spring_launch",
+        title="Spring launch: variant B against variant A (engagement rate)",
+        out=out / "report.html",
+    )
     echo("\nverdicts (delta method on tweets; Holm):")
     for campaign in ("spring_launch", "always_on"):
         campaign_tweets = wide.filter(pl.col("campaign") == campaign)
@@ -96,4 +109,5 @@ def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, p
         row = comparison.rows[0]
         echo(f"  {campaign}: {comparison.verdicts()[0]}")
         echo(f"    (the naive impression-level z-test would say p={naive.p_value:.2g}; design effect {row.deff:.1f})")
-    return DemoRun(result, wide, summary, out)
+    echo(f"\nreport: {report}")
+    return DemoRun(result, wide, summary, out, report)

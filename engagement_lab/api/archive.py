@@ -82,7 +82,7 @@ class Archive:
         envelope = {"provenance": provenance, "body": response.body.decode("utf-8", errors="replace")}
         final = self.root / RESPONSES / f"{request.key}{SUFFIX}"
         tmp = final.with_name(f"{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as handle:
             handle.write(json.dumps(envelope, separators=(",", ":")).encode())
         with open(tmp, "rb+") as written:
             os.fsync(written.fileno())

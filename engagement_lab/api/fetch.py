@@ -13,12 +13,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from tqdm.auto import tqdm
 
 from .. import catalog
 from ..errors import APIConnectionError, APITimeoutError, ConfigError, EngagementLabError
@@ -186,6 +185,7 @@ class _Runner:
                 outcome.retries += 1
                 continue
             self.limiter.release(raw.headers)
+            raw = replace(raw, retrieved_at=datetime.fromtimestamp(self.clock.time(), UTC))  # the fetch's clock
             outcome.sent += 1
             verdict = self._judge(item, raw, outcome)
             if verdict == "done":
@@ -318,6 +318,8 @@ def fetch(
 
 def _drive(runner: _Runner, items: Sequence[_Item], concurrency: int, progress: bool) -> list[_Outcome]:
     """Run items on a thread pool; follow-ups join the queue as answers arrive."""
+    from tqdm.auto import tqdm  # imported here: importing the package must not print widget warnings
+
     queue = list(items)
     outcomes: list[_Outcome] = []
     bar = tqdm(total=len(queue), desc="fetch", unit="req", disable=not progress, leave=False)

@@ -121,17 +121,15 @@ def distribution_plot(per_tweet: Any, *, metric: str, by: str, log: bool = False
     data = _polars(per_tweet).select(by, metric).drop_nulls()
     if log:
         data = data.filter(pl.col(metric) > 0)
+    # a deterministic, evenly spread jitter (golden-ratio sequence), so saved charts are reproducible
+    data = data.with_columns(jitter=(pl.int_range(pl.len()) * 0.6180339887) % 1.0)
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     base = alt.Chart(data.to_pandas())
     x = alt.X(f"{metric}:Q", title=metric + (" (log scale)" if log else ""), scale=scale)
     y = alt.Y(f"{by}:N", title=by)
     box = base.mark_boxplot(extent="min-max", opacity=0.35, color="#0072B2").encode(x=x, y=y)
-    points = (
-        base.mark_circle(size=14, opacity=0.55, color="#0072B2")
-        .encode(
-            x=x, y=y, yOffset=alt.YOffset("jitter:Q"), tooltip=[f"{by}:N", alt.Tooltip(f"{metric}:Q", format=",.4g")]
-        )
-        .transform_calculate(jitter="random()")
+    points = base.mark_circle(size=14, opacity=0.55, color="#0072B2").encode(
+        x=x, y=y, yOffset=alt.YOffset("jitter:Q"), tooltip=[f"{by}:N", alt.Tooltip(f"{metric}:Q", format=",.4g")]
     )
     chart: alt.LayerChart = (box + points).properties(
         width=WIDTH, height=max(90, 50 * data[by].n_unique()), title=f"{metric} per tweet by {by}"
