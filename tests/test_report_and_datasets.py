@@ -52,7 +52,7 @@ def test_report_is_self_contained_with_verdicts_first(tmp_path: Path) -> None:
     html = out.read_text()
     assert "<script" not in html
     assert not re.search(r"(src|href)=[\"']https?://", html)  # nothing fetched from the network
-    assert html.count("src=\"data:image/svg+xml") >= 3  # forest, estimates, distribution charts, inline
+    assert html.count('src="data:image/svg+xml') >= 3  # forest, estimates, distribution charts, inline
     verdict = html.index("no clear difference on engagement_rate")
     assert verdict < html.index("The comparison")
     assert "Traceback" not in html
