@@ -321,7 +321,8 @@ class Watcher:
         self.on_cross, self.interval, self.retry_base = on_cross, interval, retry_base
         self.clock = clock or SystemClock()
         self.limiter = RateLimiter(clock=self.clock)
-        self.client = EngagementClient(credentials, base_url=base_url, transport=transport)
+        # OAuth timestamps from the same clock, so a watcher on simulated time signs consistently
+        self.client = EngagementClient(credentials, base_url=base_url, transport=transport, oauth_clock=self.clock.time)
         self.polls = 0
 
     def _send(self, request: EngagementRequest, account: str) -> RawResponse | None:
@@ -413,7 +414,11 @@ class Watcher:
                 on_status(result)
             if should_stop() or (max_polls is not None and self.polls >= max_polls):
                 break
-            self.clock.sleep(self.interval)
+            remaining = self.interval
+            while remaining > 0 and not should_stop():  # short naps, so a stop request is honoured promptly
+                nap = min(1.0, remaining)
+                self.clock.sleep(nap)
+                remaining -= nap
 
     def close(self) -> None:
         self.client.close()

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -126,10 +127,12 @@ class _Base:
         *,
         base_url: str = catalog.BASE_URL,
         timeout: float = 60.0,
+        oauth_clock: Callable[[], float] | None = None,
     ) -> None:
         self.credentials = credentials
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._oauth_clock = oauth_clock
         self._auths: dict[str, httpx.Auth] = {}
 
     def __repr__(self) -> str:
@@ -149,8 +152,10 @@ class _Base:
             else:
                 tokens = self.credentials.account(account)
                 c = self.credentials
+                clock = self._oauth_clock
+                stamp = (lambda: str(int(clock()))) if clock is not None else None
                 self._auths[account] = OAuth1Auth(
-                    c.consumer_key, c.consumer_secret, tokens.access_token, tokens.access_token_secret
+                    c.consumer_key, c.consumer_secret, tokens.access_token, tokens.access_token_secret, timestamp=stamp
                 )
         return self._auths[account]
 

@@ -1,0 +1,290 @@
+"""The threshold watcher against the sandbox on a moving clock: each crossing fires exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engagement_lab import ConfigError
+from engagement_lab.api import Clock, Credentials
+from engagement_lab.sandbox import AcceleratedClock, FixedClock, Sandbox, SandboxApp, SandboxTransport, World
+from engagement_lab.watch import CrossingEvent, RateRule, Threshold, Watcher, WatchState, parse_rule, webhook_action
+
+BASE = "https://data-api.twitter.com"
+
+
+class Moving(Clock):
+    """One clock for the watcher and the sandbox: sleeping moves the world forward too."""
+
+    def __init__(self, world_clock: FixedClock) -> None:
+        self.world_clock = world_clock
+        self.t = world_clock.at.timestamp()
+
+    def time(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        self.world_clock.advance(timedelta(seconds=seconds))
+
+
+def young_tweets(world: World, n: int = 9) -> list[str]:
+    """Owned tweets posted in the three days before 'now', some still gathering likes."""
+    start = world.now - timedelta(hours=72)
+    return [
+        t.tweet_id
+        for t in world.tweets
+        if t.account == "acme" and t.status == "ok" and start < t.created_at < world.now
+    ][:n]
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict[str, Any]:
+    world = World(seed=7, now=World(seed=7).now)
+    world_clock = FixedClock(world.now)
+    clock = Moving(world_clock)
+    app = SandboxApp(world, clock=world_clock, wall=clock.time, rate_limit_per_minute=4)
+    creds = Credentials.from_mapping(app.info(BASE))
+    ids = young_tweets(world)
+    return {"world": world, "clock": clock, "app": app, "creds": creds, "ids": ids, "state": tmp_path / "watch.db"}
+
+
+def make(setup: dict[str, Any], fired: list[CrossingEvent], rules: list[Any], **options: Any) -> Watcher:
+    return Watcher(
+        setup["ids"],
+        rules,
+        credentials=setup["creds"],
+        state=setup["state"],
+        on_cross=fired.append,
+        interval=3600,
+        owners=dict.fromkeys(setup["ids"], "acme"),
+        base_url=BASE,
+        clock=setup["clock"],
+        transport=SandboxTransport(setup["app"]),
+        **options,
+    )
+
+
+def test_rules_parse_with_clear_errors() -> None:
+    assert parse_rule("favorites>=100") == Threshold("favorites", 100)
+    assert parse_rule("engagement_rate >= 0.05 / 2000") == RateRule("engagement_rate", 0.05, 2000)
+    with pytest.raises(ConfigError, match="form metric>=N"):
+        parse_rule("favorites > 100")
+    with pytest.raises(ConfigError, match="neither a /totals metric"):
+        parse_rule("likes>=100")
+    with pytest.raises(ConfigError, match="does not serve"):
+        parse_rule("ctr>=0.01")
+
+
+def test_each_crossing_fires_once_across_polls_and_restarts(setup: dict[str, Any]) -> None:
+    fired: list[CrossingEvent] = []
+    watcher = make(setup, fired, ["favorites>=15", "engagement_rate>=0.02/100"])
+    watcher.run(max_polls=8)
+    watcher.close()
+    assert [e for e in fired if not e.late], "a young tweet crosses 15 likes within the 8 watched hours"
+    keys = [(e.tweet_id, e.rule) for e in fired]
+    assert len(keys) == len(set(keys))
+    on_time = [e for e in fired if not e.late]
+    assert all(e.previous_value is not None and e.value >= 15 for e in on_time if e.rule == "favorites>=15")
+    assert all(e.previous_value < 15 for e in on_time if e.rule == "favorites>=15")  # type: ignore[operator]
+    again = make(setup, fired, ["favorites>=15", "engagement_rate>=0.02/100"])  # a restart with the same state
+    again.run(max_polls=3)
+    again.close()
+    assert len(fired) == len(keys)
+    assert setup["app"].status_counts[429] == 0  # the per-minute limit was never exceeded
+
+
+def test_a_crossing_during_downtime_fires_late_once(setup: dict[str, Any]) -> None:
+    fired: list[CrossingEvent] = []
+    watcher = make(setup, fired, ["favorites>=16"])
+    watcher.poll()
+    watcher.close()
+    first = len(fired)
+    setup["clock"].sleep(20 * 3600)  # the watcher is down for 20 hours
+    again = make(setup, fired, ["favorites>=16"])
+    again.poll()
+    again.poll()
+    again.close()
+    late = fired[first:]
+    assert late
+    assert all(e.late for e in late)
+    assert len({(e.tweet_id, e.rule) for e in fired}) == len(fired)
+
+
+def test_failed_callbacks_stay_pending_and_are_retried_with_backoff(setup: dict[str, Any]) -> None:
+    calls: list[str] = []
+
+    def flaky(event: CrossingEvent) -> None:
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            raise RuntimeError("receiver down")
+
+    watcher = Watcher(
+        setup["ids"],
+        ["favorites>=1"],
+        credentials=setup["creds"],
+        state=setup["state"],
+        on_cross=flaky,
+        interval=3600,
+        owners=dict.fromkeys(setup["ids"], "acme"),
+        base_url=BASE,
+        clock=setup["clock"],
+        transport=SandboxTransport(setup["app"]),
+        retry_base=60,
+    )
+    first = watcher.poll()
+    assert first.failed == 1
+    listing = {e["event_id"]: e for e in watcher.state.listing()}
+    assert listing[calls[0]]["status"] == "pending"
+    assert "receiver down" in listing[calls[0]]["last_error"]
+    setup["clock"].sleep(3600)
+    watcher.poll()
+    watcher.close()
+    assert calls.count(calls[0]) == 2
+    assert all(e["status"] == "delivered" for e in WatchState(setup["state"]).listing())
+
+
+def test_webhook_is_signed_and_verifiable_on_loopback(setup: dict[str, Any]) -> None:
+    received: list[tuple[bytes, str]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers["X-Engagement-Lab-Signature"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        secret = "shh-webhook-secret"
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        watcher = make(setup, [], ["favorites>=1"])
+        watcher.on_cross = webhook_action(url, secret)
+        watcher.poll()
+        watcher.close()
+    finally:
+        server.shutdown()
+    assert received
+    for body, signature in received:
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(signature, expected)
+        assert json.loads(body)["rule"] == "favorites>=1"
+    assert all(e["status"] == "delivered" for e in WatchState(setup["state"]).listing())
+
+
+def test_sigkill_between_crossing_and_callback_fires_exactly_once(tmp_path: Path) -> None:
+    world = World(seed=7)
+    with Sandbox(world=world, clock=AcceleratedClock(world.now, speed=3600)) as sandbox:  # one hour per second
+        creds = tmp_path / "creds.json"
+        creds.write_text(json.dumps(sandbox.info))
+        ids = tmp_path / "ids.csv"
+        ids.write_text("tweet_id,account\n" + "".join(f"{i},acme\n" for i in young_tweets(world)))
+        log = tmp_path / "deliveries.log"
+        state = tmp_path / "watch.db"
+        base = [
+            sys.executable,
+            "-m",
+            "engagement_lab.cli",
+            "watch",
+            "--ids-file",
+            str(ids),
+            "--rule",
+            "favorites>=1",
+            "--state",
+            str(state),
+            "--base-url",
+            sandbox.base_url,
+            "--credentials",
+            str(creds),
+            "--every",
+            "1s",
+        ]
+        slow = subprocess.Popen([*base, "--command", "sleep 60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if state.exists() and WatchState(state).listing():
+                break
+            time.sleep(0.1)
+        os.kill(slow.pid, signal.SIGKILL)  # the event is recorded; its callback is mid-flight
+        slow.wait(timeout=10)
+        pending = WatchState(state).listing()
+        assert pending
+        assert all(e["status"] == "pending" for e in pending)
+        writer = f"{sys.executable} -c \"import sys; open(r'{log}', 'a').write(sys.stdin.read() + chr(10))\""
+        done = subprocess.run(
+            [*base, "--command", writer, "--once"], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        subprocess.run([*base, "--command", writer, "--once"], capture_output=True, text=True, timeout=60, check=False)
+    delivered = [json.loads(line) for line in log.read_text().splitlines() if line]
+    keys = [(d["tweet_id"], d["rule"]) for d in delivered]
+    assert len(keys) == len(set(keys))
+    assert {e["event_id"] for e in pending} <= {d["event_id"] for d in delivered}
+
+
+def test_cli_stops_cleanly_on_sigterm_and_lists_events(tmp_path: Path) -> None:
+    world = World(seed=7)
+    with Sandbox(world=world, clock=AcceleratedClock(world.now, speed=3600)) as sandbox:
+        creds = tmp_path / "creds.json"
+        creds.write_text(json.dumps(sandbox.info))
+        ids = tmp_path / "ids.txt"
+        ids.write_text("\n".join(young_tweets(world)) + "\n")
+        state = tmp_path / "w.db"
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engagement_lab.cli",
+                "watch",
+                "--ids-file",
+                str(ids),
+                "--rule",
+                "favorites>=1",
+                "--state",
+                str(state),
+                "--base-url",
+                sandbox.base_url,
+                "--credentials",
+                str(creds),
+                "--every",
+                "5m",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline and not (state.exists() and WatchState(state).listing()):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    printed = [json.loads(line) for line in out.splitlines()]
+    assert printed
+    assert all(p["rule"] == "favorites>=1" for p in printed)
+    assert "tweets polled" in err
+    listed = subprocess.run(
+        [sys.executable, "-m", "engagement_lab.cli", "watch", "--state", str(state), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert {json.loads(line)["status"] for line in listed.stdout.splitlines()} == {"delivered"}
