@@ -169,6 +169,3 @@ GROUPING_PRESETS: Final[dict[str, tuple[str, ...]]] = {
     "hour_of_day": (TWEET_ID, ENGAGEMENT_TYPE, ENGAGEMENT_HOUR),
 }
 """Named groupings; a preset's grouping in the request is named after the preset."""
-
-METRIC_PRESETS: Final = ("all", "public")
-"""``engagement_types="all"``: every metric the endpoint and auth allow; ``"public"``: bearer's set."""

@@ -8,7 +8,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,3 @@ class Archive:
             handle.write(json.dumps(provenance, separators=(",", ":")) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-
-    @property
-    def created(self) -> datetime | None:
-        stamps = [e["retrieved_at"] for e in self.entries.values()]
-        return datetime.fromisoformat(min(stamps)) if stamps else None

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .. import columns as C
 from ..errors import DataError
-from .engagement import TIDY_SCHEMA
+from .engagement import sourced_table
 
 __all__ = ["CSV_METRIC_NAMES", "parse_analytics_csv"]
 
@@ -51,7 +51,6 @@ CSV_METRIC_NAMES = {
 }
 """CSV column (lower case) -> tidy ``engagement_type``; ``dial phone`` has no API counterpart."""
 
-_SCHEMA = TIDY_SCHEMA.append(pa.field(C.SOURCE, pa.string()))
 _COUNT = re.compile(r"^\d+(\.0+)?$")
 
 
@@ -108,18 +107,4 @@ def parse_analytics_csv(source: str | Path | io.TextIOBase) -> pa.Table:
             out[C.DAY].append(day)
             out[C.VALUE].append(count)
             out[C.SOURCE].append("analytics_csv.promoted" if promoted else "analytics_csv")
-    n = len(out[C.VALUE])
-    return pa.table(
-        {
-            C.TWEET_ID: pa.array(out[C.TWEET_ID], pa.string()),
-            C.ENGAGEMENT_TYPE: pa.array(out[C.ENGAGEMENT_TYPE], pa.string()),
-            C.GRAIN: pa.repeat("total" if per_tweet else "day", n).cast(pa.string()),
-            C.DAY: pa.array(out[C.DAY], pa.date32()),
-            C.HOUR: pa.nulls(n, pa.int8()),
-            C.TIMESTAMP: pa.nulls(n, pa.timestamp("us", tz="UTC")),
-            C.VALUE: pa.array(out[C.VALUE], pa.int64()),
-            C.GROUPING: pa.repeat("analytics_csv", n).cast(pa.string()),
-            C.SOURCE: pa.array(out[C.SOURCE], pa.string()),
-        },
-        schema=_SCHEMA,
-    )
+    return sourced_table(out, grain="total" if per_tweet else "day", grouping="analytics_csv")

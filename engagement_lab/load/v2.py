@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from .. import columns as C
 from ..errors import ResponseFormatError
-from .engagement import TIDY_SCHEMA
+from .engagement import SOURCED_SCHEMA, sourced_table
 
 __all__ = ["V2_METRIC_NAMES", "V2_SCHEMA", "parse_v2"]
 
@@ -35,7 +35,7 @@ V2_METRIC_NAMES = {
 playback quartiles have no Engagement API counterpart and keep a descriptive name)."""
 
 _SECTIONS = ("public_metrics", "non_public_metrics", "organic_metrics", "promoted_metrics")
-V2_SCHEMA = TIDY_SCHEMA.append(pa.field(C.SOURCE, pa.string()))
+V2_SCHEMA = SOURCED_SCHEMA
 
 
 def _rows_of(tweet_id: str, section: str, metrics: object, where: str, out: dict[str, list[Any]]) -> None:
@@ -77,18 +77,4 @@ def parse_v2(payload: Any) -> pa.Table:
                         f"$['includes']['media'][{key!r}]",
                         out,
                     )
-    n = len(out[C.VALUE])
-    return pa.table(
-        {
-            C.TWEET_ID: pa.array(out[C.TWEET_ID], pa.string()),
-            C.ENGAGEMENT_TYPE: pa.array(out[C.ENGAGEMENT_TYPE], pa.string()),
-            C.GRAIN: pa.repeat("total", n).cast(pa.string()),
-            C.DAY: pa.nulls(n, pa.date32()),
-            C.HOUR: pa.nulls(n, pa.int8()),
-            C.TIMESTAMP: pa.nulls(n, pa.timestamp("us", tz="UTC")),
-            C.VALUE: pa.array(out[C.VALUE], pa.int64()),
-            C.GROUPING: pa.repeat("v2", n).cast(pa.string()),
-            C.SOURCE: pa.array(out[C.SOURCE], pa.string()),
-        },
-        schema=V2_SCHEMA,
-    )
+    return sourced_table(out, grain="total", grouping="v2")

@@ -39,16 +39,13 @@ class _Cube:
     present: np.ndarray
 
 
-def window_of(request: EngagementRequest, tweet: Tweet | None, now: datetime) -> tuple[datetime, datetime]:
-    """The hour buckets a request covers: ``[start, end)`` with start hour-aligned."""
+def window_of(request: EngagementRequest, now: datetime) -> tuple[datetime, datetime]:
+    """The hour buckets a /28hr or /historical request covers: ``[start, end)`` with start hour-aligned."""
     if request.endpoint == "historical":
         assert request.start is not None
         assert request.end is not None
         return floor_hour(request.start), request.end
-    if request.endpoint == "28hr":
-        return floor_hour(now - catalog.LAST_HOURS), ceil_hour(now)
-    assert tweet is not None  # totals: the tweet's whole life
-    return floor_hour(tweet.created_at), now
+    return floor_hour(now - catalog.LAST_HOURS), ceil_hour(now)
 
 
 def _counts(world: World, tweet: Tweet, rows: list[int], start: datetime, hours: int, now: datetime) -> np.ndarray:
@@ -173,7 +170,7 @@ def build_response(
     if request.endpoint == "totals":
         cube = _totals_cube(world, tweets, metrics, now)
     else:
-        start, end = window_of(request, None, now)
+        start, end = window_of(request, now)
         body["start"], body["end"] = format_time(start), format_time(end)
         cube = _series_cube(world, tweets, metrics, start, end, now)
     old = _age_exceptions(request, tweets, now)

@@ -256,3 +256,28 @@ def test_pandas_and_polars_agree_on_a_big_sandbox_response() -> None:
     assert isinstance(pandas_frame, pd.DataFrame)
     assert pandas_frame["value"].sum() == polars_frame["value"].sum()
     assert pandas_frame["tweet_id"].tolist() == polars_frame["tweet_id"].to_list()
+
+
+def test_frames_follow_the_logical_dtypes_of_columns_module() -> None:
+    from engagement_lab import columns
+
+    pandas_names = {
+        "string": "string",
+        "date": "date32[day][pyarrow]",
+        "int8": "Int8",
+        "datetime[UTC]": "datetime64[us, UTC]",
+        "int64": "int64",
+    }
+    polars_names = {
+        "string": pl.String,
+        "date": pl.Date,
+        "int8": pl.Int8,
+        "datetime[UTC]": pl.Datetime("us", "UTC"),
+        "int64": pl.Int64,
+    }
+    frame = load_response(SPEC / "F3_response.json")
+    lazy = load_response(SPEC / "F3_response.json", backend="polars")
+    for column in columns.TIDY:
+        logical = columns.DTYPES[column]
+        assert str(frame[column].dtype) == pandas_names[logical], column
+        assert lazy.schema[column] == polars_names[logical], column
