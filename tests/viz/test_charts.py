@@ -88,9 +88,15 @@ def test_funnel_and_power_curve(frame: object) -> None:
     assert rows[0]["n_per_arm"] > rows[1]["n_per_arm"] > rows[2]["n_per_arm"]
 
 
-def test_timeseries_age_curves_and_heatmap() -> None:
+@pytest.mark.parametrize("backend", ["pandas", "polars"])
+def test_timeseries_age_curves_and_heatmap(backend: str) -> None:
+    def as_backend(frame: pl.DataFrame) -> object:
+        return frame.to_pandas() if backend == "pandas" else frame
+
     hours = pd.date_range("2026-05-01", periods=48, freq="h", tz="UTC")
-    tidy = pl.DataFrame({"timestamp": list(hours) * 2, "value": list(range(96)), "variant": ["A"] * 48 + ["B"] * 48})
+    tidy = as_backend(
+        pl.DataFrame({"timestamp": list(hours) * 2, "value": list(range(96)), "variant": ["A"] * 48 + ["B"] * 48})
+    )
     spec = timeseries_plot(tidy, group="variant").to_dict()
     assert spec["mark"]["type"] == "line"
     assert spec["encoding"]["color"]["field"] == "variant"
@@ -99,7 +105,7 @@ def test_timeseries_age_curves_and_heatmap() -> None:
     )
     spec = age_curves_plot(curves, group="variant").to_dict()
     assert [layer["mark"]["type"] for layer in layers(spec)] == ["area", "line"]
-    profile = pl.DataFrame({"weekday": ["Mon", "Tue"], "hour": [1, 2], "value": [3, 4]})
+    profile = as_backend(pl.DataFrame({"weekday": ["Mon", "Tue"], "hour": [1, 2], "value": [3, 4]}))
     spec = heatmap_plot(profile).to_dict()
     assert spec["mark"]["type"] == "rect"
     assert spec["encoding"]["y"]["sort"][0] == "Mon"
