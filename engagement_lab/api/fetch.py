@@ -54,7 +54,11 @@ class _Outcome:
 
 
 def route(
-    query: EngagementQuery, credentials: Credentials, owners: Mapping[str, str] | None = None
+    query: EngagementQuery,
+    credentials: Credentials,
+    owners: Mapping[str, str] | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[tuple[EngagementQuery, str]]:
     """Split a query by the account that must sign for each tweet.
 
@@ -64,7 +68,8 @@ def route(
     if query.auth == "bearer":
         return [(query, BEARER)]
     owners = owners or {}
-    ids = list(query.validate(age_rules="allow").tweet_ids) if query.tweet_ids else []
+    validated = query.validate(now=now, age_rules="allow")  # an empty or malformed query fails here, clearly
+    ids = list(validated.tweet_ids)
     groups: dict[str, list[str]] = {}
     orphans: list[str] = []
     for tweet_id in ids:
@@ -77,8 +82,7 @@ def route(
             groups.setdefault(handle, []).append(tweet_id)
     routed: list[tuple[EngagementQuery, str]] = []
     if orphans:
-        metrics = query.validate(age_rules="allow").engagement_types
-        public = [m for m in metrics if m in catalog.PUBLIC_METRICS]
+        public = [m for m in validated.engagement_types if m in catalog.PUBLIC_METRICS]
         if query.endpoint == "totals" and public and credentials.bearer_token:
             routed.append((replace(query, tweet_ids=orphans, engagement_types=public, auth="bearer"), BEARER))
         else:
@@ -295,7 +299,7 @@ def fetch(
         raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
     items, unowned = [], []
     for query in [queries] if isinstance(queries, EngagementQuery) else list(queries):
-        for sub_query, account in route(query, credentials, owners):
+        for sub_query, account in route(query, credentials, owners, now=now):
             if account == BEARER and query.auth == "user":
                 unowned += [str(i) for i in sub_query.tweet_ids]  # type: ignore[union-attr]
             items += [_Item(request, account) for request in sub_query.plan(now=now, age_rules=age_rules)]
