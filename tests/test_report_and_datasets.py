@@ -40,8 +40,9 @@ def test_sample_loads_with_string_ids() -> None:
     assert sum(p.stat().st_size for p in SAMPLE_DIR.rglob("*") if p.is_file()) < 5_000_000  # small enough for git
 
 
-def test_report_is_self_contained_with_verdicts_first(tmp_path: Path) -> None:
-    out = render_report(
+def sample_report(tmp_path: Path) -> Path:
+    """The report of the sample's A/B campaign."""
+    return render_report(
         archive=SAMPLE_DIR / "archive",
         metadata=SAMPLE_DIR / "tweets.csv",
         by="variant",
@@ -49,6 +50,10 @@ def test_report_is_self_contained_with_verdicts_first(tmp_path: Path) -> None:
         where="campaign=spring_launch",
         out=tmp_path / "report.html",
     )
+
+
+def test_report_is_self_contained_with_verdicts_first(tmp_path: Path) -> None:
+    out = sample_report(tmp_path)
     html = out.read_text()
     assert "<script" not in html
     assert not re.search(r"(src|href)=[\"']https?://", html)  # nothing fetched from the network
@@ -64,14 +69,7 @@ CHROMIUM = shutil.which("chromium")
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
 def test_report_draws_in_headless_chromium(tmp_path: Path) -> None:
-    out = render_report(
-        archive=SAMPLE_DIR / "archive",
-        metadata=SAMPLE_DIR / "tweets.csv",
-        by="variant",
-        control="A",
-        where="campaign=spring_launch",
-        out=tmp_path / "report.html",
-    )
+    out = sample_report(tmp_path)
     shot = tmp_path / "report.png"
     subprocess.run(
         [

@@ -41,6 +41,32 @@ class Moving(Clock):
         self.world_clock.advance(timedelta(seconds=seconds))
 
 
+def watch_command(sandbox: Sandbox, tmp_path: Path, state: Path, every: str) -> list[str]:
+    """The `engagement-lab watch` command line for the sandbox's young tweets (credentials and ids in tmp_path)."""
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps(sandbox.info))
+    ids = tmp_path / "ids.csv"
+    ids.write_text("tweet_id,account\n" + "".join(f"{i},acme\n" for i in young_tweets(sandbox.app.world)))
+    return [
+        sys.executable,
+        "-m",
+        "engagement_lab.cli",
+        "watch",
+        "--ids-file",
+        str(ids),
+        "--rule",
+        "favorites>=1",
+        "--state",
+        str(state),
+        "--base-url",
+        sandbox.base_url,
+        "--credentials",
+        str(creds),
+        "--every",
+        every,
+    ]
+
+
 def young_tweets(world: World, n: int = 9) -> list[str]:
     """Owned tweets posted in the three days before 'now', some still gathering likes."""
     start = world.now - timedelta(hours=72)
@@ -193,30 +219,9 @@ def test_webhook_is_signed_and_verifiable_on_loopback(setup: dict[str, Any]) -> 
 def test_sigkill_between_crossing_and_callback_fires_exactly_once(tmp_path: Path) -> None:
     world = World(seed=7)
     with Sandbox(world=world, clock=AcceleratedClock(world.now, speed=3600)) as sandbox:  # one hour per second
-        creds = tmp_path / "creds.json"
-        creds.write_text(json.dumps(sandbox.info))
-        ids = tmp_path / "ids.csv"
-        ids.write_text("tweet_id,account\n" + "".join(f"{i},acme\n" for i in young_tweets(world)))
         log = tmp_path / "deliveries.log"
         state = tmp_path / "watch.db"
-        base = [
-            sys.executable,
-            "-m",
-            "engagement_lab.cli",
-            "watch",
-            "--ids-file",
-            str(ids),
-            "--rule",
-            "favorites>=1",
-            "--state",
-            str(state),
-            "--base-url",
-            sandbox.base_url,
-            "--credentials",
-            str(creds),
-            "--every",
-            "1s",
-        ]
+        base = watch_command(sandbox, tmp_path, state, "1s")
         slow = subprocess.Popen([*base, "--command", "sleep 60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -243,30 +248,9 @@ def test_sigkill_between_crossing_and_callback_fires_exactly_once(tmp_path: Path
 def test_cli_stops_cleanly_on_sigterm_and_lists_events(tmp_path: Path) -> None:
     world = World(seed=7)
     with Sandbox(world=world, clock=AcceleratedClock(world.now, speed=3600)) as sandbox:
-        creds = tmp_path / "creds.json"
-        creds.write_text(json.dumps(sandbox.info))
-        ids = tmp_path / "ids.txt"
-        ids.write_text("\n".join(young_tweets(world)) + "\n")
         state = tmp_path / "w.db"
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "engagement_lab.cli",
-                "watch",
-                "--ids-file",
-                str(ids),
-                "--rule",
-                "favorites>=1",
-                "--state",
-                str(state),
-                "--base-url",
-                sandbox.base_url,
-                "--credentials",
-                str(creds),
-                "--every",
-                "5m",
-            ],
+            watch_command(sandbox, tmp_path, state, "5m"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
