@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import catalog, columns
 from ._version import __version__
 from .api import Credentials, FetchResult, fetch
@@ -38,7 +40,6 @@ from .metrics import NAMED_METRICS, Mean, Ratio
 from .query import EngagementQuery, EngagementRequest
 from .sandbox import Sandbox
 from .stats import Comparison, Summary, compare, omnibus, summarize
-from .viz import enable_offline, save_chart
 
 __all__ = [
     "NAMED_METRICS",
@@ -88,3 +89,12 @@ __all__ = [
     "to_parquet",
     "tweet_created_at",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Chart helpers load Altair (about a second): import them on first use, not with the package."""
+    if name in ("enable_offline", "save_chart"):
+        from . import viz
+
+        return getattr(viz, name)
+    raise AttributeError(f"module 'engagement_lab' has no attribute {name!r}")
