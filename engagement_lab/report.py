@@ -3,7 +3,10 @@ file (inline SVG charts, no external scripts or stylesheets), headline verdicts 
 
 from __future__ import annotations
 
+import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +27,38 @@ footer { margin-top: 3em; color: #777; font-size: .8em; } .anchor-link { display
 """
 
 
+@contextmanager
+def _clean_ipython_profile() -> Iterator[None]:
+    """Run the kernel with a fresh IPython profile: no personal startup files in a report, and a quiet kernel log
+    (it otherwise warns on stderr about its loopback TCP transport)."""
+    previous = os.environ.get("IPYTHONDIR")
+    with tempfile.TemporaryDirectory() as home:
+        profile = Path(home) / "profile_default"
+        profile.mkdir()
+        (profile / "ipython_kernel_config.py").write_text("c.IPKernelApp.log_level = 'ERROR'\n")
+        os.environ["IPYTHONDIR"] = home
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("IPYTHONDIR", None)
+            else:
+                os.environ["IPYTHONDIR"] = previous
+
+
 def run_report_notebook(parameters: dict[str, Any], output: Path, *, cwd: Path | None = None) -> Path:
     """Execute the template with ``parameters`` (papermill) into ``output`` (.ipynb)."""
     import papermill
 
-    papermill.execute_notebook(
-        str(TEMPLATE),
-        str(output),
-        parameters=parameters,
-        kernel_name="python3",
-        progress_bar=False,
-        cwd=str(cwd or output.parent),
-    )
+    with _clean_ipython_profile():
+        papermill.execute_notebook(
+            str(TEMPLATE),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(cwd or output.parent),
+        )
     return output
 
 

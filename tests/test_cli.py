@@ -16,7 +16,9 @@ from engagement_lab.sandbox import Sandbox
 CLI = [sys.executable, "-m", "engagement_lab.cli"]
 
 
-@pytest.mark.parametrize("command", [[], ["sandbox"], ["fetch"], ["auth"], ["demo"], ["report"], ["watch"], ["sample-data"]])
+@pytest.mark.parametrize(
+    "command", [[], ["sandbox"], ["fetch"], ["auth"], ["demo"], ["report"], ["watch"], ["sample-data"]]
+)
 def test_help_everywhere(command: list[str]) -> None:
     done = subprocess.run([*CLI, *command, "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
