@@ -1,0 +1,75 @@
+"""Argument types and input files shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..timeutil import parse_time
+
+__all__ = ["duration", "now_arg", "positive_int", "rate_arg", "read_ids_file"]
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def rate_arg(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, got {text}")
+    return value
+
+
+def now_arg(text: str) -> datetime | str:
+    if text == "real":
+        return text
+    try:
+        return parse_time(text, name="--now")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"expected a duration such as 30s, 5m or 1h, got {text!r}") from None
+
+
+def read_ids_file(path: str | Path) -> tuple[list[str], dict[str, str]]:
+    """Ids from a file of one id per line, or a CSV with a ``tweet_id`` column (and optionally ``account``)."""
+    from ..ids import TweetIdError, parse_tweet_id
+
+    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    ids: list[str] = []
+    owners: dict[str, str] = {}
+    first = lines[0].split(",") if lines else []
+    rows: list[dict[str, str]]
+    if "tweet_id" in [c.strip() for c in first]:
+        rows = list(csv.DictReader(lines))
+        start = 2
+    else:
+        rows = [{"tweet_id": line} for line in lines]
+        start = 1
+    for number, row in enumerate(rows, start=start):
+        text = (row.get("tweet_id") or "").strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            tweet_id = parse_tweet_id(text)
+        except TweetIdError as exc:
+            raise ConfigError(f"{path}, line {number}: {exc}") from None
+        ids.append(tweet_id)
+        if (row.get("account") or "").strip():
+            owners[tweet_id] = row["account"].strip()
+    if not ids:
+        raise ConfigError(f"{path} lists no tweet ids (one per line, or a CSV with a tweet_id column)")
+    return ids, owners

@@ -1,0 +1,140 @@
+"""Commands that fetch, authorise and report: ``fetch``, ``auth``, ``report``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import catalog
+from .common import positive_int, read_ids_file
+
+__all__ = ["add_auth", "add_fetch", "add_report"]
+
+
+def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "fetch",
+        help="fetch metrics into a resumable archive",
+        description="Plan, pace and fetch an Engagement API query into an archive directory. Rerunning the same "
+        "command resumes: archived requests are skipped. Credentials come from ENGAGEMENT_* variables (or .env) "
+        "unless --credentials is given.",
+    )
+    p.add_argument("endpoint", choices=["totals", "28hr", "historical"])
+    p.add_argument("--ids-file", required=True, help="one tweet id per line, or a CSV with tweet_id (and account)")
+    p.add_argument("--out", required=True, help="archive directory (created; reused to resume)")
+    p.add_argument("--base-url", default=catalog.BASE_URL, help=f"API base URL (default {catalog.BASE_URL})")
+    p.add_argument("--credentials", help="JSON credentials file (several accounts) or .env-style file")
+    p.add_argument("--metrics", nargs="+", default=["all"], help="metric names, or 'all' / 'public' (default all)")
+    p.add_argument(
+        "--groupings", nargs="+", default=None, help="grouping presets (default per_tweet for totals, hourly otherwise)"
+    )
+    p.add_argument("--start", help="historical start (ISO UTC)")
+    p.add_argument("--end", help="historical end (ISO UTC)")
+    p.add_argument("--bearer", action="store_true", help="use the app-only bearer token (public metrics on totals)")
+    p.add_argument("--concurrency", type=positive_int, default=4)
+    p.add_argument("--requests-per-minute", type=positive_int, default=None, help="budget until the API announces one")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(run=_run_fetch)
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    from ..api import Credentials, fetch
+    from ..query import EngagementQuery
+
+    ids, owners = read_ids_file(args.ids_file)
+    metrics = args.metrics[0] if args.metrics in (["all"], ["public"]) else args.metrics
+    groupings = args.groupings or (["per_tweet"] if args.endpoint == "totals" else ["hourly"])
+    query = EngagementQuery(
+        args.endpoint, ids, metrics, groupings, start=args.start, end=args.end, auth="bearer" if args.bearer else "user"
+    )
+    result = fetch(
+        query,
+        credentials=Credentials.load(args.credentials),
+        out=args.out,
+        owners=owners,
+        base_url=args.base_url,
+        concurrency=args.concurrency,
+        requests_per_minute=args.requests_per_minute,
+        progress=not args.no_progress,
+    )
+    print(result.summary())
+    if not result.ok:
+        print(
+            f"engagement-lab: {len(result.errors)} request(s) failed; rerun the same command to retry them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def add_auth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "auth",
+        help="authorise an account (PIN flow) or fetch the bearer token, and save the credentials",
+        description="Runs the 3-legged OAuth 1.0a PIN flow: prints the authorise URL, reads the PIN, and saves the "
+        "user's tokens next to the app's in a private (0600) JSON credentials file. --bearer fetches the app-only "
+        "bearer token instead.",
+    )
+    p.add_argument("--base-url", default=catalog.BASE_URL, help="API base URL (the sandbox's for local work)")
+    p.add_argument("--credentials", help="existing credentials file to start from (default: ENGAGEMENT_* variables)")
+    p.add_argument("--save", required=True, help="where to write the credentials file")
+    p.add_argument("--bearer", action="store_true", help="fetch the bearer token instead of authorising a user")
+    p.set_defaults(run=_run_auth)
+
+
+def _run_auth(args: argparse.Namespace) -> int:
+    from ..api import Credentials, authorize_pin, request_bearer_token
+
+    credentials = Credentials.load(args.credentials)
+    if args.bearer:
+        credentials = request_bearer_token(credentials, base_url=args.base_url)
+        print("bearer token obtained")
+    else:
+        tokens = authorize_pin(
+            credentials,
+            base_url=args.base_url,
+            show=lambda url: print(f"Open this URL, authorise the app, and copy the PIN:\n  {url}", flush=True),
+            ask_pin=lambda prompt: input(prompt),
+        )
+        credentials = credentials.with_account(tokens)
+        print(f"authorised @{tokens.handle}")
+    print(f"saved {credentials.save(args.save)} (mode 0600; keep it out of version control)")
+    return 0
+
+
+def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "report",
+        help="render a self-contained HTML report from an archive",
+        description="Execute the parameterised report notebook and render it to one HTML file with inline charts.",
+    )
+    p.add_argument("--archive", required=True, help="a fetch archive folder")
+    p.add_argument("--metadata", required=True, help="tweet metadata CSV (tweet_id plus the --by column)")
+    p.add_argument("--by", required=True, help="the column whose values are the groups")
+    p.add_argument("--control", help="the reference group")
+    p.add_argument("--metric", default="engagement_rate")
+    p.add_argument("--where", help="keep only tweets where COLUMN=VALUE")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--correction", default="holm", choices=["holm", "bonferroni", "fdr_bh", "fdr_by", "none"])
+    p.add_argument("--title")
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from ..report import render_report
+
+    path = render_report(
+        archive=args.archive,
+        metadata=args.metadata,
+        by=args.by,
+        out=args.out,
+        control=args.control,
+        metric=args.metric,
+        where=args.where,
+        alpha=args.alpha,
+        correction=args.correction,
+        title=args.title,
+    )
+    print(f"report written to {path}")
+    return 0

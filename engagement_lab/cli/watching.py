@@ -1,0 +1,102 @@
+"""The ``watch`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from .. import catalog
+from ..errors import ConfigError
+from .common import duration, read_ids_file
+
+__all__ = ["add_watch"]
+
+
+def add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "watch",
+        help="fire an action once when a tweet crosses a threshold",
+        description="Poll /totals for the listed tweets within the rate limit and run an action exactly once per "
+        "(tweet, rule) crossing, remembered in a SQLite state file across restarts. Without --webhook or "
+        "--command, events are printed as JSON lines. Stops cleanly on Ctrl-C or SIGTERM.",
+    )
+    p.add_argument("--ids-file", help="one tweet id per line, or a CSV with tweet_id (and account)")
+    p.add_argument(
+        "--rule", action="append", default=[], help="e.g. favorites>=100 or engagement_rate>=0.05/1000 (repeatable)"
+    )
+    p.add_argument("--every", type=duration, default=300.0, help="poll interval: 30s, 5m, 1h (default 5m)")
+    p.add_argument("--state", required=True, help="SQLite state file (created if missing)")
+    p.add_argument("--webhook", help="POST each event here, signed with HMAC-SHA256")
+    p.add_argument("--webhook-secret-env", help="environment variable holding the webhook secret")
+    p.add_argument("--command", help="run this command per event (event JSON on stdin and in ENGAGEMENT_EVENT)")
+    p.add_argument("--once", action="store_true", help="poll once and exit (for cron)")
+    p.add_argument("--list", action="store_true", help="list the recorded events and their delivery status, then exit")
+    p.add_argument("--base-url", default=catalog.BASE_URL)
+    p.add_argument("--credentials", help="JSON credentials file (default: ENGAGEMENT_* variables)")
+    p.set_defaults(run=_run_watch)
+
+
+def _watch_action(args: argparse.Namespace) -> Any:
+    from ..watch import command_action, webhook_action
+
+    if args.webhook:
+        secret = os.environ.get(args.webhook_secret_env or "", "")
+        if not secret:
+            raise ConfigError("--webhook needs --webhook-secret-env naming a set environment variable with the secret")
+        return webhook_action(args.webhook, secret)
+    if args.command:
+        return command_action(args.command)
+    return lambda event: print(event.to_json(), flush=True)
+
+
+def _run_watch(args: argparse.Namespace) -> int:
+    from ..api import Credentials
+    from ..watch import Watcher, WatchState
+
+    if args.list:
+        for entry in WatchState(args.state).listing():
+            print(json.dumps(entry))
+        return 0
+    if not args.ids_file or not args.rule:
+        raise ConfigError("give --ids-file and at least one --rule (or --list)")
+    ids, owners = read_ids_file(args.ids_file)
+    watcher = Watcher(
+        ids,
+        args.rule,
+        credentials=Credentials.load(args.credentials),
+        state=args.state,
+        on_cross=_watch_action(args),
+        interval=args.every,
+        owners=owners,
+        base_url=args.base_url,
+    )
+    stop = {"now": False}
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    end = "\r" if sys.stderr.isatty() else "\n"
+
+    def status(result: Any) -> None:
+        when = datetime.fromtimestamp(result.polled_at, UTC).strftime("%H:%M:%S")
+        print(
+            f"[{when}] {result.tweets} tweets polled, {len(result.new_events)} new crossing(s), "
+            f"{result.delivered} delivered, {result.pending} pending",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        watcher.run(max_polls=1 if args.once else None, should_stop=lambda: stop["now"], on_status=status)
+    finally:
+        watcher.close()
+    return 0
