@@ -16,9 +16,10 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from engagement_lab import EngagementQuery
-from engagement_lab.api import Credentials, fetch
+from engagement_lab.api import Credentials, FetchResult, fetch
 from engagement_lab.sandbox import FaultConfig, Sandbox
 
 
@@ -41,21 +42,26 @@ def _queries(sandbox: Sandbox, n: int) -> tuple[list[EngagementQuery], dict[str,
     return queries, {t.tweet_id: "acme" for t in tweets}
 
 
+def _timed_fetch(sandbox: Sandbox, n: int, out: Path, **options: Any) -> tuple[FetchResult, float]:
+    """Fetch n one-tweet requests from the sandbox; the result and the seconds it took."""
+    queries, owners = _queries(sandbox, n)
+    started = time.perf_counter()
+    result = fetch(
+        queries,
+        credentials=Credentials.from_mapping(sandbox.info),
+        out=out,
+        owners=owners,
+        base_url=sandbox.base_url,
+        progress=False,
+        **options,
+    )
+    return result, time.perf_counter() - started
+
+
 def paced(limit: int, n: int) -> None:
     with Sandbox(seed=7, rate_limit_per_minute=limit) as sandbox, tempfile.TemporaryDirectory() as tmp:
-        queries, owners = _queries(sandbox, n)
         wall_start = time.time()
-        started = time.perf_counter()
-        result = fetch(
-            queries,
-            credentials=Credentials.from_mapping(sandbox.info),
-            out=Path(tmp),
-            owners=owners,
-            base_url=sandbox.base_url,
-            concurrency=4,
-            progress=False,
-        )
-        actual = time.perf_counter() - started
+        result, actual = _timed_fetch(sandbox, n, Path(tmp), concurrency=4)
         got_429 = sandbox.app.status_counts[429]
     ideal = n / limit * 60
     windows = -(-n // limit)  # the minute windows the budget forces
@@ -76,19 +82,9 @@ def concurrent(n: int, latency_ms: int, workers: int) -> None:
             Sandbox(seed=7, rate_limit_per_minute=1_000_000, faults=FaultConfig(latency_ms=latency_ms)) as sandbox,
             tempfile.TemporaryDirectory() as tmp,
         ):
-            queries, owners = _queries(sandbox, n)
-            started = time.perf_counter()
-            result = fetch(
-                queries,
-                credentials=Credentials.from_mapping(sandbox.info),
-                out=Path(tmp),
-                owners=owners,
-                base_url=sandbox.base_url,
-                concurrency=concurrency,
-                progress=False,
-                requests_per_minute=1_000_000,
+            result, timings[concurrency] = _timed_fetch(
+                sandbox, n, Path(tmp), concurrency=concurrency, requests_per_minute=1_000_000
             )
-            timings[concurrency] = time.perf_counter() - started
             assert result.ok
             assert result.archived == n
     speedup = timings[1] / timings[workers]

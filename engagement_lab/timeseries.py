@@ -14,7 +14,7 @@ import polars as pl
 
 from . import columns as C
 from .errors import DataError
-from .load.frames import check_backend, to_arrow, to_frame
+from .load.frames import check_backend, to_frame, to_polars
 from .load.tweets import read_metadata
 
 __all__ = ["by_age", "daily", "half_life", "hour_weekday_profile", "time_to_threshold"]
@@ -22,13 +22,10 @@ __all__ = ["by_age", "daily", "half_life", "hour_weekday_profile", "time_to_thre
 AGE = "age_hours"
 
 
-def _polars(frame: Any, what: str = "tidy frame") -> tuple[pl.DataFrame, str]:
+def _polars(frame: Any) -> tuple[pl.DataFrame, str]:
+    """The frame as polars, and the backend to answer in (the caller's)."""
     backend = "polars" if isinstance(frame, (pl.DataFrame, pl.LazyFrame)) else "pandas"
-    if isinstance(frame, pl.LazyFrame):
-        frame = frame.collect()
-    out = pl.from_arrow(to_arrow(frame))
-    assert isinstance(out, pl.DataFrame)
-    return out, backend
+    return to_polars(frame, "tidy frame"), backend
 
 
 def _back(frame: pl.DataFrame, backend: str) -> Any:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import filecmp
 import re
-import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from engagement_lab.datasets import SAMPLE_DIR, load_sample, write_sample
 from engagement_lab.demo import run_demo
@@ -27,7 +25,7 @@ def _same_tree(a: Path, b: Path) -> list[str]:
 def test_sample_data_regenerates_byte_for_byte(tmp_path: Path) -> None:
     result = write_sample(tmp_path / "sample")
     assert result.ok
-    (tmp_path / "sample" / "archive" / "manifest.jsonl").exists()
+    assert (tmp_path / "sample" / "archive" / "manifest.jsonl").exists()
     assert _same_tree(SAMPLE_DIR, tmp_path / "sample") == []
 
 
@@ -64,30 +62,9 @@ def test_report_is_self_contained_with_verdicts_first(tmp_path: Path) -> None:
     assert "TqdmWarning" not in html
 
 
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
-def test_report_draws_in_headless_chromium(tmp_path: Path) -> None:
-    out = sample_report(tmp_path)
+def test_report_draws_in_headless_chromium(tmp_path: Path, headless_chromium: Callable[..., str]) -> None:
     shot = tmp_path / "report.png"
-    subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1000,1600",
-            out.as_uri(),
-        ],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    headless_chromium(sample_report(tmp_path), f"--screenshot={shot}", "--window-size=1000,1600")
     assert shot.stat().st_size > 50_000  # a page with drawn charts, not a blank one
 
 

@@ -96,11 +96,16 @@ def route(
     return [(replace(query, tweet_ids=g), h) for h, g in groups.items()] + routed
 
 
+def _error_strings(body: Any) -> list[str]:
+    """The ``errors`` strings of a decoded answer (none when it is not an object)."""
+    return [str(m) for m in body.get("errors", [])] if isinstance(body, dict) else []
+
+
 def _follow_ups(item: _Item, status: int, body: Any, bearer: bool) -> _Outcome:
     """What to send instead after a partial refusal, from the answer's text (live or archived)."""
     out = _Outcome()
     request = item.request
-    messages = [str(m) for m in body.get("errors", [])] if isinstance(body, dict) else []
+    messages = _error_strings(body)
     if status == 403:
         out.unowned = [i for i in forbidden_ids(messages) if i in request.tweet_ids]
         drop = set(out.unowned)
@@ -131,7 +136,7 @@ def _follow_ups(item: _Item, status: int, body: Any, bearer: bool) -> _Outcome:
 
 def _partial(raw_status: int, body: Any) -> bool:
     """A refusal that names ids to drop: 403 'Forbidden to access tweets', or 400 for unavailable tweets."""
-    messages = [str(m) for m in body.get("errors", [])] if isinstance(body, dict) else []
+    messages = _error_strings(body)
     if raw_status == 403:
         return bool(forbidden_ids(messages))
     return raw_status == 400 and any("Tweet ID(s) are unavailable" in m for m in messages)

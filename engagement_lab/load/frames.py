@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ..errors import DataError, ResponseFormatError
 
-__all__ = ["Backend", "Frame", "check_backend", "read_payload", "to_arrow", "to_frame"]
+__all__ = ["Backend", "Frame", "check_backend", "read_payload", "to_arrow", "to_frame", "to_polars"]
 
 Backend = Literal["pandas", "polars"]
 Frame: TypeAlias = pd.DataFrame | pl.DataFrame
@@ -62,6 +62,21 @@ def to_arrow(frame: Any) -> pa.Table:
         bare.attrs = {}  # a LoadReport in attrs is for people, not for Parquet metadata
         return pa.Table.from_pandas(bare, preserve_index=False)
     raise DataError(f"expected a pandas or polars DataFrame, got {type(frame).__name__}")
+
+
+def to_polars(frame: Any, what: str = "frame") -> pl.DataFrame:
+    """A pandas, polars (eager or lazy) or Arrow frame, or a list of row dicts, as a polars DataFrame."""
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect()
+    if isinstance(frame, list):
+        return pl.DataFrame(frame)
+    try:
+        table = to_arrow(frame)
+    except DataError:
+        raise DataError(f"{what} must be a pandas or polars DataFrame, got {type(frame).__name__}") from None
+    out = pl.from_arrow(table)
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def _decode(raw: bytes, where: str) -> Any:

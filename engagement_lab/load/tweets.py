@@ -13,7 +13,7 @@ from .. import catalog
 from .. import columns as C
 from ..errors import DataError, StatsInputError, did_you_mean
 from ..metrics import Ratio, resolve_metric
-from .frames import Backend, Frame, check_backend, to_arrow, to_frame
+from .frames import Backend, Frame, check_backend, to_frame, to_polars
 
 __all__ = ["SOURCE_PRIORITY", "per_tweet", "read_metadata"]
 
@@ -37,16 +37,6 @@ SOURCE_PRIORITY = (
 ENDPOINT_PRIORITY = ("totals", "", "historical", "28hr")
 """Lifetime totals first; then plain responses; then historical windows (summed); /28hr last."""
 _REQUIRED = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.VALUE, C.GROUPING)
-
-
-def _as_polars(frame: Any, what: str) -> pl.DataFrame:
-    try:
-        table = to_arrow(frame)
-    except DataError:
-        raise DataError(f"{what} must be a pandas or polars DataFrame, got {type(frame).__name__}") from None
-    out = pl.from_arrow(table)
-    assert isinstance(out, pl.DataFrame)
-    return out
 
 
 def _check_ids(frame: pl.DataFrame, what: str) -> pl.DataFrame:
@@ -85,7 +75,7 @@ def read_metadata(metadata: Any) -> pl.DataFrame:
     if isinstance(metadata, (str, Path)):
         frame = pl.read_csv(metadata, schema_overrides={C.TWEET_ID: pl.String}, infer_schema_length=10_000)
     else:
-        frame = _as_polars(metadata, "metadata")
+        frame = to_polars(metadata, "metadata")
     frame = _check_ids(frame, "metadata")
     duplicated = frame.filter(pl.col(C.TWEET_ID).is_duplicated())
     if duplicated.height:
@@ -140,7 +130,7 @@ def per_tweet(
         Defaults to the backend of ``tidy``.
     """
     out_backend = check_backend(backend or ("polars" if isinstance(tidy, pl.DataFrame) else "pandas"))
-    frame = _as_polars(tidy, "tidy")
+    frame = to_polars(tidy, "tidy")
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:
         raise DataError(

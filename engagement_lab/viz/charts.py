@@ -8,6 +8,7 @@ from typing import Any
 import altair as alt
 import polars as pl
 
+from ..load.frames import to_polars
 from .theme import WIDTH
 
 __all__ = [
@@ -30,12 +31,6 @@ _CORRECTION_NAMES = {
 }
 
 
-def _polars(frame: Any) -> pl.DataFrame:
-    if isinstance(frame, pl.DataFrame):
-        return frame
-    return pl.from_pandas(frame) if hasattr(frame, "to_dict") else pl.DataFrame(frame)
-
-
 def _finite(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """Vega-Lite cannot draw infinities: open-ended interval ends become nulls (drawn as missing)."""
     return frame.with_columns(
@@ -48,7 +43,7 @@ def forest_plot(comparison: Any, *, correction: str = "holm") -> alt.LayerChart:
 
     ``comparison`` is the frame of ``Comparison.to_frame()`` (either backend).
     """
-    data = _finite(_polars(comparison), ["rel_lift", "rel_ci_low", "rel_ci_high"]).with_columns(
+    data = _finite(to_polars(comparison), ["rel_lift", "rel_ci_low", "rel_ci_high"]).with_columns(
         contrast=pl.col("treatment") + " vs " + pl.col("control"),
         significant=pl.when(pl.col("p_adjusted") < pl.col("alpha"))
         .then(pl.lit("significant"))
@@ -93,7 +88,7 @@ def forest_plot(comparison: Any, *, correction: str = "holm") -> alt.LayerChart:
 
 def estimates_plot(summary: Any) -> alt.LayerChart:
     """Per-group estimates with intervals (``Summary.to_frame()``)."""
-    data = _polars(summary)
+    data = to_polars(summary)
     base = alt.Chart(data.to_pandas())
     y = alt.Y("group:N", title=data["by"][0], sort=None)
     rule = base.mark_rule(strokeWidth=2, color="#0072B2").encode(
@@ -118,7 +113,7 @@ def estimates_plot(summary: Any) -> alt.LayerChart:
 
 def distribution_plot(per_tweet: Any, *, metric: str, by: str, log: bool = False) -> alt.LayerChart:
     """Per-tweet values of ``metric`` by group: a box per group with every tweet as a jittered point."""
-    data = _polars(per_tweet).select(by, metric).drop_nulls()
+    data = to_polars(per_tweet).select(by, metric).drop_nulls()
     if log:
         data = data.filter(pl.col(metric) > 0)
     # a deterministic, evenly spread jitter (golden-ratio sequence), so saved charts are reproducible
@@ -141,7 +136,7 @@ def timeseries_plot(
     series: Any, *, x: str = "timestamp", value: str = "value", group: str | None = None, title: str = ""
 ) -> alt.Chart:
     """A line per group over time (hourly ``timestamp`` or daily ``day``), from a tidy or daily frame."""
-    data = _polars(series)
+    data = to_polars(series)
     keys = [x, *([group] if group else [])]
     summed = data.group_by(keys).agg(pl.col(value).sum()).sort(keys)
     encoding: dict[str, Any] = {
@@ -160,7 +155,7 @@ def age_curves_plot(curves: Any, *, group: Any = None, value: str = "share", max
 
     ``group`` is a column of ``curves`` or None for all tweets together.
     """
-    data = _polars(curves).filter(pl.col("age_hours") < max_hours)
+    data = to_polars(curves).filter(pl.col("age_hours") < max_hours)
     keys = ["age_hours", *([group] if group else [])]
     summary = (
         data.group_by(keys)
@@ -186,7 +181,7 @@ def age_curves_plot(curves: Any, *, group: Any = None, value: str = "share", max
 
 def heatmap_plot(profile: Any, *, value: str = "value") -> alt.Chart:
     """Hour-of-day by weekday heatmap (``hour_weekday_profile`` output)."""
-    data = _polars(profile)
+    data = to_polars(profile)
     days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     chart: alt.Chart = (
         alt.Chart(data.to_pandas())
@@ -206,7 +201,7 @@ def funnel_plot(
     per_tweet: Any, *, steps: tuple[str, ...] = ("impressions", "engagements", "url_clicks"), by: str | None = None
 ) -> alt.Chart:
     """Totals along a metric funnel (impressions -> engagements -> clicks), with each step's share of the first."""
-    data = _polars(per_tweet)
+    data = to_polars(per_tweet)
     present = [s for s in steps if s in data.columns]
     if not present:
         raise ValueError(f"none of the funnel steps {steps} are columns of the frame")
@@ -233,7 +228,7 @@ def funnel_plot(
 
 def power_curve_plot(curve: Any) -> alt.Chart:
     """Tweets per arm needed against the relative lift to detect (a frame with ``lift`` and ``n_per_arm``)."""
-    data = _polars(curve)
+    data = to_polars(curve)
     chart: alt.Chart = (
         alt.Chart(data.to_pandas())
         .mark_line(point=True)

@@ -110,12 +110,18 @@ class WatchState:
                 (datetime.fromtimestamp(now, UTC).isoformat(), event_id),
             )
 
-    def failed(self, event_id: str, error: str, retry_at: float) -> None:
+    def failed(self, event_id: str, error: str, now: float, *, retry_base: float) -> None:
+        """Keep the event pending; retry after ``retry_base * 2**attempts`` seconds (at most an hour)."""
         with self.db:
             self.db.execute(
-                "UPDATE events SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE event_id = ?",
-                (error[:500], retry_at, event_id),
+                "UPDATE events SET attempts = attempts + 1, last_error = ?, "
+                "next_attempt = ? + MIN(3600.0, ? * (1 << attempts)) WHERE event_id = ?",
+                (error[:500], now, retry_base, event_id),
             )
+
+    def pending(self) -> int:
+        """How many events still wait for a successful action."""
+        return int(self.db.execute("SELECT COUNT(*) FROM events WHERE status = 'pending'").fetchone()[0])
 
     def listing(self) -> list[dict[str, Any]]:
         """Every event with its delivery status, attempts and last error (for a status display)."""

@@ -132,16 +132,12 @@ class Watcher:
                 self.on_cross(event)
             except Exception as exc:  # an action's failure must not stop the watcher
                 failed += 1
-                attempts = next(e["attempts"] for e in self.state.listing() if e["event_id"] == event.event_id)
-                self.state.failed(
-                    event.event_id, f"{type(exc).__name__}: {exc}", now + min(3600.0, self.retry_base * 2**attempts)
-                )
+                self.state.failed(event.event_id, f"{type(exc).__name__}: {exc}", now, retry_base=self.retry_base)
             else:
                 delivered += 1
                 self.state.delivered(event.event_id, now)
         self.polls += 1
-        pending = sum(e["status"] == "pending" for e in self.state.listing())
-        return PollResult(now, len(totals), missed, tuple(events), delivered, failed, pending)
+        return PollResult(now, len(totals), missed, tuple(events), delivered, failed, self.state.pending())
 
     def run(
         self,

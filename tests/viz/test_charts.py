@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -142,53 +141,10 @@ def test_enable_offline() -> None:
     alt.renderers.enable("default")
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="headless Chromium is not installed (apt-get install chromium); make test installs nothing system-wide",
-)
-def test_saved_html_draws_in_headless_chromium(tmp_path: Path) -> None:
+def test_saved_html_draws_in_headless_chromium(tmp_path: Path, headless_chromium: Callable[..., str]) -> None:
     html = save_chart(compare(TWEETS, metric="engagement_rate", by="content_type").chart(), tmp_path / "forest.html")
+    dom = headless_chromium(html, "--dump-dom")
+    assert "<svg" in dom or "<canvas" in dom  # vega-embed drew the chart with no network
     shot = tmp_path / "shot.png"
-    dom = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            html.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "<svg" in dom.stdout or "<canvas" in dom.stdout  # vega-embed drew the chart with no network
-    subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile2'}",
-            "--virtual-time-budget=5000",
-            f"--screenshot={shot}",
-            "--window-size=800,400",
-            html.as_uri(),
-        ],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    headless_chromium(html, f"--screenshot={shot}", "--window-size=800,400")
     assert shot.stat().st_size > 5000
