@@ -21,6 +21,11 @@ ENDPOINT: Final = "endpoint"
 WINDOW_START: Final = "window_start"
 WINDOW_END: Final = "window_end"
 RETRIEVED_AT: Final = "retrieved_at"
+"""When the values were observed: the fetch time, or for an export the end of its period (null if unknown)."""
+SOURCE_FILE: Final = "source_file"
+"""The file a row was read from (null for an in-memory payload)."""
+CREATED_AT: Final = "created_at"
+"""A tweet's creation time (UTC), where the source states it (per-tweet exports, v2 ``created_at``)."""
 
 SOURCE: Final = "source"
 """Where a row came from when it is not the Engagement API (``v2.public_metrics``, ``analytics_csv``...)."""
@@ -49,6 +54,8 @@ DTYPES: Final = {
     WINDOW_END: "datetime[UTC]",
     RETRIEVED_AT: "datetime[UTC]",
     SOURCE: "string",
+    SOURCE_FILE: "string",
+    CREATED_AT: "datetime[UTC]",
 }
 
 COMPARISON: Final = (

@@ -28,6 +28,7 @@ __all__ = [
     "ResponseFormatError",
     "ServerError",
     "StatsInputError",
+    "check_choice",
     "did_you_mean",
 ]
 
@@ -155,3 +156,18 @@ class DataError(EngagementLabError, ValueError):
 
 class StatsInputError(EngagementLabError, ValueError):
     """Bad arguments to a statistic."""
+
+
+def check_choice(name: str, value: object, choices: Sequence[str], error: type[Exception] | None = None) -> Any:
+    """Return ``value`` when it is one of ``choices``; otherwise raise ``error`` (default
+    :class:`StatsInputError`) naming the option, what was given, the closest choice and every choice.
+
+    Examples
+    --------
+    >>> check_choice("alternative", "greater", ["two-sided", "greater", "less"])
+    'greater'
+    """
+    if isinstance(value, str) and value in choices:
+        return value
+    hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+    raise (error or StatsInputError)(f"{name}={value!r} is not an option{hint}; choose one of {list(choices)}")

@@ -10,11 +10,21 @@ import math
 import numbers
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from .catalog import MAX_TWEET_ID, MAX_TWEET_ID_DIGITS, SNOWFLAKE_EPOCH_MS
 from .errors import DataError
 
-__all__ = ["TweetIdError", "parse_tweet_id", "parse_tweet_ids", "snowflake_id", "tweet_created_at"]
+__all__ = [
+    "TweetIdError",
+    "parse_tweet_id",
+    "parse_tweet_ids",
+    "rounded_ids",
+    "rounded_ids_error",
+    "snowflake_id",
+    "spreadsheet_rounding",
+    "tweet_created_at",
+]
 
 
 class TweetIdError(DataError):
@@ -122,3 +132,54 @@ def snowflake_id(created_at: datetime, sequence: int = 0) -> str:
     if ms < 0 or not 0 <= sequence < 2**22:
         raise ValueError("snowflake ids start at 2010-11-04 and take a sequence below 2**22")
     return str((ms << 22) | sequence)
+
+
+SPREADSHEET_DIGITS = 15
+"""Spreadsheets keep 15 significant digits: longer ids are saved rounded, with zeros after the 15th digit."""
+_ROUNDED_FIX = (
+    "A spreadsheet rounded them to 15 significant digits and filled the rest with zeros, so they match no real "
+    "tweet. Re-export the file from its source, or open it with the id column imported as Text."
+)
+
+
+def rounded_ids(ids: Iterable[str]) -> list[str]:
+    """The ids that look rounded by a spreadsheet, when the pattern is unmistakable.
+
+    An id longer than 15 digits whose digits after the 15th are all zero is what a spreadsheet writes for a
+    rounded id; a real 19-digit id ends in 0000 one time in 10,000. So the ids are flagged only when at least
+    two long ids are present and every one of them has that shape (one real id by chance: 1e-4; two: 1e-8).
+
+    Examples
+    --------
+    >>> rounded_ids(["1401214633076310000", "1401214633076320000"])
+    ['1401214633076310000', '1401214633076320000']
+    >>> rounded_ids(["1401214633076310000", "1401214633076318721"])
+    []
+    """
+    long_ids = [i for i in ids if len(i) > SPREADSHEET_DIGITS]
+    shaped = [i for i in long_ids if set(i[SPREADSHEET_DIGITS:]) == {"0"}]
+    return shaped if len(long_ids) >= 2 and len(shaped) == len(long_ids) else []
+
+
+def spreadsheet_rounding(tweet_id: str) -> set[str]:
+    """What a spreadsheet may have saved for ``tweet_id``: the id rounded to 15 significant digits.
+
+    Both the exact decimal rounding and the rounding of the nearest double are returned (they differ only when
+    the id lies within a double's spacing of a rounding boundary).
+
+    Examples
+    --------
+    >>> sorted(spreadsheet_rounding("1401214633076314113"))
+    ['1401214633076310000']
+    """
+    if len(tweet_id) <= SPREADSHEET_DIGITS:
+        return {tweet_id}
+    scale = 10 ** (len(tweet_id) - SPREADSHEET_DIGITS)
+    exact = str((int(tweet_id) + scale // 2) // scale * scale)
+    as_double = str(int(Decimal(f"{float(tweet_id):.{SPREADSHEET_DIGITS - 1}e}")))
+    return {exact, as_double}
+
+
+def rounded_ids_error(what: str, examples: list[str]) -> DataError:
+    """The error for ids a spreadsheet rounded, naming where they were found."""
+    return DataError(f"{what}: tweet ids such as {examples[:3]} end in zeros after the 15th digit. {_ROUNDED_FIX}")

@@ -46,7 +46,7 @@ def duration(text: str) -> float:
 
 def read_ids_file(path: str | Path) -> tuple[list[str], dict[str, str]]:
     """Ids from a file of one id per line, or a CSV with a ``tweet_id`` column (and optionally ``account``)."""
-    from ..ids import TweetIdError, parse_tweet_id
+    from ..ids import TweetIdError, parse_tweet_id, rounded_ids, rounded_ids_error
 
     lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     ids: list[str] = []
@@ -72,4 +72,7 @@ def read_ids_file(path: str | Path) -> tuple[list[str], dict[str, str]]:
             owners[tweet_id] = row["account"].strip()
     if not ids:
         raise ConfigError(f"{path} lists no tweet ids (one per line, or a CSV with a tweet_id column)")
+    rounded = rounded_ids(ids)
+    if rounded:
+        raise ConfigError(str(rounded_ids_error(str(path), rounded)))
     return ids, owners

@@ -6,15 +6,19 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 import pandas as pd
+import pyarrow as pa
 
-from .analytics_csv import parse_analytics_csv
+from ..errors import DataError, check_choice
+from .analytics_csv import export_period_end, parse_analytics_csv
 from .archive import load_archive_with_report
+from .combine import Observation, combine
 from .engagement import ParsedResponse, parse_response
-from .frames import Backend, Frame, read_payload, to_frame
+from .frames import Backend, Frame, check_backend, read_payload, to_frame
 from .parquet import scan, to_parquet
 from .report import LoadReport
+from .sources import expand_sources, json_documents
 from .tweets import per_tweet, read_metadata
-from .v2 import parse_v2
+from .v2 import observed_at, parse_v2
 
 __all__ = [
     "Backend",
@@ -33,6 +37,25 @@ __all__ = [
 ]
 
 
+_JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+_CSV_SUFFIXES = (".csv", ".csv.gz")
+
+
+def _is_one_payload(source: object) -> bool:
+    return isinstance(source, (dict, bytes, bytearray, memoryview)) or (
+        isinstance(source, str) and source.lstrip()[:1] in ("{", "[")
+    )
+
+
+def _finish(
+    table: pa.Table, report: LoadReport, backend: Backend, with_report: bool
+) -> Frame | tuple[Frame, LoadReport]:
+    frame = to_frame(table, backend)
+    if isinstance(frame, pd.DataFrame):
+        frame.attrs["load_report"] = report
+    return (frame, report) if with_report else frame
+
+
 @overload
 def load_response(
     payload: Any, *, backend: Backend = ..., keep_unsupported: bool = ..., report: Literal[False] = ...
@@ -44,12 +67,18 @@ def load_response(
 def load_response(
     payload: Any, *, backend: Backend = "pandas", keep_unsupported: bool = False, report: bool = False
 ) -> Frame | tuple[Frame, LoadReport]:
-    """One Engagement API response -> a tidy frame (see :mod:`engagement_lab.columns`).
+    """Engagement API responses -> a tidy frame (see :mod:`engagement_lab.columns`).
 
     Parameters
     ----------
-    payload : dict, str, bytes or path
-        The response: decoded JSON, JSON text or bytes (gzip accepted), or a file path.
+    payload : dict, str, bytes, path, list of paths, directory, glob or file object
+        One response (decoded JSON, JSON text or bytes, gzip accepted), or files of responses. File input
+        adds ``window_start``/``window_end`` (the window a ``/28hr`` or ``/historical`` response echoed),
+        ``source_file`` and ``retrieved_at`` (null: a bare response does not say when it was fetched, so
+        file order decides which observation is later). The same tweet, metric and bucket seen in several
+        files is kept once, from the last file (lifetime totals are never added across files); day/hour
+        values that disagree are listed in ``LoadReport.conflicts``. For archives written by ``fetch``,
+        which record fetch times, use :func:`load_archive`.
     backend : {"pandas", "polars"}
     keep_unsupported : bool
         Keep the API's placeholder zeros for tweets too old for a metric (dropped by default).
@@ -62,30 +91,66 @@ def load_response(
     >>> frame[["tweet_id", "engagement_type", "grain", "value"]].values.tolist()
     [['123456789012', 'impressions', 'total', 551], ['123456789012', 'favorites', 'total', 3]]
     """
-    parsed = parse_response(read_payload(payload), keep_unsupported=keep_unsupported)
-    frame = to_frame(parsed.table, backend)
-    if isinstance(frame, pd.DataFrame):
-        frame.attrs["load_report"] = parsed.report
-    return (frame, parsed.report) if report else frame
+    check_backend(backend)
+    if _is_one_payload(payload):
+        parsed = parse_response(read_payload(payload), keep_unsupported=keep_unsupported)
+        return _finish(parsed.table, parsed.report, backend, report)
+    observations = []
+    for item in expand_sources(payload, suffixes=_JSON_SUFFIXES):
+        for document in json_documents(item):
+            parsed = parse_response(document, keep_unsupported=keep_unsupported)
+            window = (parsed.report.start, parsed.report.end)
+            observations.append(Observation(parsed.table, parsed.report, item.name, item.order, window=window))
+    return _finish(*combine(observations), backend, report)
 
 
-def load_v2(payload: Any, *, backend: Backend = "pandas") -> Frame:
-    """An X API v2 tweet lookup response -> the tidy schema plus a ``source`` column.
+def load_v2(source: Any, *, backend: Backend = "pandas", report: bool = False) -> Frame | tuple[Frame, LoadReport]:
+    """X API v2 tweet payloads -> the tidy schema plus ``source``, ``created_at``, ``source_file``, ``retrieved_at``.
 
-    Metric fields map to catalog names (``like_count`` -> ``favorites``, ``impression_count`` ->
-    ``impressions``, ``url_link_clicks`` -> ``url_clicks``...); ``source`` says which object they came from
-    (``v2.public_metrics``, ``v2.organic_metrics``, ``v2.media.public_metrics``...).
+    ``source`` is a payload (dict, JSON text or bytes), a path, a list of paths, a directory, a glob or a file
+    object. Files may hold one response, a JSON list, or JSON Lines: twarc2's output (one API page per line)
+    and twarc's flattened output (one tweet per line), optionally ``.gz``. Metric fields map to catalog names
+    (``like_count`` -> ``favorites``, ``impression_count`` -> ``impressions``, ``url_link_clicks`` ->
+    ``url_clicks``...); ``source`` says which object they came from (``v2.public_metrics``,
+    ``v2.organic_metrics``, ``v2.media.public_metrics``...).
+
+    Snapshots of the same tweet (several pages or files) are cumulative counters: one row per tweet, metric
+    and source is kept, the latest by twarc's ``__twarc.retrieved_at`` where recorded, else by position (later
+    line, later file). A page's ``errors`` go to the load report (ids not found or not authorised are listed
+    in ``unavailable_tweet_ids``); a users payload is refused.
     """
-    return to_frame(parse_v2(read_payload(payload)), backend)
+    check_backend(backend)
+    observations = []
+    for item in expand_sources(source, suffixes=_JSON_SUFFIXES):
+        for position, document in enumerate(json_documents(item)):
+            table, parsed = parse_v2(document)
+            order = item.order * 1_000_000_000 + position  # later lines of one file are later snapshots
+            observations.append(Observation(table, parsed, item.name, order, observed_at(document)))
+    return _finish(*combine(observations), backend, report)
 
 
-def load_analytics_csv(path: str | Path, *, backend: Backend = "pandas") -> Frame:
-    """An analytics.twitter.com export (tweet activity, or daily summary) -> the tidy schema plus ``source``.
+def load_analytics_csv(
+    source: Any, *, backend: Backend = "pandas", report: bool = False
+) -> Frame | tuple[Frame, LoadReport]:
+    """analytics.twitter.com / X Premium CSV exports -> the tidy schema plus ``source``, ``created_at``,
+    ``source_file`` and ``retrieved_at``.
 
-    Tweet-activity rows are lifetime totals per tweet (grain ``total``); daily-summary rows are account
-    totals per day (grain ``day``, no tweet id). Promoted columns get ``source="analytics_csv.promoted"``.
+    ``source`` is a path, a list of paths, a directory (its ``.csv`` files), a glob or a file object.
+    Per-tweet exports give lifetime totals per tweet (grain ``total``) and each post's creation time;
+    account-level exports (daily summary, account overview) give account totals per day (grain ``day``, no
+    tweet id). Promoted columns get ``source="analytics_csv.promoted"``.
+
+    Exports whose periods overlap hold the same tweets twice: each tweet's lifetime totals are taken from the
+    latest export (by the period end in the file name, ``..._20210501_20210531_en.csv``, else file order),
+    never added; identical daily rows appear once, differing ones keep the latest and are listed in
+    ``LoadReport.conflicts``. Unknown columns are listed in ``LoadReport.unrecognised_columns``.
     """
-    return to_frame(parse_analytics_csv(path), backend)
+    check_backend(backend)
+    observations = []
+    for item in expand_sources(source, suffixes=_CSV_SUFFIXES):
+        table, parsed = parse_analytics_csv(item)
+        observations.append(Observation(table, parsed, item.name, item.order, export_period_end(item.name)))
+    return _finish(*combine(observations), backend, report)
 
 
 def load_archive(
@@ -102,7 +167,8 @@ def load_archive(
     (``/totals``, ``/28hr``) replace earlier ones. Historical values that disagree raise :class:`DataError`
     (or, with ``on_conflict="latest"``, the most recent is kept); nothing is ever summed twice.
     """
-    frame, merged = load_archive_with_report(path, backend=backend, on_conflict=on_conflict)
+    check_choice("on_conflict", on_conflict, ("raise", "latest"), DataError)
+    frame, merged = load_archive_with_report(path, backend=check_backend(backend), on_conflict=on_conflict)
     if isinstance(frame, pd.DataFrame):
         frame.attrs["load_report"] = merged
     return (frame, merged) if report else frame

@@ -29,6 +29,14 @@ class LoadReport:
         Tidy rows produced.
     dropped_unsupported : int
         Placeholder rows dropped.
+    files : tuple of str
+        The files read, in the order they were read.
+    superseded : int
+        Rows replaced by a later observation of the same tweet, metric and bucket (never added to it).
+    conflicts : tuple of str
+        Day or hour buckets whose observations disagreed (the latest was kept); one line each.
+    unrecognised_columns : tuple of str
+        Columns of an export that are not a known metric or attribute (reported, not loaded).
     """
 
     groupings: tuple[str, ...] = ()
@@ -40,6 +48,10 @@ class LoadReport:
     unsupported_impressions_engagements: tuple[str, ...] = ()
     n_rows: int = 0
     dropped_unsupported: int = 0
+    files: tuple[str, ...] = ()
+    superseded: int = 0
+    conflicts: tuple[str, ...] = ()
+    unrecognised_columns: tuple[str, ...] = ()
 
     def __add__(self, other: LoadReport) -> LoadReport:
         """Combine reports of several responses (windows widen, lists concatenate without repeats)."""
@@ -62,6 +74,10 @@ class LoadReport:
             ),
             n_rows=self.n_rows + other.n_rows,
             dropped_unsupported=self.dropped_unsupported + other.dropped_unsupported,
+            files=merge(self.files, other.files),
+            superseded=self.superseded + other.superseded,
+            conflicts=self.conflicts + other.conflicts,
+            unrecognised_columns=merge(self.unrecognised_columns, other.unrecognised_columns),
         )
 
     @property

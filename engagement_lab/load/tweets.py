@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import polars as pl
 
 from .. import catalog
 from .. import columns as C
-from ..errors import DataError, StatsInputError, did_you_mean
+from ..errors import DataError, StatsInputError, check_choice, did_you_mean
+from ..ids import rounded_ids, rounded_ids_error, spreadsheet_rounding
 from ..metrics import Ratio, resolve_metric
 from .frames import Backend, Frame, check_backend, to_frame, to_polars
 
@@ -80,11 +81,26 @@ def read_metadata(metadata: Any) -> pl.DataFrame:
     duplicated = frame.filter(pl.col(C.TWEET_ID).is_duplicated())
     if duplicated.height:
         raise DataError(f"metadata lists tweet {duplicated[C.TWEET_ID][0]!r} more than once; keep one row per tweet")
+    rounded = rounded_ids(frame[C.TWEET_ID].drop_nulls().to_list())
+    if rounded:
+        raise rounded_ids_error("metadata", rounded)
     return frame
 
 
-def _choose_rows(tidy: pl.DataFrame) -> pl.DataFrame:
-    """Per (tweet, metric): the best source, endpoint and grain, then one grouping; summed."""
+def _check_rounded_join(tweet_ids: pl.Series, metadata: pl.DataFrame) -> None:
+    """Metadata ids that match no tweet but equal a tweet's id rounded to 15 digits were saved by a spreadsheet."""
+    known = set(tweet_ids.to_list())
+    unmatched = [i for i in metadata[C.TWEET_ID].drop_nulls().to_list() if i not in known]
+    if not unmatched:
+        return
+    rounded = {r: t for t in known for r in spreadsheet_rounding(t) if r != t}
+    hits = [f"{i} (tweet {rounded[i]})" for i in unmatched if i in rounded]
+    if hits:
+        raise rounded_ids_error(f"metadata ({len(hits)} of {len(unmatched)} unmatched ids)", hits)
+
+
+def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
+    """Per (tweet, metric): only the rows of the best source, endpoint and grain, then one grouping."""
     source = pl.col(C.SOURCE).fill_null("") if C.SOURCE in tidy.columns else pl.lit("")
     ranked = tidy.filter(pl.col(C.TWEET_ID).is_not_null() & pl.col(C.ENGAGEMENT_TYPE).is_not_null()).with_columns(
         _source=source.replace_strict(SOURCE_PRIORITY, list(range(len(SOURCE_PRIORITY))), default=len(SOURCE_PRIORITY)),
@@ -98,8 +114,64 @@ def _choose_rows(tidy: pl.DataFrame) -> pl.DataFrame:
     best = ranked.group_by(keys).agg(pl.min("_source"), pl.min("_endpoint"), pl.min("_grain"))
     ranked = ranked.join(best, on=[*keys, "_source", "_endpoint", "_grain"])
     first = ranked.group_by(keys).agg(pl.min(C.GROUPING).alias("_grouping"))
-    ranked = ranked.join(first, on=keys).filter(pl.col(C.GROUPING) == pl.col("_grouping"))
-    return ranked.group_by(keys).agg(pl.sum(C.VALUE))
+    return ranked.join(first, on=keys).filter(pl.col(C.GROUPING) == pl.col("_grouping"))
+
+
+def _overlapping(ranked: pl.DataFrame) -> pl.Expr:
+    """True for rows that repeat a bucket another row already covers: the same lifetime total, day or hour
+    seen twice, or two windows of one bucket that overlap. Contiguous windows of a history are not repeats."""
+    bucket = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP) if c in ranked.columns]
+    repeated = pl.len().over(bucket) > 1
+    if C.WINDOW_START not in ranked.columns:
+        return repeated
+    hour = pl.col(C.GRAIN) == "hour"
+    start, end = pl.col(C.WINDOW_START), pl.col(C.WINDOW_END)
+    unwindowed = (start.is_null() | end.is_null()).any().over(bucket)
+    previous_end = end.cum_max().shift(1).over(bucket, order_by=start)
+    overlaps = (start < previous_end).any().over(bucket)
+    return repeated & (hour | unwindowed | overlaps)
+
+
+def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
+    """Refuse (or, with ``keep="latest"``, resolve) several observations of one cumulative number."""
+    flagged = ranked.with_columns(_repeat=_overlapping(ranked))
+    repeats = flagged.filter("_repeat")
+    if not repeats.height:
+        return ranked
+    if keep == "raise":
+        tweets = repeats[C.TWEET_ID].unique(maintain_order=True)
+        metrics = repeats[C.ENGAGEMENT_TYPE].unique(maintain_order=True).to_list()
+        raise DataError(
+            f"the frame holds {repeats.height} rows that observe the same number more than once "
+            f"({tweets.len()} tweet(s), e.g. {tweets.head(5).to_list()}; metrics {metrics[:5]}): lifetime totals or "
+            "buckets from overlapping files or snapshots, which must not be added. Load the files together "
+            "(load_analytics_csv([...]), load_v2([...]), load_response([...]) or load_archive keep the latest "
+            "observation), or call per_tweet(..., keep='latest')."
+        )
+    bucket = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP) if c in ranked.columns]
+    time = pl.col(C.RETRIEVED_AT) if C.RETRIEVED_AT in ranked.columns else pl.lit(None, pl.Datetime("us", "UTC"))
+    latest = (
+        flagged.with_columns(_time=time)
+        .sort(["_time", "_row"], nulls_last=False)
+        .with_columns(_is_last=pl.int_range(pl.len()).over(bucket) == pl.len().over(bucket) - 1)
+    )
+    return latest.filter(~pl.col("_repeat") | pl.col("_is_last")).drop("_time", "_is_last", "_repeat")
+
+
+def _choose_rows(tidy: pl.DataFrame, keep: str) -> pl.DataFrame:
+    """Per (tweet, metric): the best source, endpoint and grain, one grouping, one observation; summed."""
+    chosen = _one_observation(_ranked(tidy.with_row_index("_row")), keep)
+    return chosen.group_by([C.TWEET_ID, C.ENGAGEMENT_TYPE]).agg(pl.sum(C.VALUE))
+
+
+def _refuse_account_level(frame: pl.DataFrame) -> None:
+    if frame.height and frame[C.TWEET_ID].null_count() == frame.height:
+        grains = sorted(set(frame[C.GRAIN].drop_nulls().to_list()))
+        raise DataError(
+            f"this data has no tweets: every row is account-level ({grains} rows without a tweet id: a daily "
+            "summary or account overview export, or a grouping without tweet.id such as 'Grand Totals'). "
+            "per_tweet needs per-tweet rows; for account-level days use engagement_lab.timeseries.daily(tidy)."
+        )
 
 
 def _metric_order(names: Sequence[str]) -> list[str]:
@@ -113,6 +185,7 @@ def per_tweet(
     metadata: Any = None,
     rates: Sequence[str] = (),
     backend: Backend | None = None,
+    keep: Literal["raise", "latest"] = "raise",
 ) -> Frame:
     """One row per tweet, one int64 column per metric, metadata joined on string ids.
 
@@ -128,8 +201,16 @@ def per_tweet(
         Named rates to add as float columns (``"engagement_rate"``, ``"ctr"``...; see ``NAMED_METRICS``).
     backend : {"pandas", "polars"}, optional
         Defaults to the backend of ``tidy``.
+    keep : {"raise", "latest"}
+        What to do when the frame holds one number more than once (a lifetime total, day or hour of one tweet
+        from two files or snapshots, e.g. a hand-made ``pd.concat``): ``"raise"`` (default) refuses, naming the
+        tweets; ``"latest"`` keeps the latest observation (by ``retrieved_at``, then row order). Such numbers
+        are cumulative and are never added. Contiguous history windows are not repeats and are summed.
+
+    A ``created_at`` column in ``tidy`` (exports, v2 payloads) is kept as a column of the result.
     """
     out_backend = check_backend(backend or ("polars" if isinstance(tidy, pl.DataFrame) else "pandas"))
+    check_choice("keep", keep, ("raise", "latest"), DataError)
     frame = to_polars(tidy, "tidy")
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:
@@ -137,10 +218,14 @@ def per_tweet(
             f"tidy frame lacks {missing}{did_you_mean(missing[0], frame.columns)}; build it with a load_* function"
         )
     frame = _check_ids(frame, "tidy frame")
-    chosen = _choose_rows(frame)
+    _refuse_account_level(frame)
+    chosen = _choose_rows(frame, keep)
     metrics = _metric_order(chosen[C.ENGAGEMENT_TYPE].unique().to_list())
     wide = chosen.pivot(on=C.ENGAGEMENT_TYPE, index=C.TWEET_ID, values=C.VALUE).select(C.TWEET_ID, *metrics)
     wide = wide.with_columns(pl.col(metrics).cast(pl.Int64)).sort(C.TWEET_ID)
+    if C.CREATED_AT in frame.columns:
+        created = frame.group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).drop_nulls().first())
+        wide = wide.join(created, on=C.TWEET_ID, how="left")
     for name in rates:
         try:
             rate = resolve_metric(name, wide.columns)
@@ -151,7 +236,11 @@ def per_tweet(
         den = pl.col(rate.denominator).cast(pl.Float64)
         wide = wide.with_columns((pl.col(rate.numerator) / pl.when(den > 0).then(den)).alias(name))
     if metadata is not None:
-        wide = wide.join(read_metadata(metadata), on=C.TWEET_ID, how="left")
+        meta = read_metadata(metadata)
+        _check_rounded_join(wide[C.TWEET_ID], meta)
+        if C.CREATED_AT in wide.columns and C.CREATED_AT in meta.columns:
+            meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
+        wide = wide.join(meta, on=C.TWEET_ID, how="left")
     result = to_frame(wide.to_arrow(), out_backend)
     if isinstance(result, pd.DataFrame):
         result = result.astype(dict.fromkeys(metrics, "Int64"))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engagement_lab import ResponseFormatError, catalog
+from engagement_lab import DataError, ResponseFormatError, catalog
 from engagement_lab.load import LoadReport, load_response
 from engagement_lab.query import EngagementRequest
 from engagement_lab.sandbox import World
@@ -233,7 +233,7 @@ def test_malformed_messages_name_the_json_path(payload: dict[str, Any], path: st
 def test_not_json_and_missing_files() -> None:
     with pytest.raises(ResponseFormatError, match="not valid JSON"):
         load_response(b"{oops")
-    with pytest.raises(ResponseFormatError, match="neither JSON text nor an existing file"):
+    with pytest.raises(DataError, match=r"'no/such/file.json' is not an existing file, directory or glob"):
         load_response("no/such/file.json")
 
 
