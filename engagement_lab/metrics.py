@@ -19,15 +19,27 @@ __all__ = ["NAMED_METRICS", "Mean", "Metric", "Ratio", "resolve_metric"]
 class Ratio:
     """A ratio of sums over tweets, e.g. engagement rate = Σengagements / Σimpressions.
 
+    ``bounded`` says the numerator counts events that happen at most once per denominator unit (engagements,
+    clicks or likes per impression), so each tweet must have whole counts with numerator <= denominator;
+    ``compare`` refuses rows that break that. By default a ratio per ``impressions`` is bounded; pass
+    ``bounded=False`` for a ratio that may exceed 1 (e.g. video views per media view).
+
     Examples
     --------
     >>> Ratio("engagements", "impressions").label
     'engagements / impressions'
+    >>> Ratio("engagements", "impressions").is_bounded, Ratio("views", "plays").is_bounded
+    (True, False)
     """
 
     numerator: str
     denominator: str
     name: str | None = None
+    bounded: bool | None = None
+
+    @property
+    def is_bounded(self) -> bool:
+        return self.bounded if self.bounded is not None else self.denominator == "impressions"
 
     @property
     def label(self) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ..errors import StatsInputError
-from .effects import Alternative
+from .effects import Alternative, check_alternative
 
 __all__ = [
     "TestResult",
@@ -26,8 +26,6 @@ __all__ = [
     "welch_anova",
     "welch_ttest",
 ]
-
-_SCIPY_ALTERNATIVE = {"two-sided": "two-sided", "larger": "greater", "smaller": "less"}
 
 
 @dataclass(frozen=True)
@@ -45,15 +43,15 @@ class TestResult:
 
 
 def _alt(alternative: Alternative) -> str:
-    if alternative not in _SCIPY_ALTERNATIVE:
-        raise StatsInputError(f"alternative must be 'two-sided', 'larger' or 'smaller', got {alternative!r}")
-    return _SCIPY_ALTERNATIVE[alternative]
+    """scipy's name for the alternative (the package uses scipy's names; statsmodels' are accepted)."""
+    return check_alternative(alternative)
 
 
 def _z_p(z: float, alternative: Alternative) -> float:
-    if alternative == "larger":
+    alternative = check_alternative(alternative)
+    if alternative == "greater":
         return float(sps.norm.sf(z))
-    if alternative == "smaller":
+    if alternative == "less":
         return float(sps.norm.cdf(z))
     return float(2 * sps.norm.sf(abs(z)))
 

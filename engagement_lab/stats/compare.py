@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -11,7 +12,7 @@ import narwhals as nw
 import numpy as np
 from scipy import stats as sps
 
-from ..errors import StatsInputError
+from ..errors import StatsInputError, check_choice, did_you_mean
 from ..metrics import Mean, Metric, Ratio, resolve_metric
 from .classic import (
     TestResult,
@@ -23,17 +24,20 @@ from .classic import (
     proportions_ztest,
     welch_anova,
 )
-from .effects import Alternative, Contrast, RelativeCI, contrast
-from .multiple import Correction, adjust_pvalues
+from .effects import RELATIVE_CIS, Alternative, Contrast, RelativeCI, check_alternative, contrast
+from .inputs import checked_frame
+from .multiple import CORRECTIONS, Correction, adjust_pvalues
 from .resampling import cluster_bootstrap, permutation_test
 from .results import Comparison, ContrastRow, Summary, SummaryRow
 from .sufficient import GroupStats, group_stats, tweet_arrays
 
-__all__ = ["METHODS", "Method", "compare", "omnibus", "summarize"]
+__all__ = ["METHODS", "Method", "Scale", "compare", "omnibus", "summarize"]
 
 Method = Literal["auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z"]
 METHODS: tuple[Method, ...] = ("auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z")
 Pairs = Literal["control", "all"]
+Scale = Literal["relative", "absolute"]
+Family = Literal["all", "metric"]
 THIN = 10
 
 
@@ -89,8 +93,10 @@ def _naive(
     z = proportions_ztest([treatment.sum_m, control.sum_m], [treatment.sum_d, control.sum_d], alternative=alternative)
     p_t, p_c = treatment.ratio, control.ratio
     se = math.sqrt(p_t * (1 - p_t) / treatment.sum_d + p_c * (1 - p_c) / control.sum_d)
-    half = sps.norm.ppf(1 - alpha / 2) * se
-    return z.p_value, (p_t - p_c - half, p_t - p_c + half)
+    one_sided = alternative != "two-sided"
+    half = sps.norm.ppf(1 - alpha / (1 if one_sided else 2)) * se
+    low, high = p_t - p_c - half, p_t - p_c + half
+    return z.p_value, (low if alternative != "less" else -math.inf, high if alternative != "greater" else math.inf)
 
 
 def _row(
@@ -100,13 +106,13 @@ def _row(
     stats: dict[str, GroupStats],
     result: Contrast,
     method: str,
-    alpha: float,
+    options: dict[str, Any],
 ) -> dict[str, Any]:
     c, t = pair
     notes = list(result.warnings)
-    if min(stats[c].n, stats[t].n) < THIN:
+    if result.testable and min(stats[c].n, stats[t].n) < THIN:
         notes.append(f"fewer than {THIN} tweets in a group: treat the result as a rough indication")
-    return {
+    row = {
         "metric": metric.label,
         "by": by,
         "control": c,
@@ -121,34 +127,48 @@ def _row(
         "rel_lift": result.rel_lift,
         "rel_ci_low": result.rel_ci[0],
         "rel_ci_high": result.rel_ci[1],
-        "p_value": result.p_value,
+        "p_value_abs": result.p_value_abs,
+        "p_value_rel": result.p_value_rel,
         "method": method,
-        "alpha": alpha,
+        "alpha": options["alpha"],
+        "alternative": options["alternative"],
         "deff": result.deff,
-        "warnings": "; ".join(notes),
+        "warnings": notes,
         "se": result.se,
         "rel_se": result.rel_se,
+        "testable": result.testable,
     }
+    return row
+
+
+def _choose_scale(row: dict[str, Any], scale: Scale) -> None:
+    """The verdict's p: the requested scale, or the absolute one (said so) when the lift cannot be tested."""
+    p_abs, p_rel = row["p_value_abs"], row["p_value_rel"]
+    row["p_scale"] = scale
+    row["p_value"] = p_rel if scale == "relative" else p_abs
+    if scale == "relative" and math.isnan(p_rel) and not math.isnan(p_abs):
+        row["p_scale"], row["p_value"] = "absolute", p_abs
+        row["warnings"].append("the verdict uses the absolute difference because the relative lift cannot be tested")
 
 
 def _one_metric(
     frame: Any,
     metric: Metric,
     by: str,
-    pairs: list[tuple[str, str]] | None,
     control: str | None,
     pair_mode: Pairs,
     options: dict[str, Any],
 ) -> list[dict[str, Any]]:
     method, alpha, alternative = options["method"], options["alpha"], options["alternative"]
     stats = group_stats(frame, metric, by)
-    pairs = pairs or _contrasts(list(stats), control, pair_mode, by)
+    pairs = _contrasts(list(stats), control, pair_mode, by)
     is_ratio = isinstance(metric, Ratio)
     if method == "auto":
         method = "delta" if is_ratio else "welch"
     arrays = tweet_arrays(frame, metric, by) if method in ("bootstrap", "mann-whitney", "fisher", "barnard") else {}
     if options["covariate"]:
         stats = _covariate_adjusted(_with_covariate(frame, metric, by, options["covariate"]))
+    binary = any(g.binary for g in stats.values())
     rows = []
     for c, t in pairs:
         result = contrast(
@@ -159,13 +179,27 @@ def _one_metric(
             relative_ci=options["relative_ci"],
             ratio=is_ratio and not options["covariate"],
         )
-        row = _row(metric, by, (c, t), stats, result, _label(method, is_ratio, options), alpha)
+        row = _row(metric, by, (c, t), stats, result, _label(method, is_ratio, binary, options), options)
+        _choose_scale(row, options["scale"])
         _apply_method(row, method, arrays, stats, (c, t), options)
+        if not row["testable"] and binary and method in ("delta", "welch"):
+            _exact_fallback(row, stats[c], stats[t], alternative)
+        row["warnings"] = "; ".join(row["warnings"])
         rows.append(row)
     return rows
 
 
-def _label(method: str, is_ratio: bool, options: dict[str, Any]) -> str:
+def _exact_fallback(row: dict[str, Any], control: GroupStats, treatment: GroupStats, alternative: Alternative) -> None:
+    """A 0/1 outcome with no variation in an arm (all or none of its tweets): Fisher's exact test is valid."""
+    table = [[int(g.sum_m), g.n - int(g.sum_m)] for g in (treatment, control)]
+    p = fisher_exact(table, alternative=alternative).p_value
+    row.update(p_value_abs=p, p_value=p, p_scale="exact", testable=True)
+    row["method"] += "; Fisher exact (an arm has no variation)"
+    row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
+    row["warnings"].append("an arm has no variation, so the p-value is Fisher's exact test on tweets with/without")
+
+
+def _label(method: str, is_ratio: bool, binary: bool, options: dict[str, Any]) -> str:
     base = {
         "delta": "delta method (Welch t)",
         "welch": "Welch t",
@@ -177,10 +211,14 @@ def _label(method: str, is_ratio: bool, options: dict[str, Any]) -> str:
     }[method]
     if method == "delta" and not is_ratio:
         base = "Welch t"
+    if binary and method in ("delta", "welch"):
+        base += " on a proportion of tweets (binomial variance p(1-p))"
     if options["covariate"]:
         base += f" + CUPED on {options['covariate']}"
     if options["relative_ci"] != "delta":
         base += f"; {options['relative_ci']} lift interval"
+    if options["alternative"] != "two-sided":
+        base += f"; one-sided ({options['alternative']})"
     return base
 
 
@@ -192,50 +230,46 @@ def _apply_method(
     pair: tuple[str, str],
     options: dict[str, Any],
 ) -> None:
+    """Replace the delta-method numbers with the chosen method's (p-values on the scale that method tests)."""
     c, t = pair
+    alternative = options["alternative"]
+    if method in ("delta", "welch") or (not row["testable"] and method in ("bootstrap", "naive-z")):
+        return
     if method == "bootstrap":
         kinds: tuple[tuple[Literal["diff", "lift"], str, str], ...] = (
             ("diff", "abs_ci_low", "abs_ci_high"),
             ("lift", "rel_ci_low", "rel_ci_high"),
         )
         for kind, low, high in kinds:
+            if kind == "lift" and math.isnan(row["rel_lift"]):
+                row[low] = row[high] = math.nan
+                continue
             boot = cluster_bootstrap(
-                arrays[c],
-                arrays[t],
-                statistic=kind,
-                n_resamples=options["n_resamples"],
-                alpha=row["alpha"],
-                seed=options["seed"],
-            )
+                arrays[c], arrays[t], statistic=kind, n_resamples=options["n_resamples"], alpha=row["alpha"],
+                alternative=alternative, seed=options["seed"],
+            )  # fmt: skip
             row[low], row[high] = boot.ci
-        row["p_value"] = permutation_test(
-            arrays[c], arrays[t], n_resamples=options["n_resamples"], seed=options["seed"]
+        p = permutation_test(
+            arrays[c], arrays[t], n_resamples=options["n_resamples"], alternative=alternative, seed=options["seed"]
         )
+        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
     elif method == "mann-whitney":
         rate = {g: np.divide(m, d, out=np.full_like(m, np.nan), where=d > 0) for g, (m, d) in arrays.items()}
         x, y = rate[t][~np.isnan(rate[t])], rate[c][~np.isnan(rate[c])]
-        row["p_value"] = mann_whitney(x, y, alternative=options["alternative"]).p_value
-        row["warnings"] = "; ".join(
-            filter(None, [row["warnings"], "per-tweet rates, unweighted: a different estimand from the ratio of sums"])
-        )
+        p = mann_whitney(x, y, alternative=alternative).p_value if min(len(x), len(y)) else math.nan
+        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="rank", testable=not math.isnan(p))
+        row["warnings"].append("per-tweet rates, unweighted: a different estimand from the ratio of sums")
     elif method in ("fisher", "barnard"):
         table = [_binary_counts(arrays[t][0]), _binary_counts(arrays[c][0])]
         exact = fisher_exact if method == "fisher" else barnard_exact
-        row["p_value"] = exact(table, alternative=options["alternative"]).p_value
+        p = exact(table, alternative=alternative).p_value
+        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="exact", testable=True)
+        row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
     elif method == "naive-z":
-        row["p_value"], (row["abs_ci_low"], row["abs_ci_high"]) = _naive(
-            stats[c], stats[t], row["alpha"], options["alternative"]
-        )
+        p, (row["abs_ci_low"], row["abs_ci_high"]) = _naive(stats[c], stats[t], row["alpha"], alternative)
+        row.update(p_value_abs=p, p_value_rel=math.nan, p_value=p, p_scale="absolute")
         row["rel_ci_low"] = row["rel_ci_high"] = math.nan
-        row["warnings"] = "; ".join(
-            filter(
-                None,
-                [
-                    row["warnings"],
-                    "treats impressions as independent; overstates significance by about the design effect",
-                ],
-            )
-        )
+        row["warnings"].append("treats impressions as independent; overstates significance by about the design effect")
 
 
 def _binary_counts(values: np.ndarray) -> list[int]:
@@ -265,6 +299,39 @@ def _with_covariate(
     return out
 
 
+def _options(
+    method: object,
+    pairs: object,
+    alpha: object,
+    correction: object,
+    family: object,
+    alternative: object,
+    relative_ci: object,
+    scale: object,
+    n_resamples: object,
+    seed: object,
+) -> dict[str, Any]:
+    """Every option checked before any data is read; a typo gets a suggestion, never a silent default."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise StatsInputError(f"alpha must be a number between 0 and 1 (e.g. 0.05), got {alpha!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 100:
+        raise StatsInputError(f"n_resamples must be a whole number of at least 100, got {n_resamples!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise StatsInputError(f"seed must be an int or None, got {seed!r}")
+    return {
+        "method": check_choice("method", method, METHODS),
+        "pairs": check_choice("pairs", pairs, ("control", "all")),
+        "alpha": float(alpha),
+        "correction": check_choice("correction", correction, CORRECTIONS),
+        "family": check_choice("family", family, ("all", "metric")),
+        "alternative": check_alternative(alternative),
+        "relative_ci": check_choice("relative_ci", relative_ci, RELATIVE_CIS),
+        "scale": check_choice("scale", scale, ("relative", "absolute")),
+        "n_resamples": n_resamples,
+        "seed": seed,
+    }
+
+
 def compare(
     frame: Any,
     *,
@@ -275,9 +342,10 @@ def compare(
     method: Method = "auto",
     alpha: float = 0.05,
     correction: Correction = "holm",
-    family: Literal["all", "metric"] = "all",
+    family: Family = "all",
     alternative: Alternative = "two-sided",
     relative_ci: RelativeCI = "delta",
+    scale: Scale = "relative",
     covariate: str | None = None,
     n_resamples: int = 10_000,
     seed: int | None = 0,
@@ -287,29 +355,46 @@ def compare(
     Parameters
     ----------
     frame : DataFrame (pandas, polars or lazy)
-        One row per tweet, e.g. from :func:`engagement_lab.per_tweet`.
+        One row per tweet, e.g. from :func:`engagement_lab.per_tweet`. Counts are checked first: negative
+        counts, and for rates per impression fractional counts or more engagements than impressions, are
+        refused with the rows named. Tweets with no group label are left out (counted in ``notes``).
     metric : str, Ratio, Mean or a list of them
-        A named rate (``"engagement_rate"``, ``"ctr"``...), a column (its per-tweet mean), or a metric object.
+        A named rate (``"engagement_rate"``, ``"ctr"``...), a column (its per-tweet mean; a 0/1 column is a
+        proportion of tweets with the binomial variance), or a metric object.
     by : str
         The column whose values are the groups (variant, campaign, content type...).
     control : str, optional
         The reference group (default: the first value in sorted order).
     pairs : {"control", "all"}
         Every group against the control, or all pairs.
-    method : {"auto", "delta", "welch", "bootstrap", "mann-whitney", "naive-z"}
+    method : {"auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z"}
         ``"auto"`` uses the delta method for ratios and Welch's t for means and says so in ``method``.
         ``"naive-z"`` is the common but wrong impression-level test, offered for contrast.
-    alpha, alternative
-        Significance level and ``"two-sided"``, ``"larger"`` or ``"smaller"`` (treatment vs control).
+    alpha : float
+        Significance level; intervals have coverage 1 − alpha.
+    alternative : {"two-sided", "greater", "less"}
+        Treatment vs control (scipy's names; statsmodels' ``"larger"``/``"smaller"`` mean the same).
+        One-sided intervals have one infinite end.
+    scale : {"relative", "absolute"}
+        Which test the verdict and ``p_value``/``p_adjusted`` use: the relative lift (default) or the absolute
+        difference. Both are always reported (``p_value_rel``, ``p_value_abs``), each matching its own
+        interval. They can disagree near alpha: the relative scale divides by the control's estimate and so
+        carries its uncertainty too, while peers such as tea-tasting test the absolute difference. When the
+        lift cannot be tested (control value 0, unbounded Fieller interval) the verdict uses the absolute
+        scale and says so; ``p_scale`` names the scale of each row's ``p_value``.
     correction : {"holm", "bonferroni", "fdr_bh", "fdr_by", "none"}
     family : {"all", "metric"}
         Adjust over every contrast of every metric, or within each metric.
     relative_ci : {"delta", "log", "fieller"}
-        How the relative-lift interval is built.
+        How the relative-lift interval (and its test) is built.
     covariate : str, optional
         A pre-period column for CUPED regression adjustment (e.g. the account's previous engagement rate).
     n_resamples, seed
         For the bootstrap and permutation test.
+
+    Degenerate arms (fewer than 2 tweets, or no variation between tweets) cannot be tested: their p-values
+    and intervals are NaN and the verdict says "cannot tell" with the reason; a 0/1 outcome falls back to
+    Fisher's exact test.
 
     Examples
     --------
@@ -321,42 +406,44 @@ def compare(
     >>> result.to_frame()[["control", "treatment", "rel_lift"]].round(3).values.tolist()
     [['A', 'B', 0.486]]
     """
-    if method not in METHODS:
-        raise StatsInputError(f"method must be one of {METHODS}, got {method!r}")
-    if not 0 < alpha < 1:
-        raise StatsInputError(f"alpha must be between 0 and 1, got {alpha}")
+    options = _options(method, pairs, alpha, correction, family, alternative, relative_ci, scale, n_resamples, seed)
     columns = _columns(frame)
-    if by not in columns:
-        from ..errors import did_you_mean
-
-        raise StatsInputError(f"by={by!r} is not a column{did_you_mean(by, columns)}; columns: {columns[:15]}")
-    options = {
-        "method": method,
-        "alpha": alpha,
-        "alternative": alternative,
-        "relative_ci": relative_ci,
-        "covariate": covariate,
-        "n_resamples": n_resamples,
-        "seed": seed,
-    }
-    per_metric = [_one_metric(frame, m, by, None, control, pairs, options) for m in _metrics(metric, columns)]
-    if family == "metric":
-        for rows in per_metric:
-            for row, p in zip(rows, adjust_pvalues([r["p_value"] for r in rows], correction), strict=True):
-                row["p_adjusted"] = float(p)
-    flat = [row for rows in per_metric for row in rows]
-    if family == "all":
-        for row, p in zip(flat, adjust_pvalues([r["p_value"] for r in flat], correction), strict=True):
+    if not isinstance(by, str) or by not in columns:
+        raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
+    if covariate is not None and (not isinstance(covariate, str) or covariate not in columns):
+        hint = did_you_mean(str(covariate), columns)
+        raise StatsInputError(f"covariate={covariate!r} is not a column{hint}; columns: {columns[:15]}")
+    options["covariate"] = covariate
+    metrics = _metrics(metric, columns)
+    data, notes = checked_frame(frame, metrics, by, [covariate] if covariate else [])
+    per_metric = [_one_metric(data, m, by, control, options["pairs"], options) for m in metrics]
+    families = per_metric if options["family"] == "metric" else [[row for rows in per_metric for row in rows]]
+    for rows in families:
+        for row, p in zip(rows, adjust_pvalues([r["p_value"] for r in rows], options["correction"]), strict=True):
             row["p_adjusted"] = float(p)
-    notes = ("Comparisons of campaigns or content types that were not randomised show association, not cause.",)
-    return Comparison(tuple(ContrastRow(**row) for row in flat), correction, alpha, notes)
+    flat = [row for rows in per_metric for row in rows]
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    notes.append("Comparisons of campaigns or content types that were not randomised show association, not cause.")
+    return Comparison(
+        tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
+        alternative=options["alternative"], scale=options["scale"],
+    )  # fmt: skip
 
 
 def summarize(frame: Any, *, metric: str | Metric, by: str, alpha: float = 0.05) -> Summary:
-    """Per-group estimate of a metric with delta-method (ratios) or t (means) confidence intervals."""
-    resolved = resolve_metric(metric, _columns(frame))
+    """Per-group estimate of a metric with delta-method (ratios) or t (means) confidence intervals.
+
+    The same input checks as :func:`compare` apply (counts refused with the rows named, null labels left out).
+    """
+    _options("auto", "control", alpha, "holm", "all", "two-sided", "delta", "relative", 10_000, 0)
+    columns = _columns(frame)
+    if not isinstance(by, str) or by not in columns:
+        raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
+    resolved = resolve_metric(metric, columns)
+    data, _ = checked_frame(frame, [resolved], by)
     rows = []
-    for group, g in group_stats(frame, resolved, by).items():
+    for group, g in group_stats(data, resolved, by).items():
         se = math.sqrt(g.variance) if g.variance > 0 else math.nan
         half = sps.t.ppf(1 - alpha / 2, g.n - 1) * se if g.n > 1 else math.nan
         rows.append(
@@ -375,7 +462,12 @@ def omnibus(
     """Is there any difference among k groups? ``"wald"`` tests equal ratios with delta-method variances
     (right for clustered rates); ``"welch-anova"`` and ``"kruskal"`` use per-tweet values (rates per tweet
     for ratio metrics, unweighted); ``"chisquare"`` compares the share of tweets with a 0/1 outcome."""
-    resolved = resolve_metric(metric, _columns(frame))
+    check_choice("method", method, ("wald", "welch-anova", "kruskal", "chisquare"))
+    columns = _columns(frame)
+    if not isinstance(by, str) or by not in columns:
+        raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
+    resolved = resolve_metric(metric, columns)
+    frame, _ = checked_frame(frame, [resolved], by)
     if method == "chisquare":
         counts = [_binary_counts(m) for m, _ in tweet_arrays(frame, resolved, by).values()]
         return proportions_chisquare([c[0] for c in counts], [sum(c) for c in counts])

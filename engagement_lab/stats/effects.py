@@ -9,25 +9,44 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 from scipy import stats as sps
+from scipy.optimize import brentq, minimize_scalar
 
+from ..errors import StatsInputError, check_choice
 from .sufficient import GroupStats
 
 __all__ = [
+    "ALTERNATIVES",
+    "RELATIVE_CIS",
     "Alternative",
     "Contrast",
     "RelativeCI",
     "bayesian_lift",
+    "check_alternative",
     "confidence_sequence",
     "contrast",
     "design_effect",
 ]
 
-Alternative = Literal["two-sided", "larger", "smaller"]
+Alternative = Literal["two-sided", "greater", "less"]
+ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "greater", "less")
+_ALIASES: dict[str, Alternative] = {"larger": "greater", "smaller": "less"}  # statsmodels' spelling
 RelativeCI = Literal["delta", "log", "fieller"]
+RELATIVE_CIS: tuple[RelativeCI, ...] = ("delta", "log", "fieller")
 NAN = math.nan
+_FLAT = 1e-9
+"""An arm whose per-tweet spread is below this fraction of its typical value has (numerically) no variance."""
+
+
+def check_alternative(alternative: object) -> Alternative:
+    """scipy's names (``"two-sided"``, ``"greater"``, ``"less"``: treatment vs control); statsmodels'
+    ``"larger"``/``"smaller"`` are accepted as the same; anything else is refused with a suggestion."""
+    if isinstance(alternative, str) and alternative in _ALIASES:
+        return _ALIASES[alternative]
+    return check_choice("alternative", alternative, ALTERNATIVES)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -40,13 +59,16 @@ class Contrast:
     se: float
     df: float
     statistic: float
-    p_value: float
+    p_value_abs: float
     abs_ci: tuple[float, float]
     rel_lift: float
     rel_se: float
     rel_ci: tuple[float, float]
+    p_value_rel: float
     deff: float
     warnings: tuple[str, ...] = field(default=())
+    testable: bool = True
+    """False when the data cannot support any test (an arm with fewer than 2 tweets or no variance)."""
 
 
 def _welch_df(v_t: float, v_c: float, n_t: int, n_c: int) -> float:
@@ -62,9 +84,9 @@ def p_from_t(t: float, df: float, alternative: Alternative) -> float:
     def sf(x: float) -> float:  # the plain functions are far cheaper than frozen distributions
         return float(sps.t.sf(x, df) if math.isfinite(df) else sps.norm.sf(x))
 
-    if alternative == "larger":
+    if alternative == "greater":
         return sf(t)
-    if alternative == "smaller":
+    if alternative == "less":
         return sf(-t)
     return min(1.0, 2 * sf(abs(t)))
 
@@ -77,9 +99,9 @@ def _quantile(alpha: float, df: float, alternative: Alternative) -> float:
 
 
 def _interval(center: float, half: float, alternative: Alternative) -> tuple[float, float]:
-    if alternative == "larger":
+    if alternative == "greater":
         return center - half, math.inf
-    if alternative == "smaller":
+    if alternative == "less":
         return -math.inf, center + half
     return center - half, center + half
 
@@ -110,6 +132,23 @@ def design_effect(control: GroupStats, treatment: GroupStats, variance: float) -
     return variance / naive if naive > 0 else NAN
 
 
+def flat_reason(name: str, g: GroupStats) -> str | None:
+    """Why an arm cannot enter a test (too few tweets, or no variation between tweets), else None.
+
+    Variation is judged relative to the arm's typical per-tweet value, so constant rates that differ only by
+    rounding (a variance of 1e-35 instead of 0) count as constant.
+    """
+    if g.n < 2:
+        return f"{name} has {g.n} tweet(s): a test needs at least 2 per group"
+    if not g.sum_d:
+        return f"{name} has a zero denominator total: its rate is undefined"
+    typical = math.sqrt(g.sum_mm / g.n) / abs(g.mean_d) if g.n else 0.0
+    if not typical or not g.unit_variance > (_FLAT * typical) ** 2:
+        what = "every tweet has 0" if not typical else "every tweet has the same rate"
+        return f"{name} has no variation between tweets ({what}): its uncertainty cannot be estimated"
+    return None
+
+
 def contrast(
     control: GroupStats,
     treatment: GroupStats,
@@ -121,32 +160,45 @@ def contrast(
 ) -> Contrast:
     """Compare two groups' ratios (or means) by the delta method with a Welch–Satterthwaite t reference.
 
-    The p-value is computed on the same scale as the relative interval, so the verdict never contradicts the
-    interval: on the relative lift by the delta method (GrowthBook's default), on the log ratio for
-    ``"log"``, and on the absolute difference for ``"fieller"`` (Fieller's interval excludes 0 exactly when
-    the absolute Welch test rejects).
+    Two p-values are returned, each matching its own interval: ``p_value_abs`` tests the absolute difference
+    (Welch t; it rejects exactly when the absolute interval excludes 0) and ``p_value_rel`` tests the relative
+    lift on the scale of the relative interval: by the delta method (GrowthBook's default), on the log ratio
+    for ``"log"``, and for ``"fieller"`` the absolute test (Fieller's interval excludes 0 exactly when it
+    rejects). The two can differ near the threshold because the relative scale adds the control's
+    uncertainty as a denominator. An arm with fewer than 2 tweets or no variation gives NaN everywhere
+    (``testable=False``) and says why; a control value of 0 leaves the relative lift undefined.
     """
-    warnings: list[str] = []
-    for name, g in (("control", control), ("treatment", treatment)):
-        if g.n < 2:
-            warnings.append(f"{name} has {g.n} tweet(s): no variance, no test")
-        elif g.unit_variance == 0:
-            warnings.append(f"{name} has zero variance across tweets")
+    alternative = check_alternative(alternative)
+    relative_ci = check_choice("relative_ci", relative_ci, RELATIVE_CIS)
+    reasons = [r for r in (flat_reason("control", control), flat_reason("treatment", treatment)) if r]
     r_c, r_t = control.ratio, treatment.ratio
+    deff = NAN
+    if reasons:
+        return Contrast(
+            r_c, r_t, r_t - r_c, NAN, NAN, NAN, NAN, (NAN, NAN), r_t / r_c - 1 if r_c else NAN, NAN, (NAN, NAN),
+            NAN, deff, tuple(f"cannot test: {r}" for r in reasons), testable=False,
+        )  # fmt: skip
+    warnings: list[str] = []
     v_c, v_t = control.variance, treatment.variance
     diff, variance = r_t - r_c, v_t + v_c
-    se = math.sqrt(variance) if variance > 0 else NAN
-    df = _welch_df(v_t, v_c, treatment.n, control.n) if variance > 0 else NAN
-    t = diff / se if se > 0 else NAN
+    se = math.sqrt(variance)
+    df = _welch_df(v_t, v_c, treatment.n, control.n)
+    t = diff / se
     quantile = _quantile(alpha, df, alternative)
-    abs_ci = _interval(diff, quantile * se, alternative) if se > 0 else (NAN, NAN)
-    lift = r_t / r_c - 1 if r_c else NAN
-    rel_se = math.sqrt(v_t / r_c**2 + r_t**2 * v_c / r_c**4) if r_c and variance > 0 else NAN
-    rel_ci = _relative_interval(r_t, r_c, v_t, v_c, lift, rel_se, quantile, alternative, relative_ci, warnings)
+    abs_ci = _interval(diff, quantile * se, alternative)
+    p_abs = p_from_t(t, df, alternative)
+    if r_c:
+        lift = r_t / r_c - 1
+        rel_se = math.sqrt(v_t / r_c**2 + r_t**2 * v_c / r_c**4)
+        rel_ci = _relative_interval(r_t, r_c, v_t, v_c, lift, rel_se, quantile, alternative, relative_ci, warnings)
+        statistic = _scaled_statistic(relative_ci, t, lift, rel_se, r_t, r_c, v_t, v_c)
+        unbounded = math.isinf(rel_ci[0]) and math.isinf(rel_ci[1])  # Fieller: the lift is not estimable
+        p_rel = NAN if unbounded else p_from_t(statistic, df, alternative)
+    else:
+        lift, rel_se, rel_ci, statistic, p_rel = NAN, NAN, (NAN, NAN), NAN, NAN
+        warnings.append("the control value is 0, so a relative lift is undefined; judge the absolute difference")
     deff = design_effect(control, treatment, variance) if ratio else NAN
-    statistic = _scaled_statistic(relative_ci, t, lift, rel_se, r_t, r_c, v_t, v_c)
-    p = p_from_t(statistic, df, alternative)
-    return Contrast(r_c, r_t, diff, se, df, statistic, p, abs_ci, lift, rel_se, rel_ci, deff, tuple(warnings))
+    return Contrast(r_c, r_t, diff, se, df, t, p_abs, abs_ci, lift, rel_se, rel_ci, p_rel, deff, tuple(warnings))
 
 
 def _scaled_statistic(
@@ -186,11 +238,14 @@ def _relative_interval(
         return math.exp(low) - 1, math.exp(high) - 1
     bounds = _fieller(r_t, r_c, v_t, v_c, quantile * quantile)
     if bounds is None:
-        warnings.append("Fieller interval is unbounded: the control rate is not clearly different from zero")
+        warnings.append(
+            "Fieller interval is unbounded: the control rate is not clearly different from zero, so the relative "
+            "lift cannot be tested; judge the absolute difference"
+        )
         return -math.inf, math.inf
-    if alternative == "larger":
+    if alternative == "greater":
         return bounds[0], math.inf
-    if alternative == "smaller":
+    if alternative == "less":
         return -math.inf, bounds[1]
     return bounds
 
@@ -244,6 +299,40 @@ class ConfidenceSequence:
     tuning: float
 
 
+def _rho2(alpha: float, tuning: float, two_sided: bool) -> float:
+    a = alpha if two_sided else 2 * alpha  # eq. 161 uses 2α for one-sided sequences
+    return (-2 * math.log(a) + math.log(-2 * math.log(a) + 1)) / tuning
+
+
+def _half_width(se: float, n: int, alpha: float, *, tuning: float, two_sided: bool) -> float:
+    """Half-width of the two-sided (eq. 9) or one-sided (eq. 134) normal-mixture sequence at this look."""
+    rho2 = _rho2(alpha, tuning, two_sided)
+    s2 = se * se * n
+    spread = 2 * (n * rho2 + 1) / (n * n * rho2)
+    if two_sided:
+        return math.sqrt(s2 * spread * math.log(math.sqrt(n * rho2 + 1) / alpha))
+    return math.sqrt(s2 * spread * math.log(1 + math.sqrt(n * rho2 + 1) / (2 * alpha)))
+
+
+_ONE_SIDED_RANGE = (1e-12, 0.5 - 1e-9)
+"""One-sided levels searched when inverting the sequence (2α must stay below 1 for ρ² > 0)."""
+
+
+def _one_sided_p(distance: float, se: float, n: int, tuning: float) -> float:
+    """The smallest α at which the one-sided sequence excludes the null (``distance``: how far the estimate
+    lies beyond the null in the tested direction). Because ρ is tuned to α, the half-width falls with α only
+    up to a minimum (near α = 0.2 for n ≪ N*) and grows again towards 0.5, so the narrowest α is found first
+    and the crossing is bisected below it. 1.0 when no α < 0.5 excludes the null."""
+    low, high = _ONE_SIDED_RANGE
+    width = partial(_half_width, se, n, tuning=tuning, two_sided=False)
+    narrowest = float(minimize_scalar(width, bounds=(low, high), method="bounded", options={"xatol": 1e-10}).x)
+    if distance <= 0 or width(narrowest) >= distance:
+        return 1.0
+    if width(low) < distance:
+        return low
+    return float(brentq(lambda a: width(a) - distance, low, narrowest, xtol=1e-15))
+
+
 def confidence_sequence(
     estimate: float,
     se: float,
@@ -257,19 +346,24 @@ def confidence_sequence(
     """Normal-mixture confidence sequence (Waudby-Smith et al. 2021; GrowthBook's sequential test).
 
     ``n`` is the number of tweets in both arms at this look; ``tuning`` (N*) is the sample size at which the
-    sequence is tightest (GrowthBook's default 5000).
+    sequence is tightest (GrowthBook's default 5000). Two-sided: the interval of eq. 9 and the always-valid p
+    of eq. 155. One-sided (``"greater"``/``"less"``): the interval of eq. 134 with one infinite end, and the p
+    that inverts it, i.e. the smallest α whose one-sided sequence excludes ``null`` (as gbstats finds it by
+    bisection), so the p-value and the interval always agree.
     """
-    if not (se > 0) or n < 2:
+    alternative = check_alternative(alternative)
+    if not 0 < alpha < 0.5 or not tuning > 0:
+        raise StatsInputError(f"alpha must be in (0, 0.5) and tuning > 0, got alpha={alpha}, tuning={tuning}")
+    if not (se > 0) or n < 2 or math.isnan(estimate):
         return ConfidenceSequence(estimate, (NAN, NAN), NAN, n, tuning)
-    a = alpha if alternative == "two-sided" else 2 * alpha
-    rho2 = (-2 * math.log(a) + math.log(-2 * math.log(a) + 1)) / tuning
-    s2 = se * se * n
-    spread = 2 * (n * rho2 + 1) / (n * n * rho2)
-    if alternative == "two-sided":
-        half = math.sqrt(s2 * spread * math.log(math.sqrt(n * rho2 + 1) / alpha))
+    two_sided = alternative == "two-sided"
+    half = _half_width(se, n, alpha, tuning=tuning, two_sided=two_sided)
+    if two_sided:
+        rho2 = _rho2(alpha, tuning, True)
+        s_stat = (estimate - null) ** 2 * n / (se * se)
+        exponent = rho2 * s_stat / (2 * (n * rho2 + 1))
+        p = min(1.0, math.sqrt(n * rho2 + 1) / math.exp(min(exponent, 700)))
     else:
-        half = math.sqrt(s2 * spread * math.log(1 + math.sqrt(n * rho2 + 1) / (2 * alpha)))
-    s_stat = (estimate - null) ** 2 * n / (se * se)
-    exponent = rho2 * s_stat / (2 * (n * rho2 + 1))
-    e_value = math.exp(min(exponent, 700)) / math.sqrt(n * rho2 + 1)
-    return ConfidenceSequence(estimate, _interval(estimate, half, alternative), min(1.0, 1 / e_value), n, tuning)
+        distance = estimate - null if alternative == "greater" else null - estimate
+        p = _one_sided_p(distance, se, n, tuning)
+    return ConfidenceSequence(estimate, _interval(estimate, half, alternative), p, n, tuning)

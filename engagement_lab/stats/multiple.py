@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import StatsInputError
+from ..errors import check_choice
 
 __all__ = ["CORRECTIONS", "Correction", "adjust_pvalues"]
 
@@ -24,8 +24,7 @@ def adjust_pvalues(p_values: Sequence[float], method: Correction = "holm") -> np
     >>> adjust_pvalues([0.01, 0.04, 0.03, 0.005, 0.55, 0.6], "holm").round(4).tolist()
     [0.05, 0.12, 0.12, 0.03, 1.0, 1.0]
     """
-    if method not in CORRECTIONS:
-        raise StatsInputError(f"correction must be one of {CORRECTIONS}, got {method!r}")
+    check_choice("correction", method, CORRECTIONS)
     p = np.asarray(p_values, dtype=float)
     out = np.full_like(p, np.nan)
     valid = ~np.isnan(p)

@@ -159,12 +159,24 @@ def srm_check(
     """
     names = list(tweets_per_arm)
     observed = np.array([tweets_per_arm[k] for k in names], float)
+    if (observed < 0).any() or (observed != np.round(observed)).any():
+        raise StatsInputError(f"tweets_per_arm must hold whole, non-negative tweet counts, got {dict(tweets_per_arm)}")
     if weights is None:
         w = np.ones(len(names))
     elif isinstance(weights, Mapping):
+        unknown = [k for k in weights if k not in tweets_per_arm]
+        if unknown:
+            raise StatsInputError(f"weights name arm(s) {unknown} that are not in tweets_per_arm ({names})")
         w = np.array([weights.get(k, 0.0) for k in names], float)
     else:
         w = np.asarray(weights, float)
+        if w.shape != (len(names),):
+            raise StatsInputError(
+                f"weights has {w.size} value(s) but tweets_per_arm has {len(names)} arm(s) ({names}); give one weight "
+                "per arm in the same order, or a mapping such as {'A': 0.5, 'B': 0.5}"
+            )
+    if (w < 0).any() or not np.isfinite(w).all():
+        raise StatsInputError(f"weights must be finite and non-negative, got {w.tolist()}")
     keep = w > 0
     if keep.sum() < 2 or observed[keep].sum() == 0:
         return SRMResult(math.nan, 1.0, dict(zip(names, observed.astype(int).tolist(), strict=True)), {}, False)

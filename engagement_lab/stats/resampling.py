@@ -18,11 +18,13 @@ from typing import Literal
 import numpy as np
 from scipy import stats as sps
 
-from ..errors import StatsInputError
+from ..errors import StatsInputError, check_choice
+from .effects import Alternative, check_alternative
 
 __all__ = ["BootstrapResult", "cluster_bootstrap", "permutation_test"]
 
 Statistic = Literal["diff", "lift"]
+STATISTICS: tuple[Statistic, ...] = ("diff", "lift")
 _CHUNK_ELEMENTS = 4_000_000
 
 
@@ -89,18 +91,57 @@ def _jackknife(
     return np.concatenate([drop_c, drop_t])
 
 
-def _bca(theta: float, reps: np.ndarray, jack: np.ndarray, alpha: float) -> tuple[float, float]:
+def _levels(alpha: float, alternative: Alternative) -> tuple[float | None, float | None]:
+    """Quantile levels of the interval's ends (None: an infinite end of a one-sided interval)."""
+    if alternative == "greater":
+        return alpha, None
+    if alternative == "less":
+        return None, 1 - alpha
+    return alpha / 2, 1 - alpha / 2
+
+
+def _bca(
+    theta: float, reps: np.ndarray, jack: np.ndarray, levels: tuple[float | None, float | None]
+) -> tuple[float, float]:
     below = np.mean(reps < theta) + 0.5 * np.mean(reps == theta)
     z0 = sps.norm.ppf(np.clip(below, 1e-12, 1 - 1e-12))
     d = jack.mean() - jack
     denominator = 6 * (np.sum(d * d) ** 1.5)
     acceleration = np.sum(d**3) / denominator if denominator > 0 else 0.0
     out = []
-    for q in (alpha / 2, 1 - alpha / 2):
+    for q, infinite in zip(levels, (-math.inf, math.inf), strict=True):
+        if q is None:
+            out.append(infinite)
+            continue
         zq = sps.norm.ppf(q)
         adjusted = sps.norm.cdf(z0 + (z0 + zq) / (1 - acceleration * (z0 + zq)))
-        out.append(float(np.quantile(reps, adjusted)))
+        out.append(float(np.quantile(reps, np.clip(adjusted, 0.0, 1.0))))
     return out[0], out[1]
+
+
+def _arms(
+    control: tuple[np.ndarray, np.ndarray], treatment: tuple[np.ndarray, np.ndarray], statistic: object, what: str
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Checked float arrays of both arms; the reason named when the statistic cannot be resampled."""
+    check_choice("statistic", statistic, STATISTICS)
+    arms = []
+    for name, (m, d) in (("control", control), ("treatment", treatment)):
+        m, d = np.asarray(m, float), np.asarray(d, float)
+        if m.shape != d.shape or m.ndim != 1:
+            raise StatsInputError(f"{name}: numerator and denominator must be 1-d arrays of equal length")
+        if len(m) < 2:
+            raise StatsInputError(f"the {what} needs at least 2 tweets in each group; {name} has {len(m)}")
+        if not (np.isfinite(m).all() and np.isfinite(d).all()):
+            raise StatsInputError(f"{name} holds NaN or infinite values; drop those tweets first")
+        if d.sum() <= 0:
+            raise StatsInputError(f"{name}'s denominators sum to {d.sum():g}: its rate is undefined")
+        arms.append((m, d))
+    if statistic == "lift" and arms[0][0].sum() == 0:
+        raise StatsInputError(
+            "the control has a numerator total of 0, so the relative lift is undefined (division by zero); "
+            "use statistic='diff' (the absolute difference)"
+        )
+    return arms[0], arms[1]
 
 
 def cluster_bootstrap(
@@ -111,24 +152,42 @@ def cluster_bootstrap(
     n_resamples: int = 10_000,
     method: Literal["percentile", "bca"] = "bca",
     alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
     seed: int | None = 0,
 ) -> BootstrapResult:
     """Bootstrap interval of ΣM_T/ΣD_T − ΣM_C/ΣD_C (``"diff"``) or of the relative lift (``"lift"``), resampling
-    tweets within each arm. Pass D as ones for per-tweet means."""
-    if min(len(control[0]), len(treatment[0])) < 2:
-        raise StatsInputError("the bootstrap needs at least 2 tweets in each group")
-    if method not in ("percentile", "bca"):
-        raise StatsInputError(f"method must be 'percentile' or 'bca', got {method!r}")
-    control = (np.asarray(control[0], float), np.asarray(control[1], float))
-    treatment = (np.asarray(treatment[0], float), np.asarray(treatment[1], float))
+    tweets within each arm. Pass D as ones for per-tweet means. One-sided alternatives give an interval with
+    one infinite end. Inputs that cannot be resampled raise :class:`StatsInputError` with the reason."""
+    control, treatment = _arms(control, treatment, statistic, "bootstrap")
+    check_choice("method", method, ("percentile", "bca"))
+    alternative = check_alternative(alternative)
+    _check_resamples(n_resamples, alpha)
     theta = _observed(control, treatment, statistic)
     reps = _replicates(control, treatment, n_resamples, statistic, seed)
-    reps = reps[np.isfinite(reps)]
+    finite = reps[np.isfinite(reps)]
+    if len(finite) < 0.99 * len(reps):
+        raise StatsInputError(
+            f"{len(reps) - len(finite)} of {len(reps)} resamples have an undefined statistic (a resampled control "
+            "with a zero total): the control has too few tweets with engagements for a relative lift; use "
+            "statistic='diff'"
+        )
+    levels = _levels(alpha, alternative)
     if method == "percentile":
-        ci = (float(np.quantile(reps, alpha / 2)), float(np.quantile(reps, 1 - alpha / 2)))
+        ends = [
+            float(np.quantile(finite, q)) if q is not None else inf
+            for q, inf in zip(levels, (-math.inf, math.inf), strict=True)
+        ]
+        ci = (ends[0], ends[1])
     else:
-        ci = _bca(theta, reps, _jackknife(control, treatment, statistic), alpha)
-    return BootstrapResult(theta, ci, float(reps.std(ddof=1)), method, len(reps))
+        ci = _bca(theta, finite, _jackknife(control, treatment, statistic), levels)
+    return BootstrapResult(theta, ci, float(finite.std(ddof=1)), method, len(finite))
+
+
+def _check_resamples(n_resamples: object, alpha: float) -> None:
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 100:
+        raise StatsInputError(f"n_resamples must be a whole number of at least 100, got {n_resamples!r}")
+    if not 0 < alpha < 1:
+        raise StatsInputError(f"alpha must be between 0 and 1, got {alpha!r}")
 
 
 def permutation_test(
@@ -137,14 +196,19 @@ def permutation_test(
     *,
     statistic: Statistic = "diff",
     n_resamples: int = 10_000,
+    alternative: Alternative = "two-sided",
     seed: int | None = 0,
 ) -> float:
-    """Two-sided p-value from permuting arm labels across tweets (the sharp null of no effect on any tweet).
+    """p-value from permuting arm labels across tweets (the sharp null of no effect on any tweet); one-sided
+    alternatives count permutations at least as far in the tested direction.
 
     Each permutation's group sums are one matrix product of a 0/1 assignment matrix with the (M, D) columns.
     """
-    m = np.concatenate([control[0], treatment[0]]).astype(float)
-    d = np.concatenate([control[1], treatment[1]]).astype(float)
+    control, treatment = _arms(control, treatment, statistic, "permutation test")
+    alternative = check_alternative(alternative)
+    _check_resamples(n_resamples, 0.05)
+    m = np.concatenate([control[0], treatment[0]])
+    d = np.concatenate([control[1], treatment[1]])
     n_t, n = len(treatment[0]), len(m)
     values = np.column_stack([m, d])
     totals = values.sum(axis=0)
@@ -159,7 +223,13 @@ def permutation_test(
         mask = np.zeros((size, n), dtype=np.float64)
         np.put_along_axis(mask, draw(size), 1.0, axis=1)
         sums_t = mask @ values
-        stats = _stat(sums_t[:, 0], sums_t[:, 1], totals[0] - sums_t[:, 0], totals[1] - sums_t[:, 1], statistic)
-        extreme += int(np.sum(np.abs(stats) >= abs(observed) - 1e-15))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stats = _stat(sums_t[:, 0], sums_t[:, 1], totals[0] - sums_t[:, 0], totals[1] - sums_t[:, 1], statistic)
+        if alternative == "greater":
+            extreme += int(np.sum(stats >= observed - 1e-15))
+        elif alternative == "less":
+            extreme += int(np.sum(stats <= observed + 1e-15))
+        else:
+            extreme += int(np.sum(np.abs(stats) >= abs(observed) - 1e-15))
         done += size
     return (extreme + 1) / (n_resamples + 1) if math.isfinite(observed) else math.nan

@@ -11,24 +11,33 @@ import pandas as pd
 import polars as pl
 
 from .. import columns as C
-from .effects import bayesian_lift, confidence_sequence
+from ..errors import check_choice
+from .effects import bayesian_lift, check_alternative, confidence_sequence
 
 __all__ = ["Comparison", "ContrastRow", "Summary", "SummaryRow"]
 
 Backend = Literal["pandas", "polars"]
 
 
+def check_backend_name(backend: object) -> Backend:
+    return check_choice("backend", backend, ("pandas", "polars"))  # type: ignore[no-any-return]
+
+
 def _frame(records: list[dict[str, Any]], columns: list[str], backend: Backend) -> Any:
     data = {c: [r[c] for r in records] for c in columns}
-    if backend == "polars":
+    if check_backend_name(backend) == "polars":
         return pl.DataFrame(data, strict=False)
-    if backend != "pandas":
-        raise ValueError(f"backend must be 'pandas' or 'polars', got {backend!r}")
     return pd.DataFrame(data, columns=columns)
 
 
 def _pct(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x * 100:+.1f}%"
+    if math.isinf(x):
+        return "+inf" if x > 0 else "-inf"
+    return "n/a" if math.isnan(x) else f"{x * 100:+.1f}%"
+
+
+def _num(x: float) -> str:
+    return "n/a" if math.isnan(x) else ("-inf" if x == -math.inf else "+inf" if x == math.inf else f"{x:+.4g}")
 
 
 def _p(p: float) -> str:
@@ -55,23 +64,48 @@ class ContrastRow:
     rel_lift: float
     rel_ci_low: float
     rel_ci_high: float
+    p_value_abs: float
+    p_value_rel: float
     p_value: float
     p_adjusted: float
+    p_scale: str
     method: str
     alpha: float
     deff: float
     warnings: str
     se: float = field(default=math.nan, repr=False)
     rel_se: float = field(default=math.nan, repr=False)
+    alternative: str = field(default="two-sided", repr=False)
+    testable: bool = field(default=True, repr=False)
+
+    def _interval(self) -> str:
+        if self.p_scale == "absolute" or not math.isfinite(self.rel_lift):
+            return f"{_num(self.abs_diff)} [{_num(self.abs_ci_low)}, {_num(self.abs_ci_high)}] (absolute difference)"
+        return f"{_pct(self.rel_lift)} [{_pct(self.rel_ci_low)}, {_pct(self.rel_ci_high)}]"
 
     def verdict(self, correction: str) -> str:
-        """One plain-language line, e.g. ``video beats text by +38.0% [+12.0%, +70.0%], p=0.003 (Holm)``."""
+        """One plain-language line, e.g. ``video beats text by +38.0% [+12.0%, +70.0%], p=0.003 (Holm)``.
+
+        The wording follows the numbers shown: "cannot tell" with the reason when no test was possible, the
+        direction of a one-sided test, and the absolute interval when the verdict is on that scale.
+        """
         label = {"none": "unadjusted", "fdr_bh": "BH", "fdr_by": "BY"}.get(correction, correction.capitalize())
-        interval = f"{_pct(self.rel_lift)} [{_pct(self.rel_ci_low)}, {_pct(self.rel_ci_high)}]"
-        tail = f"{_p(self.p_adjusted)} ({label})"
-        if math.isfinite(self.p_adjusted) and self.p_adjusted < self.alpha:
+        sided = "" if self.alternative == "two-sided" else ", one-sided"
+        if not self.testable or not math.isfinite(self.p_adjusted):
+            reasons = [w.removeprefix("cannot test: ") for w in self.warnings.split("; ") if w.startswith("cannot")]
+            why = "; ".join(reasons) or "no valid test for these data"
+            return f"cannot tell on {self.metric}: {self.treatment} vs {self.control}: {why}"
+        tail = f"{_p(self.p_adjusted)} ({label}{sided})"
+        interval = self._interval()
+        if self.p_adjusted < self.alpha:
             word = "beats" if self.abs_diff > 0 else "trails"
             return f"{self.treatment} {word} {self.control} by {interval} on {self.metric}, {tail}"
+        if self.alternative != "two-sided":
+            direction = "greater" if self.alternative == "greater" else "less"
+            return (
+                f"no evidence that {self.treatment} is {direction} than {self.control} on {self.metric}: "
+                f"{interval}, {tail}"
+            )
         return f"no clear difference on {self.metric}: {self.treatment} vs {self.control} {interval}, {tail}"
 
 
@@ -83,6 +117,8 @@ class Comparison:
     correction: str
     alpha: float
     notes: tuple[str, ...] = ()
+    alternative: str = "two-sided"
+    scale: str = "relative"
 
     def to_frame(self, *, backend: Backend = "pandas") -> Any:
         """The contrasts as a tidy frame with the columns of ``engagement_lab.columns.COMPARISON``."""
@@ -96,6 +132,7 @@ class Comparison:
 
         ``prior_sd=None`` is a flat prior; e.g. 0.3 is a proper N(0, 0.3²) prior on the lift.
         """
+        check_backend_name(backend)
         records = []
         for r in self.rows:
             post = bayesian_lift(r.rel_lift, r.rel_se, prior_mean=prior_mean, prior_sd=prior_sd, alpha=r.alpha)
@@ -128,25 +165,40 @@ class Comparison:
         return _frame(records, columns, backend)
 
     def sequential(self, *, tuning: float = 5000, backend: Backend = "pandas") -> Any:
-        """Always-valid (confidence-sequence) interval and p-value of each relative lift, safe under peeking."""
+        """Always-valid (confidence-sequence) interval and p-value of each effect, safe under peeking.
+
+        On the scale of each row's verdict (relative lift, or absolute difference where that is the scale) and
+        with the comparison's ``alternative``: a one-sided comparison gets the one-sided sequence and the
+        p-value that inverts it.
+        """
+        check_backend_name(backend)
         records = []
         for r in self.rows:
-            cs = confidence_sequence(r.rel_lift, r.rel_se, r.n_control + r.n_treatment, alpha=r.alpha, tuning=tuning)
+            absolute = r.p_scale == "absolute"
+            estimate, se = (r.abs_diff, r.se) if absolute else (r.rel_lift, r.rel_se)
+            cs = confidence_sequence(
+                estimate,
+                se,
+                r.n_control + r.n_treatment,
+                alpha=r.alpha,
+                tuning=tuning,
+                alternative=check_alternative(r.alternative),
+            )
             records.append(
                 {
                     "metric": r.metric,
                     "control": r.control,
                     "treatment": r.treatment,
-                    "rel_lift": r.rel_lift,
+                    "scale": "absolute" if absolute else "relative",
+                    "estimate": estimate,
                     "cs_low": cs.interval[0],
                     "cs_high": cs.interval[1],
                     "always_valid_p": cs.p_value,
                     "n": cs.n,
                 }
             )
-        return _frame(
-            records, ["metric", "control", "treatment", "rel_lift", "cs_low", "cs_high", "always_valid_p", "n"], backend
-        )
+        columns = ["metric", "control", "treatment", "scale", "estimate", "cs_low", "cs_high", "always_valid_p", "n"]
+        return _frame(records, columns, backend)
 
     def chart(self) -> Any:
         """Forest plot of the relative lifts with their intervals (Altair)."""

@@ -23,7 +23,8 @@ __all__ = ["GroupStats", "group_stats", "tweet_arrays"]
 class GroupStats:
     """Sufficient statistics of one group of tweets for a ratio ΣM/ΣD (D ≡ 1 for a mean).
 
-    Variances use n − 1 (sample variances). Adding two GroupStats pools their tweets.
+    Variances use n − 1 (sample variances). For a 0/1 per-tweet outcome (``binary``, D ≡ 1) the variance is
+    the binomial p(1 − p), as gbstats' ProportionStatistic has it. Adding two GroupStats pools their tweets.
     """
 
     n: int
@@ -32,6 +33,7 @@ class GroupStats:
     sum_d: float
     sum_dd: float
     sum_md: float
+    binary: bool = False
 
     def __add__(self, other: GroupStats) -> GroupStats:
         return GroupStats(
@@ -41,14 +43,15 @@ class GroupStats:
             self.sum_d + other.sum_d,
             self.sum_dd + other.sum_dd,
             self.sum_md + other.sum_md,
+            self.binary and other.binary,
         )
 
     @classmethod
-    def from_arrays(cls, m: np.ndarray, d: np.ndarray | None = None) -> GroupStats:
-        """From per-tweet arrays (``d`` omitted: a per-tweet mean)."""
+    def from_arrays(cls, m: np.ndarray, d: np.ndarray | None = None, *, binary: bool = False) -> GroupStats:
+        """From per-tweet arrays (``d`` omitted: a per-tweet mean; ``binary``: a 0/1 outcome)."""
         m = np.asarray(m, dtype=float)
         d = np.ones_like(m) if d is None else np.asarray(d, dtype=float)
-        return cls(len(m), float(m.sum()), float(m @ m), float(d.sum()), float(d @ d), float(m @ d))
+        return cls(len(m), float(m.sum()), float(m @ m), float(d.sum()), float(d @ d), float(m @ d), binary)
 
     @property
     def mean_m(self) -> float:
@@ -86,6 +89,8 @@ class GroupStats:
         r, mean_d = self.ratio, self.mean_d
         if self.n < 2 or not mean_d:
             return math.nan
+        if self.binary:
+            return r * (1 - r)
         return max(0.0, (self.var_m - 2 * r * self.cov_md + r * r * self.var_d) / (mean_d * mean_d))
 
     @property
@@ -111,15 +116,19 @@ def _check(frame: Any, metric: Metric, by: str | None) -> None:
 def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, GroupStats]:
     """Sufficient statistics of ``metric`` per value of ``by`` (one group ``"all"`` when ``by`` is None).
 
-    Tweets whose metric columns are null are left out (they have no value to compare).
+    Tweets whose metric columns are null (or NaN) are left out (they have no value to compare). A mean whose
+    values are all 0 or 1 in every group is a proportion of tweets and gets the binomial variance.
     """
     _check(frame, metric, by)
-    m = nw.col(metric.numerator if isinstance(metric, Ratio) else metric.column).cast(nw.Float64)
-    d = nw.col(metric.denominator).cast(nw.Float64) if isinstance(metric, Ratio) else nw.lit(1.0)
+    m = nw.col(metric.numerator if isinstance(metric, Ratio) else metric.column).cast(nw.Float64).fill_nan(None)
+    d = nw.col(metric.denominator).cast(nw.Float64).fill_nan(None) if isinstance(metric, Ratio) else nw.lit(1.0)
     data = nw.from_native(frame).with_columns(_m=m, _d=d)
     data = data.filter(~nw.col("_m").is_null() & ~nw.col("_d").is_null())
     data = data.with_columns(
-        _mm=nw.col("_m") * nw.col("_m"), _dd=nw.col("_d") * nw.col("_d"), _md=nw.col("_m") * nw.col("_d")
+        _mm=nw.col("_m") * nw.col("_m"),
+        _dd=nw.col("_d") * nw.col("_d"),
+        _md=nw.col("_m") * nw.col("_d"),
+        _bin=(nw.col("_m") == 0) | (nw.col("_m") == 1),
     )
     keys = [by] if by else []
     aggregations = [
@@ -129,17 +138,18 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
         nw.col("_d").sum().alias("sum_d"),
         nw.col("_dd").sum().alias("sum_dd"),
         nw.col("_md").sum().alias("sum_md"),
+        nw.col("_bin").all().alias("binary"),
     ]
     table = data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations)
     if isinstance(table, nw.LazyFrame):
         table = table.collect()
     rows = table.rows(named=True)
+    binary = not isinstance(metric, Ratio) and bool(rows) and all(row["binary"] for row in rows)
     out = {}
     for row in rows:
         name = "all" if not by else str(row[by])
-        out[name] = GroupStats(
-            int(row["n"]), *(float(row[k]) for k in ("sum_m", "sum_mm", "sum_d", "sum_dd", "sum_md"))
-        )
+        sm, smm, sd, sdd, smd = (float(row[k]) for k in ("sum_m", "sum_mm", "sum_d", "sum_dd", "sum_md"))
+        out[name] = GroupStats(int(row["n"]), sm, smm, sd, sdd, smd, binary)
     return dict(sorted(out.items()))
 
 
@@ -151,7 +161,9 @@ def tweet_arrays(frame: Any, metric: Metric, by: str) -> dict[str, tuple[np.ndar
     if isinstance(native, nw.LazyFrame):
         native = native.collect()
     columns = [by, numerator] + ([metric.denominator] if isinstance(metric, Ratio) else [])
-    data = native.select(*columns).drop_nulls()
+    data = native.select(*columns)
+    floats = [c for c, t in data.collect_schema().items() if t.is_float()]
+    data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats]).drop_nulls() if floats else data.drop_nulls()
     groups = data[by].to_numpy().astype(str)
     m_all = data[numerator].to_numpy().astype(float)
     d_all = data[metric.denominator].to_numpy().astype(float) if isinstance(metric, Ratio) else np.ones_like(m_all)

@@ -42,7 +42,7 @@ def test_aa_splits_reject_at_the_nominal_rate_and_the_naive_test_does_not() -> N
     runs, n = 2000, len(M)
     treat = (rng.random((runs, n)) < 0.5).astype(float)
     t_stats, c_stats = _stats(treat, M, D), _stats(1 - treat, M, D)
-    delta_p = np.array([contrast(c, t).p_value for c, t in zip(c_stats, t_stats, strict=True)])
+    delta_p = np.array([contrast(c, t).p_value_rel for c, t in zip(c_stats, t_stats, strict=True)])
     naive_p = np.array(
         [
             proportions_ztest([t.sum_m, c.sum_m], [t.sum_d, c.sum_d]).p_value
@@ -53,6 +53,12 @@ def test_aa_splits_reject_at_the_nominal_rate_and_the_naive_test_does_not() -> N
     print(f"A/A rejection at 5%: delta method {delta_rate:.3f}, naive pooled z {naive_rate:.3f}")
     assert delta_rate == pytest.approx(0.05, abs=0.015)
     assert naive_rate > 0.4  # impressions are not independent: the naive test cries wolf
+    for alternative in ("greater", "less"):
+        one_sided = [contrast(c, t, alternative=alternative) for c, t in zip(c_stats, t_stats, strict=True)]
+        for scale in ("p_value_rel", "p_value_abs"):
+            rate = np.mean([getattr(r, scale) < 0.05 for r in one_sided])
+            print(f"A/A one-sided ({alternative}, {scale}) rejection at 5%: {rate:.3f}")
+            assert rate == pytest.approx(0.05, abs=0.015)
 
 
 @pytest.mark.parametrize("relative_ci", ["delta", "log", "fieller"])
@@ -64,12 +70,19 @@ def test_ab_intervals_cover_the_true_lift(relative_ci: str) -> None:
     p = rng.beta(CONCENTRATION * base, CONCENTRATION * (1 - base), (runs, n)) * np.where(treat, 1 + lift, 1.0)
     m = rng.binomial(D.astype(np.int64), np.minimum(p, 1)).astype(float)
     covered = 0
+    one_sided = {"greater": 0, "less": 0}
     for s in range(runs):
         w = treat[s]
         t = GroupStats.from_arrays(m[s][w], D[w])
         c = GroupStats.from_arrays(m[s][~w], D[~w])
         low, high = contrast(c, t, relative_ci=relative_ci).rel_ci  # type: ignore[arg-type]
         covered += low <= lift <= high
+        for alternative in ("greater", "less"):
+            low, high = contrast(c, t, relative_ci=relative_ci, alternative=alternative).rel_ci  # type: ignore[arg-type]
+            one_sided[alternative] += low <= lift <= high
     coverage = covered / runs
     print(f"A/B coverage of the true +20% lift ({relative_ci}): {coverage:.3f}")
     assert 0.935 <= coverage <= 0.965
+    for alternative, count in one_sided.items():
+        print(f"A/B one-sided ({alternative}) coverage ({relative_ci}): {count / runs:.3f}")
+        assert 0.935 <= count / runs <= 0.965

@@ -53,13 +53,13 @@ class TestC3Exact:
         two = fisher_exact([[3, 1], [1, 3]])
         assert two.p_value == pytest.approx(0.48571428571428565, rel=1e-12)
         assert two.estimate == pytest.approx(6.408309, rel=1e-4)  # R's conditional MLE, not the sample OR of 9
-        greater = fisher_exact([[3, 1], [1, 3]], alternative="larger")
+        greater = fisher_exact([[3, 1], [1, 3]], alternative="greater")
         assert greater.p_value == pytest.approx(0.24285714285714283, rel=1e-12)
         assert greater.ci[0] == pytest.approx(0.3136, abs=1e-3)
 
     @pytest.mark.parametrize(
         ("alternative", "p"),
-        [("two-sided", 0.10256410256410257), ("larger", 0.08624708624708627), ("smaller", 0.9953379953379957)],
+        [("two-sided", 0.10256410256410257), ("greater", 0.08624708624708627), ("less", 0.9953379953379957)],
     )
     def test_scipy_docstring_table(self, alternative: str, p: float) -> None:
         assert fisher_exact([[6, 2], [1, 4]], alternative=alternative).p_value == pytest.approx(p, rel=1e-12)  # type: ignore[arg-type]
@@ -68,10 +68,10 @@ class TestC3Exact:
         assert fisher_exact([[8, 2], [1, 5]]).p_value == pytest.approx(0.034965034965034975, rel=1e-12)
 
     def test_barnard_vaccine_example(self) -> None:
-        r = barnard_exact([[7, 12], [8, 3]], alternative="smaller")
+        r = barnard_exact([[7, 12], [8, 3]], alternative="less")
         assert r.statistic == pytest.approx(-1.8943380760602064, rel=1e-6)
         assert r.p_value == pytest.approx(0.034076716365767874, rel=1e-6)
-        assert fisher_exact([[7, 12], [8, 3]], alternative="smaller").p_value == pytest.approx(
+        assert fisher_exact([[7, 12], [8, 3]], alternative="less").p_value == pytest.approx(
             0.06406796601699151, rel=1e-12
         )
 

@@ -1,0 +1,110 @@
+"""Input checks before any arithmetic: counts that cannot be right are refused with the rows named.
+
+One pass of aggregates (collected once, so a lazy frame stays lazy until then) counts every kind of bad
+value; only when something is wrong are a few offending rows fetched to show. NaN is made null on float
+columns so pandas and polars frames give the same answer, and tweets with a null group label are dropped
+(counted in a note), never made into a group called "None".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import narwhals as nw
+
+from ..errors import StatsInputError
+from ..metrics import Metric, Ratio
+
+__all__ = ["checked_frame"]
+
+_SHOWN = 5
+
+
+def _collect(frame: Any) -> Any:
+    return frame.collect() if isinstance(frame, nw.LazyFrame) else frame
+
+
+def _numeric(frame: Any, columns: Sequence[str]) -> list[str]:
+    """Refuse non-numeric metric columns; return the float ones (whose NaN become null)."""
+    schema = frame.collect_schema()
+    floats = []
+    for column in columns:
+        dtype = schema[column]
+        if dtype == nw.Boolean:
+            continue
+        if not dtype.is_numeric():
+            raise StatsInputError(
+                f"column {column!r} holds {dtype}, not numbers; convert it first, e.g. "
+                f"df[{column!r}] = pd.to_numeric(df[{column!r}]) or pl.col({column!r}).cast(pl.Int64)"
+            )
+        if dtype.is_float():
+            floats.append(column)
+    return floats
+
+
+def _problems(metrics: Sequence[Metric]) -> list[tuple[str, Any]]:
+    """(description, expression true on a bad row) for every rule the metrics' columns must obey."""
+    rules: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    for metric in metrics:
+        if not isinstance(metric, Ratio):
+            continue
+        num, den = nw.col(metric.numerator), nw.col(metric.denominator)
+        present = ~num.is_null() & ~den.is_null()  # pandas compares NaN as unequal: test present values only
+        for name in metric.columns:
+            if name not in seen:
+                rules.append((f"negative {name!r}", present & (nw.col(name) < 0)))
+                seen.add(name)
+        if metric.is_bounded:
+            for name in metric.columns:
+                whole = nw.col(name) == nw.col(name).round(0)
+                rules.append((f"fractional {name!r} (counts are whole numbers)", present & ~whole))
+            rules.append((f"{metric.numerator!r} larger than {metric.denominator!r}", present & (num > den)))
+    return rules
+
+
+def _examples(frame: Any, bad: Any, columns: list[str]) -> list[dict[str, Any]]:
+    shown = [c for c in ("tweet_id", *columns) if c in frame.columns]
+    rows: list[dict[str, Any]] = _collect(frame.filter(bad).select(*dict.fromkeys(shown)).head(_SHOWN)).rows(named=True)
+    return rows
+
+
+def checked_frame(frame: Any, metrics: Sequence[Metric], by: str, extra: Sequence[str] = ()) -> tuple[Any, list[str]]:
+    """The frame (as narwhals) with NaN made null and null labels dropped, plus notes for the user.
+
+    Raises
+    ------
+    StatsInputError
+        For non-numeric metric columns, negative counts, and for bounded ratios (per impression)
+        fractional counts or a numerator larger than its denominator; the message names the rows and the fix.
+    """
+    data = nw.from_native(frame)
+    columns = list(dict.fromkeys([c for m in metrics for c in m.columns] + list(extra)))
+    floats = _numeric(data, columns)
+    if floats:
+        data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats])
+    rules = _problems(metrics)
+    label_null = nw.col(by).is_null()
+    if by in floats:
+        label_null = label_null | nw.col(by).is_nan()
+    counts = _collect(
+        data.select(
+            label_null.sum().alias("_null_labels"),
+            *[(expr.fill_null(False)).sum().alias(f"_rule{i}") for i, (_, expr) in enumerate(rules)],
+        )
+    ).row(0)
+    for i, (what, expr) in enumerate(rules):
+        if counts[i + 1]:
+            rows = _examples(data, expr.fill_null(False), [by, *columns])
+            fix = (
+                "fix or drop those rows"
+                if what.startswith("negative")
+                else "fix the counts, or pass a Ratio(..., bounded=False) if this metric may exceed 1 per unit"
+            )
+            raise StatsInputError(f"{counts[i + 1]} row(s) have {what}, e.g. {rows}; {fix}")
+    notes = []
+    if counts[0]:
+        data = data.filter(~label_null)
+        notes.append(f"{counts[0]} tweet(s) with no {by!r} value were left out")
+    return data, notes
