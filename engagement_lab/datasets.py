@@ -20,6 +20,7 @@ import polars as pl
 
 from .api import Credentials, FetchResult, fetch
 from .api.pacing import SystemClock
+from .archive_format import LOCK
 from .errors import DataError
 from .load import load_archive, read_metadata
 from .load.frames import Backend, to_frame
@@ -80,7 +81,7 @@ def write_sample(out: str | Path = SAMPLE_DIR, *, seed: int = 7) -> FetchResult:
             end=world.now,
         ),
     ]
-    return fetch(
+    result = fetch(
         queries,
         credentials=Credentials.from_mapping(app.info("https://sandbox.local")),
         out=out / "archive",
@@ -92,6 +93,8 @@ def write_sample(out: str | Path = SAMPLE_DIR, *, seed: int = 7) -> FetchResult:
         clock=_FixedClock(world.now.timestamp()),
         progress=False,
     )
+    (out / "archive" / LOCK).unlink(missing_ok=True)  # the fetch is over: a shipped sample carries no writer's pid
+    return result
 
 
 _CSV_COLUMNS = (

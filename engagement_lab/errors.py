@@ -22,6 +22,7 @@ __all__ = [
     "DataError",
     "EngagementLabError",
     "ForbiddenError",
+    "LockError",
     "NotAcceptableError",
     "QueryError",
     "RateLimitError",
@@ -45,6 +46,10 @@ class EngagementLabError(Exception):
 
 class ConfigError(EngagementLabError):
     """Missing or malformed credentials or settings."""
+
+
+class LockError(ConfigError):
+    """Another process is writing the same archive or watcher state (the message names its pid)."""
 
 
 class QueryError(EngagementLabError, ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,6 +34,9 @@ class TweetIdError(DataError):
     def __init__(self, message: str, *, rule: str) -> None:
         super().__init__(message)
         self.rule = rule
+
+
+_FLOAT_TEXT = re.compile(r"^\d+(\.\d*)?([eE][+-]?\d+)?$")
 
 
 def parse_tweet_id(value: object) -> str:
@@ -79,9 +83,16 @@ def parse_tweet_id(value: object) -> str:
     if text.startswith("-") and text[1:].isdigit():
         raise TweetIdError(f"tweet id {text!r} is negative; ids are positive", rule="negative")
     if not (text.isascii() and text.isdigit()):
+        looks_numeric = _FLOAT_TEXT.match(text) is not None
+        hint = (
+            ": it was written as a float or in scientific notation (a spreadsheet or float conversion), which "
+            "loses the last digits. Re-export the ids as text"
+            if looks_numeric
+            else ""
+        )
         raise TweetIdError(
-            f"tweet id {text!r} has non-digits; expected only 0-9 (e.g. '1260294888811347969')",
-            rule="format",
+            f"tweet id {text!r} has non-digits; expected only 0-9 (e.g. '1260294888811347969'){hint}",
+            rule="float" if looks_numeric else "format",
         )
     if len(text) > MAX_TWEET_ID_DIGITS:
         raise TweetIdError(

@@ -7,12 +7,18 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 
-__all__ = ["TEMPLATE", "render_report", "run_report_notebook"]
+__all__ = ["TEMPLATE", "ReportError", "render_report", "run_report_notebook"]
+
+
+class ReportError(DataError):
+    """The report notebook failed; the message is the underlying error (its type and text)."""
+
 
 TEMPLATE = Path(__file__).with_name("report_template.ipynb")
 _STYLE = """
@@ -51,14 +57,17 @@ def run_report_notebook(parameters: dict[str, Any], output: Path, *, cwd: Path |
     import papermill
 
     with _clean_ipython_profile():
-        papermill.execute_notebook(
-            str(TEMPLATE),
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            progress_bar=False,
-            cwd=str(cwd or output.parent),
-        )
+        try:
+            papermill.execute_notebook(
+                str(TEMPLATE),
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                progress_bar=False,
+                cwd=str(cwd or output.parent),
+            )
+        except papermill.PapermillExecutionError as exc:  # the cause first, not the last line of a traceback
+            raise ReportError(f"the report could not be built: {exc.ename}: {exc.evalue}") from None
     return output
 
 
@@ -71,7 +80,7 @@ def _to_html(notebook: Path, title: str) -> str:
     )
     body, _ = exporter.from_notebook_node(nbformat.read(str(notebook), as_version=4))  # type: ignore[no-untyped-call]
     return (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body>{body}"
         "<footer>Made with engagement_lab: tweets as units, delta-method intervals, "
         "multiple-testing correction.</footer>"

@@ -38,7 +38,7 @@ BAD_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("float id", {"tweet_ids": [1.2602948888113479e18]}, "tweet_ids.float", "lose digits"),
     ("nan id", {"tweet_ids": [float("nan")]}, "tweet_ids.float", "float"),
     ("non-digit id", {"tweet_ids": ["12a4"]}, "tweet_ids.format", "non-digits"),
-    ("scientific id", {"tweet_ids": ["1.26e+18"]}, "tweet_ids.format", "non-digits"),
+    ("scientific id", {"tweet_ids": ["1.26e+18"]}, "tweet_ids.float", "scientific notation"),
     ("empty id", {"tweet_ids": ["  "]}, "tweet_ids.empty", "empty"),
     ("20-digit id", {"tweet_ids": ["1" * 20]}, "tweet_ids.length", "19"),
     ("negative id", {"tweet_ids": [-5]}, "tweet_ids.negative", "negative"),

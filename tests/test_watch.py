@@ -21,7 +21,16 @@ import pytest
 from engagement_lab import ConfigError
 from engagement_lab.api import Clock, Credentials
 from engagement_lab.sandbox import AcceleratedClock, FixedClock, Sandbox, SandboxApp, SandboxTransport, World
-from engagement_lab.watch import CrossingEvent, RateRule, Threshold, Watcher, WatchState, parse_rule, webhook_action
+from engagement_lab.watch import (
+    CrossingEvent,
+    RateRule,
+    Threshold,
+    Watcher,
+    WatchState,
+    parse_rule,
+    verify,
+    webhook_action,
+)
 
 BASE = "https://data-api.twitter.com"
 
@@ -39,6 +48,15 @@ class Moving(Clock):
     def sleep(self, seconds: float) -> None:
         self.t += seconds
         self.world_clock.advance(timedelta(seconds=seconds))
+
+
+def read_events(state: Path | str) -> list[dict[str, Any]]:
+    """The recorded events, read without the writer lock (a watcher may be running)."""
+    reader = WatchState(state, writer=False)
+    try:
+        return reader.listing()
+    finally:
+        reader.close()
 
 
 def watch_command(sandbox: Sandbox, tmp_path: Path, state: Path, every: str) -> list[str]:
@@ -180,7 +198,7 @@ def test_failed_callbacks_stay_pending_and_are_retried_with_backoff(setup: dict[
     watcher.poll()
     watcher.close()
     assert calls.count(calls[0]) == 2
-    assert all(e["status"] == "delivered" for e in WatchState(setup["state"]).listing())
+    assert all(e["status"] == "delivered" for e in read_events(setup["state"]))
 
 
 def test_webhook_is_signed_and_verifiable_on_loopback(setup: dict[str, Any]) -> None:
@@ -189,7 +207,7 @@ def test_webhook_is_signed_and_verifiable_on_loopback(setup: dict[str, Any]) -> 
     class Receiver(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((body, self.headers["X-Engagement-Lab-Signature"]))
+            received.append((body, dict(self.headers)))
             self.send_response(204)
             self.end_headers()
 
@@ -209,11 +227,17 @@ def test_webhook_is_signed_and_verifiable_on_loopback(setup: dict[str, Any]) -> 
     finally:
         server.shutdown()
     assert received
-    for body, signature in received:
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest(signature, expected)
+    for body, headers in received:
+        stamp = headers["X-Engagement-Lab-Timestamp"]
+        expected = "sha256=" + hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["X-Engagement-Lab-Signature"], expected)  # timestamp and body signed
+        assert verify(secret, headers, body, now=float(stamp) + 10)
+        assert not verify(secret, headers, body, now=float(stamp) + 3600)  # an old delivery replayed: rejected
+        assert not verify(
+            secret, {**headers, "X-Engagement-Lab-Timestamp": str(int(stamp) + 60)}, body, now=float(stamp)
+        )
         assert json.loads(body)["rule"] == "favorites>=1"
-    assert all(e["status"] == "delivered" for e in WatchState(setup["state"]).listing())
+    assert all(e["status"] == "delivered" for e in read_events(setup["state"]))
 
 
 def test_sigkill_between_crossing_and_callback_fires_exactly_once(tmp_path: Path) -> None:
@@ -225,12 +249,12 @@ def test_sigkill_between_crossing_and_callback_fires_exactly_once(tmp_path: Path
         slow = subprocess.Popen([*base, "--command", "sleep 60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:
-            if state.exists() and WatchState(state).listing():
+            if state.exists() and read_events(state):
                 break
             time.sleep(0.1)
         os.kill(slow.pid, signal.SIGKILL)  # the event is recorded; its callback is mid-flight
         slow.wait(timeout=10)
-        pending = WatchState(state).listing()
+        pending = read_events(state)
         assert pending
         assert all(e["status"] == "pending" for e in pending)
         writer = f"{sys.executable} -c \"import sys; open(r'{log}', 'a').write(sys.stdin.read() + chr(10))\""
@@ -256,7 +280,7 @@ def test_cli_stops_cleanly_on_sigterm_and_lists_events(tmp_path: Path) -> None:
             text=True,
         )
         deadline = time.time() + 30
-        while time.time() < deadline and not (state.exists() and WatchState(state).listing()):
+        while time.time() < deadline and not (state.exists() and read_events(state)):
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)

@@ -48,8 +48,10 @@ correction = "holm"
 title = "Spring launch: variant B against variant A"
 """),
     ("code", """
+from html import escape
+
 import polars as pl
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from engagement_lab import compare, enable_offline, load_archive, per_tweet, summarize
 from engagement_lab.viz import distribution_plot
@@ -60,8 +62,9 @@ tweets = per_tweet(tidy, metadata=metadata, rates=[metric] if metric.endswith(("
 if where_column:
     tweets = tweets.filter(pl.col(where_column) == where_value)
 result = compare(tweets, metric=metric, by=by, control=control or None, alpha=alpha, correction=correction)
-display(Markdown(f"# {title}"))
-display(Markdown("\\n".join(f"- **{line}**" for line in result.verdicts())))
+# user text (title, group labels inside verdicts) goes in as escaped HTML, never as Markdown that could carry markup
+display(HTML(f"<h1>{escape(title)}</h1>"))
+display(HTML("<ul>" + "".join(f"<li><strong>{escape(line)}</strong></li>" for line in result.verdicts()) + "</ul>"))
 """),
     ("code", """
 display(Markdown("## The comparison"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -13,10 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..archive_format import FORMAT_VERSION, MANIFEST, RESPONSES, SUFFIX, iter_envelopes, read_envelope, read_manifest
+from ..archive_format import (
+    FORMAT_VERSION,
+    LOCK,
+    MANIFEST,
+    QUARANTINE,
+    RESPONSES,
+    SUFFIX,
+    CorruptArchiveFile,
+    read_envelope,
+    read_manifest,
+)
+from ..errors import ConfigError
+from ..locking import WriterLock
 from .client import RawResponse
 
 __all__ = ["Archive"]
+
+log = logging.getLogger("engagement_lab.api")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -32,17 +47,55 @@ class Archive:
     """A directory of archived responses.
 
     ``save`` writes ``responses/<key>.json.gz`` through a temporary file, ``fsync`` and ``rename`` (the commit
-    point), then appends the provenance to ``manifest.jsonl``. Opening an archive rebuilds manifest lines
-    that a crash lost, and removes stray temporary files. ``entries`` maps request keys to provenance.
+    point), then appends the provenance to ``manifest.jsonl``. Opening an archive takes its writer lock (a
+    second process opening it fails at once, naming the holder's pid; :meth:`close` releases it), rebuilds
+    manifest lines that a crash lost, removes stray temporary files, and moves unreadable response files to
+    ``quarantine/`` (logged; their requests are then fetched again; nothing valid is ever deleted).
+    ``entries`` maps request keys to provenance.
     """
 
     root: Path
     entries: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
+    quarantined: list[Path] = field(init=False, default_factory=list)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _writer: WriterLock = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
-        (self.root / RESPONSES).mkdir(parents=True, exist_ok=True)
+        try:
+            (self.root / RESPONSES).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the archive folder {str(self.root)!r}: {exc.strerror or exc}") from None
+        self._writer = WriterLock(self.root / LOCK, f"archive {str(self.root)!r}").acquire()
+        try:
+            self._open()
+        except BaseException:
+            self._writer.release()
+            raise
+
+    def close(self) -> None:
+        """Release the writer lock (the archive stays readable by anyone)."""
+        self._writer.release()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        target = self.root / QUARANTINE / path.name
+        target.parent.mkdir(exist_ok=True)
+        os.replace(path, target)
+        self.quarantined.append(target)
+        log.warning(
+            "archive file %s is unreadable (%s); moved to %s and its request will be fetched again",
+            path,
+            reason,
+            target,
+        )
+
+    def _open(self) -> None:
         for stray in (self.root / RESPONSES).glob("*.tmp"):
             stray.unlink()
         manifest = self.root / MANIFEST
@@ -50,7 +103,12 @@ class Archive:
             with open(manifest, "ab") as handle:  # end a line torn by a crash, so the next entry starts clean
                 handle.write(b"\n")
         listed = {e["key"]: e for e in read_manifest(self.root) if "key" in e}
-        for _, envelope in iter_envelopes(self.root):
+        for path in sorted((self.root / RESPONSES).glob(f"*{SUFFIX}")):
+            try:
+                envelope = read_envelope(path)
+            except CorruptArchiveFile as exc:
+                self._quarantine(path, exc.reason)
+                continue
             provenance = envelope["provenance"]
             if provenance["key"] not in listed:
                 self._append_manifest(provenance)

@@ -8,9 +8,11 @@ line is such a file).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,23 +127,46 @@ class Credentials:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, where: str = "credentials") -> Credentials:
         """From ``{"consumer_key", "consumer_secret", "bearer_token"?, "accounts": [{"handle",
-        "access_token", "access_token_secret"}...]}`` (the sandbox's info has this form)."""
-        missing = [k for k in ("consumer_key", "consumer_secret") if not data.get(k)]
-        if missing:
-            raise ConfigError(f"{where} lacks {missing}; expected consumer_key and consumer_secret at least")
+        "access_token", "access_token_secret"}...]}`` (the sandbox's info has this form).
+
+        Every field is checked before use: a value that is not a non-empty string (a number, a list, null
+        where a token is needed) is refused naming the field and ``where`` it came from.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where} must be a JSON object with consumer_key, consumer_secret and accounts")
+
+        def optional(value: object, field_name: str) -> str | None:
+            if value is None or value == "":
+                return None
+            if not isinstance(value, str):
+                raise ConfigError(
+                    f"{where}: {field_name} must be a string, got {type(value).__name__}; quote it in the file"
+                )
+            return value.strip()
+
+        def required(value: object, field_name: str) -> str:
+            found = optional(value, field_name)
+            if not found:
+                raise ConfigError(f"{where} lacks {field_name}; expected a non-empty string")
+            return found
+
+        consumer_key = required(data.get("consumer_key"), "consumer_key")
+        consumer_secret = required(data.get("consumer_secret"), "consumer_secret")
+        bearer = optional(data.get("bearer_token"), "bearer_token")
+        entries = data.get("accounts", [])
+        if not isinstance(entries, list):
+            raise ConfigError(f"{where}: accounts must be a list of objects, got {type(entries).__name__}")
         accounts = {}
-        for i, entry in enumerate(data.get("accounts", [])):
-            if not entry.get("access_token"):
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, Mapping):
+                raise ConfigError(f"{where}: account #{i} must be an object with handle, access_token and secret")
+            token = optional(entry.get("access_token"), f"account #{i} access_token")
+            if token is None:
                 continue  # accounts the app may not read as a user (e.g. the sandbox's unowned one)
-            if not entry.get("handle") or not entry.get("access_token_secret"):
-                raise ConfigError(f"{where}: account #{i} needs handle, access_token and access_token_secret")
-            accounts[entry["handle"]] = AccountTokens(
-                entry["handle"], Secret(entry["access_token"]), Secret(entry["access_token_secret"])
-            )
-        bearer = data.get("bearer_token")
-        return cls(
-            Secret(data["consumer_key"]), Secret(data["consumer_secret"]), Secret(bearer) if bearer else None, accounts
-        )
+            handle = required(entry.get("handle"), f"account #{i} handle")
+            secret = required(entry.get("access_token_secret"), f"account #{i} access_token_secret")
+            accounts[handle] = AccountTokens(handle, Secret(token), Secret(secret))
+        return cls(Secret(consumer_key), Secret(consumer_secret), Secret(bearer) if bearer else None, accounts)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, dotenv: str | Path | None = ".env") -> Credentials:
@@ -169,13 +194,30 @@ class Credentials:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"credentials file {str(path)!r} does not exist")
-        text = path.read_text()
-        if text.lstrip().startswith("{"):
+        try:
+            text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is not part of the JSON
+        except UnicodeDecodeError:
+            raise ConfigError(f"credentials file {str(path)!r} is not UTF-8 text; save it as UTF-8") from None
+        where = f"credentials file {str(path)!r}"
+        if not text.strip():
+            raise ConfigError(f"{where} is empty; expected JSON with consumer_key, consumer_secret and accounts")
+        if text.lstrip()[:1] in ("{", "["):
             try:
-                return cls.from_mapping(json.loads(text), where=str(path))
-            except ValueError:
-                raise ConfigError(f"credentials file {str(path)!r} is not valid JSON") from None
-        return cls.from_env(dict(_parse_dotenv(text)), dotenv=None)
+                data = json.loads(text)
+            except ValueError as exc:
+                raise ConfigError(f"{where} is not valid JSON ({exc})") from None
+            if not isinstance(data, dict):
+                raise ConfigError(
+                    f"{where} holds a JSON {type(data).__name__}; expected an object "
+                    '{"consumer_key": ..., "consumer_secret": ..., "accounts": [...]}'
+                )
+            return cls.from_mapping(data, where=where)
+        try:
+            return cls.from_env(dict(_parse_dotenv(text)), dotenv=None)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{where} (KEY=value lines): {exc}".replace(" (or pass --credentials FILE)", "")
+            ) from None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Credentials:
@@ -199,13 +241,30 @@ class Credentials:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write a JSON credentials file readable by the owner only (mode 0600)."""
+        """Write a JSON credentials file readable by the owner only.
+
+        The secrets go into a new temporary file created with mode 0600 in the same folder, are flushed to
+        disk, and replace ``path`` by an atomic rename: there is no moment when they sit in a file others can
+        read (even if ``path`` existed with 0644), and a crash leaves the old file whole. A symlink at ``path``
+        is refused rather than followed.
+        """
         path = Path(path)
+        if path.is_symlink():
+            raise ConfigError(
+                f"{str(path)!r} is a symbolic link; refusing to write secrets through it. Give the real path."
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.to_mapping(), handle, indent=2)
-        os.chmod(path, 0o600)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # created 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.to_mapping(), handle, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
         return path
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,6 +27,7 @@ from ..errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigError,
     ForbiddenError,
     NotAcceptableError,
     RateLimitError,
@@ -120,6 +122,31 @@ def raise_for_status(response: RawResponse) -> None:
     raise APIStatusError(f"{where}: {said}", **common)
 
 
+def check_base_url(base_url: object) -> str:
+    """The API's base URL, checked before any request: ``http(s)://host[:port][/path]``.
+
+    Raises
+    ------
+    ConfigError
+        Naming what is wrong (no scheme, no host, a bad port) and an example of a right one.
+    """
+    example = "e.g. http://127.0.0.1:8787 (the sandbox) or https://data-api.x.com"
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ConfigError(f"base URL must be a non-empty string, got {base_url!r}; {example}")
+    try:
+        url = httpx.URL(base_url.strip())
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"base URL {base_url!r} is not a valid URL ({exc}); {example}") from None
+    if url.scheme not in ("http", "https"):
+        hint = f"write http://{base_url}" if not url.scheme or not url.host else "use http or https"
+        raise ConfigError(f"base URL {base_url!r} has no http:// or https:// scheme ({hint}); {example}")
+    if not url.host:
+        raise ConfigError(f"base URL {base_url!r} names no host; {example}")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ConfigError(f"base URL {base_url!r} has port {url.port}, outside 1-65535; {example}")
+    return base_url.strip().rstrip("/")
+
+
 class _Base:
     def __init__(
         self,
@@ -129,8 +156,12 @@ class _Base:
         timeout: float = 60.0,
         oauth_clock: Callable[[], float] | None = None,
     ) -> None:
+        if not isinstance(credentials, Credentials):
+            raise ConfigError(
+                f"credentials must be a Credentials object (Credentials.load()), got {type(credentials).__name__}"
+            )
         self.credentials = credentials
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
         self.timeout = timeout
         self._oauth_clock = oauth_clock
         self._auths: dict[str, httpx.Auth] = {}
@@ -239,6 +270,32 @@ class EngagementClient(_Base):
         if check:
             raise_for_status(raw)
         return raw
+
+    def server_time(self, *, attempts: int = 3) -> datetime | None:
+        """The API's clock, from the ``Date`` header of one unauthenticated GET of the base URL (any status).
+
+        Planning by this clock keeps "the end is in the future" and default windows right when the local clock
+        and the server's differ (a sandbox with a fixed world clock, a skewed laptop). ``None`` when the server
+        sends no usable ``Date``. A server that cannot be reached after ``attempts`` tries raises
+        :class:`APIConnectionError` naming the URL, so a wrong ``--base-url`` fails at once.
+        """
+        last: Exception | None = None
+        for attempt in range(attempts):
+            try:
+                response = self._http.get(self.base_url + "/", headers={"User-Agent": f"engagement-lab/{__version__}"})
+                break
+            except httpx.TransportError as exc:
+                last = exc
+                time.sleep(0.2 * (attempt + 1))
+        else:
+            raise APIConnectionError(
+                f"cannot reach the API at {self.base_url} ({type(last).__name__}: {last}); check --base-url and the "
+                "network. Nothing was fetched."
+            )
+        try:
+            return parsedate_to_datetime(response.headers["date"]).astimezone(UTC)
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def close(self) -> None:
         self._http.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -24,11 +25,11 @@ from ..errors import APIConnectionError, APITimeoutError, ConfigError, Engagemen
 from ..query import AgeRules, EngagementQuery, EngagementRequest
 from .archive import Archive
 from .auth import Credentials
-from .client import BEARER, EngagementClient, RawResponse, forbidden_ids, raise_for_status
+from .client import BEARER, EngagementClient, RawResponse, check_base_url, forbidden_ids, raise_for_status
 from .pacing import Clock, RateLimiter, RetryPolicy, SystemClock, WaitCallback
 from .result import FetchResult
 
-__all__ = ["FetchResult", "fetch", "route"]
+__all__ = ["FetchResult", "fetch", "route", "split_refusal"]
 
 log = logging.getLogger("engagement_lab.api")
 
@@ -134,6 +135,20 @@ def _follow_ups(item: _Item, status: int, body: Any, bearer: bool) -> _Outcome:
     return out
 
 
+def split_refusal(
+    request: EngagementRequest, account: str, status: int, body: Any
+) -> tuple[list[EngagementRequest], dict[str, str]] | None:
+    """For a partial refusal (403 naming unowned ids, 400 for unavailable ones): the requests to send instead
+    (the rest of the ids, or halves when the API did not name them) and each dropped id with the reason.
+    ``None`` when the answer is not a partial refusal."""
+    if not _partial(status, body):
+        return None
+    found = _follow_ups(_Item(request, account), status, body, bearer=False)
+    dropped = dict.fromkeys(found.unowned, "not owned by the account (403)")
+    dropped.update(dict.fromkeys(found.unavailable, "unavailable: deleted or protected"))
+    return [f.request for f in found.followups], dropped
+
+
 def _partial(raw_status: int, body: Any) -> bool:
     """A refusal that names ids to drop: 403 'Forbidden to access tweets', or 400 for unavailable tweets."""
     messages = _error_strings(body)
@@ -158,10 +173,33 @@ class _Runner:
         retry: RetryPolicy,
         clock: Clock,
         bearer: bool,
+        unreachable_after: float = 20.0,
     ) -> None:
         self.client, self.archive, self.limiter, self.retry, self.clock = client, archive, limiter, retry, clock
         self.bearer = bearer
         self.failed_accounts: dict[str, str] = {}
+        self.unreachable_after = unreachable_after
+        self._down_since: float | None = None
+        self.unreachable: str | None = None
+        self._health = threading.Lock()
+
+    def _connection_failed(self, exc: Exception) -> str | None:
+        """Note a failed connection; the give-up message once the API has been unreachable for too long."""
+        with self._health:
+            now = self.clock.time()
+            if self._down_since is None:
+                self._down_since = now
+            elif self.unreachable is None and now - self._down_since >= self.unreachable_after:
+                self.unreachable = (
+                    f"the API at {self.client.base_url} has been unreachable for {now - self._down_since:.0f} s "
+                    f"({exc}); gave up. Check --base-url and the network, then rerun the same command to resume "
+                    "(everything archived is kept)"
+                )
+            return self.unreachable
+
+    def _connected(self) -> None:
+        with self._health:
+            self._down_since = None
 
     def from_archive(self, item: _Item) -> _Outcome:
         entry = self.archive.entries[item.request.key]
@@ -180,19 +218,27 @@ class _Runner:
         outcome = _Outcome()
         attempt = rate_limited = 0
         while True:
+            if self.unreachable is not None:
+                outcome.error = self.unreachable
+                return outcome
             self.limiter.acquire()
             try:
                 raw = self.client.send(item.request, account=item.account, check=False)
             except (APIConnectionError, APITimeoutError) as exc:
                 self.limiter.release(None)
                 outcome.sent += 1
-                if attempt + 1 >= self.retry.max_attempts:
-                    outcome.error = f"{exc} (gave up after {attempt + 1} attempts)"
+                gave_up = self._connection_failed(exc)
+                if gave_up is not None or attempt + 1 >= self.retry.max_attempts:
+                    outcome.error = gave_up or f"{exc} (gave up after {attempt + 1} attempts)"
                     return outcome
                 self.clock.sleep(self.retry.backoff(attempt))
                 attempt += 1
                 outcome.retries += 1
                 continue
+            except BaseException:  # whatever it was, the slot goes back: the other workers must not wait forever
+                self.limiter.release(None)
+                raise
+            self._connected()
             self.limiter.release(raw.headers)
             raw = replace(raw, retrieved_at=datetime.fromtimestamp(self.clock.time(), UTC))  # the fetch's clock
             outcome.sent += 1
@@ -269,6 +315,7 @@ def fetch(
     age_rules: AgeRules = "allow",
     progress: bool = True,
     timeout: float = 60.0,
+    unreachable_after: float = 20.0,
 ) -> FetchResult:
     """Fetch one or more queries into an archive directory, paced, retried and resumable.
 
@@ -289,31 +336,44 @@ def fetch(
     retry, clock, on_wait, transport
         Retry policy, injectable clock and sleep, a callback on rate-limit waits, an httpx transport.
     now : datetime, optional
-        For planning (the future-end rule and default windows).
+        For planning (the future-end rule and default windows); by default the API's own clock (its ``Date``
+        header), so a skewed local clock does not make every request "end in the future".
     age_rules : {"allow", "raise"}
         Whether metrics the API does not serve at a tweet's age are an error before sending (default: let
         the API answer partially; the tweets are listed in the result).
     progress : bool
         Show a tqdm progress bar.
+    timeout : float
+        Seconds per HTTP request.
+    unreachable_after : float
+        Seconds of consecutive connection failures (no answer at all from the API) after which the fetch
+        stops retrying and returns, every unfinished request marked failed with the resume hint.
 
     Returns
     -------
     FetchResult
     """
-    if concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
-    items, unowned = [], []
-    for query in [queries] if isinstance(queries, EngagementQuery) else list(queries):
-        for sub_query, account in route(query, credentials, owners, now=now):
-            if account == BEARER and query.auth == "user":
-                unowned += [str(i) for i in sub_query.tweet_ids]  # type: ignore[union-attr]
-            items += [_Item(request, account) for request in sub_query.plan(now=now, age_rules=age_rules)]
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+    if not (isinstance(unreachable_after, (int, float)) and unreachable_after > 0):
+        raise ConfigError(f"unreachable_after must be a positive number of seconds, got {unreachable_after!r}")
+    if not isinstance(credentials, Credentials):
+        raise ConfigError(
+            f"credentials must be a Credentials object (Credentials.load()), got {type(credentials).__name__}"
+        )
+    check_base_url(base_url)
     clock = clock or SystemClock()
     limiter = RateLimiter(clock=clock, per_minute=requests_per_minute, on_wait=on_wait)
-    archive = Archive(Path(out))
     started = time.perf_counter()
-    with EngagementClient(credentials, base_url=base_url, transport=transport, timeout=timeout) as client:
-        runner = _Runner(client, archive, limiter, retry or RetryPolicy(), clock, credentials.bearer_token is not None)
+    with (
+        Archive(Path(out)) as archive,
+        EngagementClient(credentials, base_url=base_url, transport=transport, timeout=timeout) as client,
+    ):
+        if now is None:  # plan by the API's clock: "the end is in the future" is the server's judgement
+            now = client.server_time()
+        items, unowned = _plan(queries, credentials, owners, now, age_rules)
+        bearer = credentials.bearer_token is not None
+        runner = _Runner(client, archive, limiter, retry or RetryPolicy(), clock, bearer, float(unreachable_after))
         outcomes = _drive(runner, items, concurrency, progress)
     return FetchResult.collect(
         outcomes,
@@ -323,6 +383,23 @@ def fetch(
         elapsed=time.perf_counter() - started,
         routed_unowned=unowned,
     )
+
+
+def _plan(
+    queries: EngagementQuery | Iterable[EngagementQuery],
+    credentials: Credentials,
+    owners: Mapping[str, str] | None,
+    now: datetime | None,
+    age_rules: AgeRules,
+) -> tuple[list[_Item], list[str]]:
+    """Every planned request with the account that signs it, and the ids routed to the bearer token."""
+    items, unowned = [], []
+    for query in [queries] if isinstance(queries, EngagementQuery) else list(queries):
+        for sub_query, account in route(query, credentials, owners, now=now):
+            if account == BEARER and query.auth == "user":
+                unowned += [str(i) for i in sub_query.tweet_ids]  # type: ignore[union-attr]
+            items += [_Item(request, account) for request in sub_query.plan(now=now, age_rules=age_rules)]
+    return items, unowned
 
 
 def _drive(runner: _Runner, items: Sequence[_Item], concurrency: int, progress: bool) -> list[_Outcome]:

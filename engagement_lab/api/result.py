@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -116,6 +117,11 @@ class FetchResult:
 
         return load_archive(self.archive, backend=backend)
 
+    def grouped_errors(self) -> list[str]:
+        """Each distinct error once, with how many requests it stopped (``17 x ...``), most frequent first."""
+        counts = Counter(self.errors)
+        return [f"{n} x {e}" if n > 1 else e for e, n in counts.most_common()]
+
     def summary(self) -> str:
         """A one-screen text summary."""
         lines = [
@@ -128,7 +134,7 @@ class FetchResult:
             f"unavailable  {len(self.unavailable_tweet_ids)} tweets (deleted or protected)",
             f"unsupported  {len(self.unsupported_impressions_engagements)} too old for impressions/engagements, "
             f"{len(self.unsupported_video_views)} too old for video views",
-            f"errors       {len(self.errors)}" + "".join(f"\n  - {e}" for e in self.errors[:5]),
+            f"errors       {len(self.errors)}" + "".join(f"\n  - {e}" for e in self.grouped_errors()[:5]),
             f"elapsed      {self.elapsed:.1f}s",
         ]
         return "\n".join(lines)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+import traceback
 from collections.abc import Sequence
 
 from ..errors import EngagementLabError
@@ -20,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="engagement-lab",
         description="A/B benchmarking of tweet engagement on the X/Twitter Engagement API.",
     )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback when a command fails")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_sandbox(commands)
     add_fetch(commands)
@@ -31,15 +34,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _explain(exc: BaseException) -> str:
+    """One paragraph for a failure: our errors say what and how to fix; the OS's get the file and the fix."""
+    if isinstance(exc, (EngagementLabError, ValueError)):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f" {exc.filename!r}" if exc.filename else ""
+        fixes = {
+            errno.ENOSPC: "the disk is full: free some space, then rerun the same command to resume",
+            errno.EROFS: "the file system is read-only: choose a writable folder (e.g. --out elsewhere)",
+            errno.EACCES: "permission denied: choose a folder you may write, or fix its permissions",
+            errno.ENOENT: "no such file or folder: check the path",
+        }
+        fix = fixes.get(exc.errno or 0, "check the path and the disk, then rerun")
+        return f"cannot use{where}: {exc.strerror or exc}; {fix}"
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback, and please report it)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code (0 done, 1 failed, 2 bad usage, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except EngagementLabError as exc:
-        print(f"engagement-lab: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        print(f"engagement-lab: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("engagement-lab: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"engagement-lab: {_explain(exc)}", file=sys.stderr)
         return 1
     return code

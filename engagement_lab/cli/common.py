@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..timeutil import parse_time
 
-__all__ = ["duration", "now_arg", "positive_int", "rate_arg", "read_ids_file"]
+__all__ = ["duration", "now_arg", "positive_int", "rate_arg", "read_ids_file", "time_arg"]
 
 
 def positive_int(text: str) -> int:
@@ -36,6 +37,18 @@ def now_arg(text: str) -> datetime | str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def time_arg(name: str) -> Callable[[str], datetime]:
+    """An argparse type for an ISO UTC time that names its argument when the text is not a time."""
+
+    def parse(text: str) -> datetime:
+        try:
+            return parse_time(text, name=name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 def duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     try:
@@ -48,7 +61,15 @@ def read_ids_file(path: str | Path) -> tuple[list[str], dict[str, str]]:
     """Ids from a file of one id per line, or a CSV with a ``tweet_id`` column (and optionally ``account``)."""
     from ..ids import TweetIdError, parse_tweet_id, rounded_ids, rounded_ids_error
 
-    lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"ids file {str(path)!r} does not exist; give one tweet id per line, or a CSV with tweet_id")
+    try:
+        lines = source.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"ids file {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8 (spreadsheets: 'CSV UTF-8')"
+        ) from None
     ids: list[str] = []
     owners: dict[str, str] = {}
     first = lines[0].split(",") if lines else []

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import catalog
-from .common import positive_int, read_ids_file
+from .common import duration, positive_int, read_ids_file, time_arg
 
 __all__ = ["add_auth", "add_fetch", "add_report"]
 
@@ -28,12 +28,18 @@ def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument(
         "--groupings", nargs="+", default=None, help="grouping presets (default per_tweet for totals, hourly otherwise)"
     )
-    p.add_argument("--start", help="historical start (ISO UTC)")
-    p.add_argument("--end", help="historical end (ISO UTC)")
+    p.add_argument("--start", type=time_arg("--start"), help="historical start (ISO UTC)")
+    p.add_argument("--end", type=time_arg("--end"), help="historical end (ISO UTC)")
     p.add_argument("--bearer", action="store_true", help="use the app-only bearer token (public metrics on totals)")
     p.add_argument("--concurrency", type=positive_int, default=4)
     p.add_argument("--requests-per-minute", type=positive_int, default=None, help="budget until the API announces one")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--give-up-after",
+        type=duration,
+        default=20.0,
+        help="stop when the API has been unreachable this long, e.g. 20s or 2m (default 20s); rerun to resume",
+    )
     p.set_defaults(run=_run_fetch)
 
 
@@ -56,6 +62,7 @@ def _run_fetch(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         requests_per_minute=args.requests_per_minute,
         progress=not args.no_progress,
+        unreachable_after=args.give_up_after,
     )
     print(result.summary())
     if not result.ok:

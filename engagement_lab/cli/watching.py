@@ -28,7 +28,10 @@ def add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     p.add_argument("--ids-file", help="one tweet id per line, or a CSV with tweet_id (and account)")
     p.add_argument(
-        "--rule", action="append", default=[], help="e.g. favorites>=100 or engagement_rate>=0.05/1000 (repeatable)"
+        "--rule",
+        action="append",
+        default=[],
+        help="e.g. 'favorites>=100' or 'engagement_rate>=0.05/1000' (quote it: >= is a shell redirect; repeatable)",
     )
     p.add_argument("--every", type=duration, default=300.0, help="poll interval: 30s, 5m, 1h (default 5m)")
     p.add_argument("--state", required=True, help="SQLite state file (created if missing)")
@@ -60,8 +63,12 @@ def _run_watch(args: argparse.Namespace) -> int:
     from ..watch import Watcher, WatchState
 
     if args.list:
-        for entry in WatchState(args.state).listing():
-            print(json.dumps(entry))
+        reader = WatchState(args.state, writer=False)
+        try:
+            for entry in reader.listing():
+                print(json.dumps(entry))
+        finally:
+            reader.close()
         return 0
     if not args.ids_file or not args.rule:
         raise ConfigError("give --ids-file and at least one --rule (or --list)")
@@ -85,7 +92,14 @@ def _run_watch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     end = "\r" if sys.stderr.isatty() else "\n"
 
+    outcome = {"nothing_polled": False}
+
     def status(result: Any) -> None:
+        outcome["nothing_polled"] = result.nothing_polled
+        for tweet_id, reason in result.newly_skipped:
+            print(f"skipping tweet {tweet_id}: {reason} (the others are still polled)", file=sys.stderr, flush=True)
+        if result.unexpected:
+            print(f"ignored {result.unexpected} id(s) in the answer that were not asked for", file=sys.stderr)
         when = datetime.fromtimestamp(result.polled_at, UTC).strftime("%H:%M:%S")
         print(
             f"[{when}] {result.tweets} tweets polled, {len(result.new_events)} new crossing(s), "
@@ -99,4 +113,11 @@ def _run_watch(args: argparse.Namespace) -> int:
         watcher.run(max_polls=1 if args.once else None, should_stop=lambda: stop["now"], on_status=status)
     finally:
         watcher.close()
+    if args.once and outcome["nothing_polled"]:
+        print(
+            f"engagement-lab: no tweet could be polled (the API at {args.base_url} did not answer); "
+            "nothing was recorded, run again later",
+            file=sys.stderr,
+        )
+        return 1
     return 0

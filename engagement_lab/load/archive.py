@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from .. import columns as C
 from ..archive_format import iter_envelopes
-from ..errors import DataError
+from ..errors import DataError, ResponseFormatError
 from .engagement import parse_response
 from .frames import Backend, Frame, to_frame
 from .report import LoadReport
@@ -80,11 +80,14 @@ def load_archive_with_report(
     if not root.is_dir():
         raise DataError(f"{str(root)!r} is not an archive directory (expected the --out folder of a fetch)")
     tables, report = [], LoadReport()
-    for _, envelope in iter_envelopes(root):
+    for file, envelope in iter_envelopes(root):
         provenance = envelope["provenance"]
         if provenance.get("status") != 200:
             continue
-        parsed = parse_response(json.loads(envelope["body"]))
+        try:
+            parsed = parse_response(json.loads(envelope["body"]))
+        except (ValueError, ResponseFormatError) as exc:
+            raise DataError(f"archive file {str(file)!r}: its response cannot be loaded ({exc})") from None
         report += parsed.report
         tables.append(_with_provenance(parsed.table, provenance, parsed.report))
     if not tables:

@@ -74,7 +74,14 @@ def _check_ids(frame: pl.DataFrame, what: str) -> pl.DataFrame:
 def read_metadata(metadata: Any) -> pl.DataFrame:
     """A metadata frame (pandas or polars) or CSV path, with ``tweet_id`` as text."""
     if isinstance(metadata, (str, Path)):
-        frame = pl.read_csv(metadata, schema_overrides={C.TWEET_ID: pl.String}, infer_schema_length=10_000)
+        if not Path(metadata).is_file():
+            raise DataError(f"metadata file {str(metadata)!r} does not exist")
+        try:
+            frame = pl.read_csv(metadata, schema_overrides={C.TWEET_ID: pl.String}, infer_schema_length=10_000)
+        except pl.exceptions.PolarsError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            hint = " (save it as UTF-8: spreadsheets call it 'CSV UTF-8')" if "utf" in first.lower() else ""
+            raise DataError(f"metadata file {str(metadata)!r} cannot be read as CSV: {first}{hint}") from None
     else:
         frame = to_polars(metadata, "metadata")
     frame = _check_ids(frame, "metadata")

@@ -17,6 +17,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import format_datetime
 from html import escape
 from threading import Lock
 from typing import Any
@@ -183,6 +185,7 @@ class SandboxApp:
             payload = gzip.compress(payload, mtime=0)
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(payload))))
+        headers.append(("Date", format_datetime(self.clock.now().astimezone(UTC), usegmt=True)))  # the world's clock
         if fault == "truncate":
             payload = payload[: len(payload) // 2]
         start_response(f"{response.status} {_REASONS.get(response.status, '')}", headers)

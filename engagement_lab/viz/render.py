@@ -3,6 +3,7 @@ self-contained .html whose JavaScript is inlined."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,15 @@ def enable_offline(renderer: str = "svg") -> None:
     alt.theme.enable(THEME)
 
 
+class ScriptSafeJSON(json.JSONEncoder):
+    """JSON that cannot end the ``<script>`` it is embedded in: ``<``, ``>`` and ``&`` inside strings become
+    ``\\u003c``-style escapes (the decoded value is unchanged), so a label such as ``</script><img onerror=…>``
+    stays text in a saved HTML chart."""
+
+    def encode(self, o: Any) -> str:
+        return super().encode(o).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def save_chart(chart: Any, path: str | Path, *, scale: float = 2.0) -> Path:
     """Save a chart to ``.svg``, ``.png``, ``.pdf`` or a self-contained ``.html`` (inline JS, no CDN)."""
     path = Path(path)
@@ -39,7 +49,7 @@ def save_chart(chart: Any, path: str | Path, *, scale: float = 2.0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with alt.theme.enable(THEME):
         if suffix == ".html":
-            chart.save(str(path), inline=True)
+            chart.save(str(path), inline=True, json_kwds={"cls": ScriptSafeJSON})
         elif suffix == ".png":
             chart.save(str(path), scale_factor=scale)
         else:

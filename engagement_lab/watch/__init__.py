@@ -9,13 +9,14 @@ committed, so actions get a stable ``event_id`` to be idempotent with.
 
 from __future__ import annotations
 
-from .actions import SIGNATURE_HEADER, command_action, webhook_action
+from .actions import SIGNATURE_HEADER, TIMESTAMP_HEADER, command_action, sign, verify, webhook_action
 from .rules import RateRule, Rule, Threshold, parse_rule
 from .state import CrossingEvent, WatchState
 from .watcher import PollResult, Watcher, watch
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
     "CrossingEvent",
     "PollResult",
     "RateRule",
@@ -25,6 +26,8 @@ __all__ = [
     "Watcher",
     "command_action",
     "parse_rule",
+    "sign",
+    "verify",
     "watch",
     "webhook_action",
 ]

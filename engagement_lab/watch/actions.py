@@ -7,27 +7,64 @@ import hmac
 import os
 import shlex
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 
 import httpx
 
 from ..errors import EngagementLabError
 from .state import CrossingEvent
 
-__all__ = ["SIGNATURE_HEADER", "command_action", "webhook_action"]
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "command_action", "sign", "verify", "webhook_action"]
 
 SIGNATURE_HEADER = "X-Engagement-Lab-Signature"
+TIMESTAMP_HEADER = "X-Engagement-Lab-Timestamp"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of "<timestamp>." + body>``: the timestamp is signed too, so a captured
+    delivery cannot be replayed later with a fresh timestamp."""
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, *, now: float, tolerance: float = 300.0) -> bool:
+    """What a receiver checks: the signature matches and the delivery is at most ``tolerance`` seconds old.
+
+    Examples
+    --------
+    >>> body = b'{"tweet_id": "1"}'
+    >>> headers = {TIMESTAMP_HEADER: "1000", SIGNATURE_HEADER: sign("s3cret", "1000", body)}
+    >>> verify("s3cret", headers, body, now=1010), verify("s3cret", headers, body, now=2000)
+    (True, False)
+    """
+    lower = {k.lower(): v for k, v in headers.items()}
+    stamp, signature = lower.get(TIMESTAMP_HEADER.lower(), ""), lower.get(SIGNATURE_HEADER.lower(), "")
+    try:
+        fresh = abs(now - float(stamp)) <= tolerance
+    except ValueError:
+        return False
+    return fresh and hmac.compare_digest(signature, sign(secret, stamp, body))
 
 
 def webhook_action(
-    url: str, secret: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None
+    url: str,
+    secret: str,
+    *,
+    timeout: float = 10.0,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Callable[[CrossingEvent], None]:
-    """POST the event as JSON, signed: header ``X-Engagement-Lab-Signature: sha256=<hex HMAC of the body>``."""
+    """POST the event as JSON with ``X-Engagement-Lab-Timestamp: <unix seconds>`` and
+    ``X-Engagement-Lab-Signature: sha256=<hex HMAC of "<timestamp>." + body>`` (see :func:`verify`)."""
 
     def send(event: CrossingEvent) -> None:
         body = event.to_json().encode()
-        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: f"sha256={signature}"}
+        stamp = str(int(clock()))
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: sign(secret, stamp, body),
+        }
         with httpx.Client(timeout=timeout, transport=transport) as client:
             response = client.post(url, content=body, headers=headers)
         if response.status_code >= 300:

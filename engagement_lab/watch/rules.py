@@ -13,6 +13,12 @@ from ..metrics import NAMED_METRICS, Ratio
 __all__ = ["RateRule", "Rule", "Threshold", "parse_rule"]
 
 
+def _number(value: float) -> str:
+    """Exactly the number: ``100`` for 100.0, ``5.0000001`` stays itself (``:g`` would print both as ``5``, and
+    two rules with one name would share one event)."""
+    return str(int(value)) if value == int(value) and abs(value) < 1e15 else repr(float(value))
+
+
 @dataclass(frozen=True)
 class Threshold:
     """Fires when a tweet's lifetime ``metric`` reaches ``value`` (e.g. favorites >= 100)."""
@@ -22,7 +28,7 @@ class Threshold:
 
     @property
     def name(self) -> str:
-        return f"{self.metric}>={self.value:g}"
+        return f"{self.metric}>={_number(self.value)}"
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -46,7 +52,7 @@ class RateRule:
 
     @property
     def name(self) -> str:
-        return f"{self.rate}>={self.value:g}/{self.minimum:g}"
+        return f"{self.rate}>={_number(self.value)}/{_number(self.minimum)}"
 
     @property
     def _ratio(self) -> Ratio:

@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+from ..locking import WriterLock
+
 __all__ = ["CrossingEvent", "WatchState"]
 
 
@@ -41,17 +44,35 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 
 
 class WatchState:
-    """The watcher's SQLite state: last observation per (tweet, rule), events and their delivery status."""
+    """The watcher's SQLite state: last observation per (tweet, rule), events and their delivery status.
 
-    def __init__(self, path: str | Path) -> None:
+    One writer at a time: a writer holds the advisory lock ``<state>.lock`` until :meth:`close` (or its process
+    ends, ``kill -9`` included), so a second watcher on the same state fails at once naming the first one's pid
+    instead of delivering every event twice. ``writer=False`` opens the file read-only without the lock (for
+    listing events while a watcher runs).
+    """
+
+    def __init__(self, path: str | Path, *, writer: bool = True) -> None:
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
+        self._lock = WriterLock(self.path.with_name(self.path.name + ".lock"), f"watcher state {str(self.path)!r}")
+        if not writer:
+            if not self.path.is_file():
+                raise ConfigError(f"watcher state {str(self.path)!r} does not exist yet; run a watch first")
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+            return
+        self._lock.acquire()
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+        except BaseException:
+            self._lock.release()
+            raise
 
     def close(self) -> None:
         self.db.close()
+        self._lock.release()
 
     def last_poll(self) -> float | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'last_poll'").fetchone()

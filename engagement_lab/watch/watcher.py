@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import httpx
 from .. import catalog
 from ..api import Credentials, EngagementClient, RateLimiter, RawResponse, route
 from ..api.client import raise_for_status
+from ..api.fetch import split_refusal
 from ..api.pacing import Clock, SystemClock
 from ..errors import APIConnectionError, APITimeoutError, ConfigError
 from ..query import EngagementQuery, EngagementRequest
@@ -21,6 +22,19 @@ from .rules import Rule, parse_rule
 from .state import CrossingEvent, WatchState
 
 __all__ = ["PollResult", "Watcher", "watch"]
+
+
+def _body(raw: RawResponse) -> dict[str, Any]:
+    try:
+        body = raw.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _unavailable(body: dict[str, Any]) -> list[str]:
+    ids = body.get(catalog.UNAVAILABLE_TWEET_IDS, [])
+    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,15 @@ class PollResult:
     delivered: int
     failed: int
     pending: int
+    newly_skipped: tuple[tuple[str, str], ...] = ()
+    """Tweets found unreadable in this poll (id, reason): reported once, then left out of every poll."""
+    unexpected: int = 0
+    """Ids in answers that were not asked for (or are not ids): ignored, never events."""
+
+    @property
+    def nothing_polled(self) -> bool:
+        """True when tweets were due but no answer came back for any of them (the API is down or refusing)."""
+        return self.tweets == 0 and self.missed > 0
 
 
 class Watcher:
@@ -57,6 +80,10 @@ class Watcher:
         self.rules = [parse_rule(r) if isinstance(r, str) else r for r in rules]
         if not self.rules:
             raise ConfigError("give at least one rule, e.g. favorites>=100")
+        names = [r.name for r in self.rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ConfigError(f"rules {repeated} are given more than once; each rule fires once per tweet, keep one")
         metrics = sorted({m for r in self.rules for m in r.metrics})
         query = EngagementQuery("totals", list(tweet_ids), metrics, "per_tweet")
         self.routes = route(query, credentials, owners)
@@ -67,9 +94,15 @@ class Watcher:
         # OAuth timestamps from the same clock, so a watcher on simulated time signs consistently
         self.client = EngagementClient(credentials, base_url=base_url, transport=transport, oauth_clock=self.clock.time)
         self.polls = 0
+        self.skipped: dict[str, str] = {}
+        """Tweets the API will not serve (protected, deleted, not owned): id -> reason."""
 
     def _send(self, request: EngagementRequest, account: str) -> RawResponse | None:
-        """One batch, paced; 5xx, dropped connections and 429s are retried a few times, then left to the next poll."""
+        """One batch, paced; 5xx, dropped connections and 429s are retried a few times, then left to the next poll.
+
+        A 200 or a partial refusal (which names the tweets to drop) is returned; other 4xx raise (bad
+        credentials or ids are not worth repeating).
+        """
         for _ in range(5):
             self.limiter.acquire()
             raw = None
@@ -85,29 +118,53 @@ class Watcher:
                 reset = raw.headers.get(catalog.HEADER_RESET)
                 self.limiter.exhausted(float(reset) if reset else None)
                 continue
-            raise_for_status(raw)  # 4xx: bad credentials or ids, not worth repeating
+            if raw.status_code != 200 and split_refusal(request, account, raw.status_code, _body(raw)) is None:
+                raise_for_status(raw)
             return raw
         return None
 
-    def _totals(self) -> tuple[dict[str, dict[str, int]], int]:
+    def _totals(self) -> tuple[dict[str, dict[str, int]], int, list[tuple[str, str]], int]:
+        """Lifetime totals of every readable tweet; misses, newly skipped tweets and ignored answer ids."""
         totals: dict[str, dict[str, int]] = {}
-        missed = 0
+        missed = unexpected = 0
+        skipped: list[tuple[str, str]] = []
         for sub_query, account in self.routes:
-            for request in sub_query.plan(age_rules="allow"):
+            ids = [i for i in sub_query.tweet_ids if i not in self.skipped]  # type: ignore[union-attr]
+            if not ids:
+                continue
+            queue = list(replace(sub_query, tweet_ids=ids).plan(age_rules="allow"))
+            while queue:
+                request = queue.pop(0)
                 raw = self._send(request, account)
                 if raw is None:
                     missed += len(request.tweet_ids)
                     continue
-                for tweet_id, metrics in raw.json().get("per_tweet", {}).items():
+                body = _body(raw)
+                refusal = split_refusal(request, account, raw.status_code, body)
+                dropped = (
+                    refusal[1] if refusal else dict.fromkeys(_unavailable(body), "unavailable: deleted or protected")
+                )
+                for tweet_id, reason in dropped.items():
+                    if tweet_id in request.tweet_ids and tweet_id not in self.skipped:
+                        self.skipped[tweet_id] = reason
+                        skipped.append((tweet_id, reason))
+                if refusal:
+                    queue.extend(refusal[0])
+                    continue
+                asked = set(request.tweet_ids)
+                for tweet_id, metrics in (body.get("per_tweet") or {}).items():
+                    if tweet_id not in asked or not isinstance(metrics, dict):
+                        unexpected += 1
+                        continue
                     totals.setdefault(tweet_id, {}).update({m: int(v) for m, v in metrics.items()})
-        return totals, missed
+        return totals, missed, skipped, unexpected
 
     def poll(self) -> PollResult:
         """Poll once: record crossings, then deliver what is due."""
         now = self.clock.time()
         last = self.state.last_poll()
         downtime = last is None or now - last > 1.5 * self.interval
-        totals, missed = self._totals()
+        totals, missed, skipped, unexpected = self._totals()
         previous, fired = self.state.previous(), self.state.fired()
         observations, events = [], []
         stamp = datetime.fromtimestamp(now, UTC).isoformat()
@@ -137,7 +194,10 @@ class Watcher:
                 delivered += 1
                 self.state.delivered(event.event_id, now)
         self.polls += 1
-        return PollResult(now, len(totals), missed, tuple(events), delivered, failed, self.state.pending())
+        pending = self.state.pending()
+        return PollResult(
+            now, len(totals), missed, tuple(events), delivered, failed, pending, tuple(skipped), unexpected
+        )
 
     def run(
         self,
