@@ -78,7 +78,9 @@ def test_the_report_keeps_hostile_titles_and_labels_as_text(hostile_report: Path
     assert "<title>&lt;script&gt;alert(3)&lt;/script&gt; &amp; &lt;b onmouseover=alert(4)&gt;</title>" in html
 
 
-def test_the_report_runs_no_injected_code_in_chromium(hostile_report: Path, headless_chromium: Callable[..., str]) -> None:
+def test_the_report_runs_no_injected_code_in_chromium(
+    hostile_report: Path, headless_chromium: Callable[..., str]
+) -> None:
     dom = headless_chromium(hostile_report, "--dump-dom")
     page = parse(dom)
     assert [tag for tag, _ in page.tags if tag == "script"] == []
