@@ -17,7 +17,7 @@ from .errors import DataError
 from .load.frames import check_backend, to_frame, to_polars
 from .load.tweets import read_metadata
 
-__all__ = ["by_age", "daily", "half_life", "hour_weekday_profile", "time_to_threshold"]
+__all__ = ["by_age", "daily", "half_life", "hour_weekday_profile", "posting_time", "time_to_threshold"]
 
 AGE = "age_hours"
 
@@ -159,4 +159,28 @@ def daily(tidy: Any, *, metric: str | None = None, tz: str = "UTC") -> Any:
         .agg(pl.col(C.VALUE).sum())
         .sort(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY)
     )
+    return _back(out, backend)
+
+
+def posting_time(frame: Any, *, column: str = "created_at", tz: str = "UTC") -> Any:
+    """Add ``hour_of_day`` (0-23) and ``weekday`` (1 = Monday ... 7 = Sunday) of each tweet's posting time, in
+    ``tz``, from ``column`` (a datetime, or ISO text); the covariates an adjusted comparison of content types
+    usually holds fixed (``compare(..., adjust_for=["account", "hour_of_day", "weekday"])``).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> posting_time(pl.DataFrame({"created_at": ["2026-05-30T19:30:00Z"]}))[["hour_of_day", "weekday"]].row(0)
+    (19, 6)
+    """
+    data, backend = _polars(frame)
+    if column not in data.columns:
+        raise DataError(f"no {column!r} column: posting times come from per-tweet exports, v2 data or metadata")
+    created = pl.col(column)
+    if data.schema[column] == pl.String:
+        created = created.str.to_datetime(time_zone="UTC", time_unit="us")
+    elif data.schema[column] == pl.Datetime and getattr(data.schema[column], "time_zone", None) is None:
+        raise DataError(f"{column!r} has no time zone; make it UTC first (e.g. .dt.replace_time_zone('UTC'))")
+    local = created.dt.convert_time_zone(tz)
+    out = data.with_columns(hour_of_day=local.dt.hour().cast(pl.Int8), weekday=local.dt.weekday().cast(pl.Int8))
     return _back(out, backend)

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import catalog
 from ..ids import snowflake_id
+from . import confounding
 
 __all__ = ["DEFAULT_NOW", "Account", "Tweet", "World"]
 
@@ -139,6 +140,11 @@ class World:
     now : datetime
         The world's "now" when generated; tweets are posted over the 120 days before it, plus a few
         video tweets about five years old.
+    confounded : bool
+        Accounts with different baseline rates and content mixes, and posting hour and weekday effects that
+        content types are not spread evenly over (see :mod:`engagement_lab.sandbox.confounding`); content
+        effects holding account and time fixed are ``BASE_RATE[c] / BASE_RATE["text"]``. Off by default, and
+        then every number is what it always was.
 
     Examples
     --------
@@ -147,9 +153,10 @@ class World:
     (True, True)
     """
 
-    def __init__(self, seed: int = 7, now: datetime = DEFAULT_NOW) -> None:
+    def __init__(self, seed: int = 7, now: datetime = DEFAULT_NOW, *, confounded: bool = False) -> None:
         self.seed = seed
         self.now = now
+        self.confounded = confounded
         self._series: dict[int, np.ndarray] = {}
         self._lock = Lock()
         rng = np.random.default_rng([seed, 0])
@@ -169,8 +176,9 @@ class World:
 
     def _make_tweets(self, rng: np.random.Generator) -> tuple[Tweet, ...]:
         drafts: list[dict[str, Any]] = []
+        scale = confounding.TWEETS_SCALE if self.confounded else 1
         for handle, _, protected, _, count in _ACCOUNTS:
-            for _ in range(count):
+            for _ in range(count * scale):
                 age_h = float(rng.uniform(1, 120 * 24))
                 drafts.append(self._draft(rng, handle, age_h, protected))
         for _ in range(3):  # video tweets older than the 1800-day video_views limit
@@ -187,6 +195,10 @@ class World:
         created = self.now - timedelta(hours=age_h)
         created = created.replace(microsecond=int(rng.integers(0, 1000)) * 1000)
         content = str(rng.choice(CONTENT_TYPES, p=[0.3, 0.25, 0.15, 0.2, 0.1]))
+        if self.confounded:  # extra draws only here: the default world's numbers never change
+            content = str(rng.choice(CONTENT_TYPES, p=confounding.CONTENT_MIX[handle]))
+            moved = confounding.posting_time(rng, created, content)
+            created = moved if moved < self.now - timedelta(hours=1) else created
         n_tags = int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))
         tags = tuple(str(t) for t in rng.choice(["launch", "tips", "news", "ai", "deals"], n_tags, replace=False))
         return {
@@ -227,9 +239,13 @@ class World:
             tweet_id=snowflake_id(d["created_at"], seq),
             url=f"https://example.com/p/{index}" if has_url else "",
             reach=reach,
-            propensity_mean=BASE_RATE[d["content_type"]] * lift,
+            propensity_mean=BASE_RATE[d["content_type"]] * lift * self._context(d["account"], d["created_at"]),
             **d,
         )
+
+    def _context(self, account: str, created_at: datetime) -> float:
+        """What besides content and variant moves a tweet's propensity (only in the confounded world)."""
+        return confounding.multiplier(account, created_at) if self.confounded else 1.0
 
     # --- series -------------------------------------------------------------------------------------
 
@@ -316,4 +332,14 @@ class World:
             },
             "aa_campaign": {"campaign": AA_CAMPAIGN, "control": "A", "treatment": "B", "true_lift": 0.0},
             "propensity_concentration": CONCENTRATION,
+            **({"confounded": self._confounding_truth()} if self.confounded else {}),
+        }
+
+    def _confounding_truth(self) -> dict[str, Any]:
+        return {
+            "true_rate_ratio_vs_text": confounding.true_rate_ratios(BASE_RATE),
+            "holding_fixed": ["account", "hour_of_day (UTC)", "weekday (UTC)"],
+            "account_rate": dict(confounding.ACCOUNT_RATE),
+            "weekend_effect": confounding.WEEKEND_EFFECT,
+            "hour_effect": "1 + 0.45 cos(2 pi (hour - 19) / 24), UTC",
         }

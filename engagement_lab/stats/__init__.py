@@ -6,6 +6,7 @@ building blocks below them for direct use.
 
 from __future__ import annotations
 
+from .balance import balance
 from .classic import (
     TestResult,
     barnard_exact,
@@ -42,6 +43,7 @@ __all__ = [
     "Summary",
     "TestResult",
     "adjust_pvalues",
+    "balance",
     "barnard_exact",
     "bayesian_lift",
     "cluster_bootstrap",

@@ -14,6 +14,8 @@ from scipy import stats as sps
 
 from ..errors import StatsInputError, check_choice, did_you_mean
 from ..metrics import Mean, Metric, Ratio, resolve_metric
+from .adjusted import AdjustModel
+from .adjusted_rows import adjusted_note, adjusted_rows
 from .classic import (
     TestResult,
     barnard_exact,
@@ -332,6 +334,40 @@ def _options(
     }
 
 
+def _correct(per_metric: list[list[dict[str, Any]]], options: dict[str, Any]) -> None:
+    """Multiple-testing adjustment over the chosen family (every contrast, or each metric's)."""
+    families = per_metric if options["family"] == "metric" else [[row for rows in per_metric for row in rows]]
+    for rows in families:
+        for row, p in zip(rows, adjust_pvalues([r["p_value"] for r in rows], options["correction"]), strict=True):
+            row["p_adjusted"] = float(p)
+
+
+def _adjust_options(
+    adjust_for: object, model: object, cluster: object, columns: list[str], by: str, options: dict[str, Any]
+) -> list[str]:
+    """The confounders to adjust for, checked: columns that exist, and options the adjusted model supports."""
+    if adjust_for is None:
+        if cluster is not None:
+            raise StatsInputError("cluster= applies to adjusted comparisons; give adjust_for=[...] as well")
+        return []
+    items = [adjust_for] if isinstance(adjust_for, str) else list(adjust_for)  # type: ignore[call-overload]
+    if not items:
+        raise StatsInputError("adjust_for is empty; name the confounders, e.g. adjust_for=['account', 'hour_of_day']")
+    for name in [*items, *([cluster] if cluster is not None else [])]:
+        if not isinstance(name, str) or name not in columns:
+            raise StatsInputError(
+                f"{name!r} is not a column{did_you_mean(str(name), columns)}; columns: {columns[:15]}"
+            )
+    if by in items:
+        raise StatsInputError(f"adjust_for names the group column {by!r} itself; adjust for other columns")
+    check_choice("adjust_model", model, ("poisson", "negbin"))
+    if options["method"] not in ("auto", "delta"):
+        raise StatsInputError(f"method={options['method']!r} cannot adjust for covariates; use method='auto'")
+    if options["scale"] != "relative" or options["covariate"]:
+        raise StatsInputError("adjusted comparisons estimate rate ratios: use scale='relative' and no covariate=")
+    return list(dict.fromkeys(items))
+
+
 def compare(
     frame: Any,
     *,
@@ -347,6 +383,9 @@ def compare(
     relative_ci: RelativeCI = "delta",
     scale: Scale = "relative",
     covariate: str | None = None,
+    adjust_for: Sequence[str] | None = None,
+    adjust_model: AdjustModel = "poisson",
+    cluster: str | None = None,
     n_resamples: int = 10_000,
     seed: int | None = 0,
 ) -> Comparison:
@@ -389,6 +428,17 @@ def compare(
         How the relative-lift interval (and its test) is built.
     covariate : str, optional
         A pre-period column for CUPED regression adjustment (e.g. the account's previous engagement rate).
+    adjust_for : list of str, optional
+        Confounders to hold fixed when groups were not randomised (``["account", "hour_of_day", "weekday"]``):
+        rate ratios from a Poisson GLM of the numerator counts with a log-denominator offset and robust
+        standard errors (see :mod:`engagement_lab.stats.adjusted`), a Mantel–Haenszel cross-check in each
+        row's warnings, and the unadjusted comparison kept in ``result.unadjusted`` (``result.side_by_side()``).
+        A covariate that cannot be separated from the groups is refused.
+    adjust_model : {"poisson", "negbin"}
+        The adjusted model: Poisson quasi-likelihood (default) or negative binomial.
+    cluster : str, optional
+        With ``adjust_for``: a column to cluster the standard errors on (e.g. ``"account"``, when tweets of one
+        account share unmeasured influences). Needs enough clusters to be trustworthy (30 or more).
     n_resamples, seed
         For the bootstrap and permutation test.
 
@@ -414,17 +464,37 @@ def compare(
         hint = did_you_mean(str(covariate), columns)
         raise StatsInputError(f"covariate={covariate!r} is not a column{hint}; columns: {columns[:15]}")
     options["covariate"] = covariate
+    adjusting = _adjust_options(adjust_for, adjust_model, cluster, columns, by, options)
     metrics = _metrics(metric, columns)
-    data, notes = checked_frame(frame, metrics, by, [covariate] if covariate else [])
+    extra = [covariate] if covariate else []
+    data, notes = checked_frame(frame, metrics, by, extra, [*adjusting, *([cluster] if cluster else [])])
     per_metric = [_one_metric(data, m, by, control, options["pairs"], options) for m in metrics]
-    families = per_metric if options["family"] == "metric" else [[row for rows in per_metric for row in rows]]
-    for rows in families:
-        for row, p in zip(rows, adjust_pvalues([r["p_value"] for r in rows], options["correction"]), strict=True):
-            row["p_adjusted"] = float(p)
-    flat = [row for rows in per_metric for row in rows]
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
-    notes.append("Comparisons of campaigns or content types that were not randomised show association, not cause.")
+    if adjusting:
+        raw = per_metric
+        per_metric = [
+            adjusted_rows(data, m, by, rows, adjusting, options, model=adjust_model, cluster=cluster)
+            for m, rows in zip(metrics, raw, strict=True)
+        ]
+        _correct(raw, options)
+        unadjusted = Comparison(
+            tuple(ContrastRow(**r) for rows in raw for r in rows), options["correction"], options["alpha"]
+        )
+        notes.append(adjusted_note(adjusting, adjust_model, cluster))
+        _correct(per_metric, options)
+        flat = [row for rows in per_metric for row in rows]
+        return Comparison(
+            tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
+            alternative=options["alternative"], scale=options["scale"], adjusted_for=tuple(adjusting),
+            unadjusted=unadjusted,
+        )  # fmt: skip
+    _correct(per_metric, options)
+    flat = [row for rows in per_metric for row in rows]
+    notes.append(
+        "Comparisons of campaigns or content types that were not randomised show association, not cause; "
+        "adjust_for=[...] holds measured confounders fixed."
+    )
     return Comparison(
         tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
         alternative=options["alternative"], scale=options["scale"],

@@ -70,8 +70,13 @@ def _examples(frame: Any, bad: Any, columns: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def checked_frame(frame: Any, metrics: Sequence[Metric], by: str, extra: Sequence[str] = ()) -> tuple[Any, list[str]]:
+def checked_frame(
+    frame: Any, metrics: Sequence[Metric], by: str, extra: Sequence[str] = (), labels: Sequence[str] = ()
+) -> tuple[Any, list[str]]:
     """The frame (as narwhals) with NaN made null and null labels dropped, plus notes for the user.
+
+    ``extra`` are further numeric columns (a CUPED covariate); ``labels`` are columns of any type (adjustment
+    covariates) whose float NaN also become null.
 
     Raises
     ------
@@ -82,6 +87,8 @@ def checked_frame(frame: Any, metrics: Sequence[Metric], by: str, extra: Sequenc
     data = nw.from_native(frame)
     columns = list(dict.fromkeys([c for m in metrics for c in m.columns] + list(extra)))
     floats = _numeric(data, columns)
+    schema = data.collect_schema()
+    floats += [c for c in labels if c not in floats and schema[c].is_float()]
     if floats:
         data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats])
     rules = _problems(metrics)

@@ -98,7 +98,8 @@ class ContrastRow:
         tail = f"{_p(self.p_adjusted)} ({label}{sided})"
         interval = self._interval()
         if self.p_adjusted < self.alpha:
-            word = "beats" if self.abs_diff > 0 else "trails"
+            effect = self.abs_diff if math.isfinite(self.abs_diff) else self.rel_lift  # adjusted rows: ratios only
+            word = "beats" if effect > 0 else "trails"
             return f"{self.treatment} {word} {self.control} by {interval} on {self.metric}, {tail}"
         if self.alternative != "two-sided":
             direction = "greater" if self.alternative == "greater" else "less"
@@ -119,6 +120,33 @@ class Comparison:
     notes: tuple[str, ...] = ()
     alternative: str = "two-sided"
     scale: str = "relative"
+    adjusted_for: tuple[str, ...] = ()
+    """Confounders held fixed (empty for a plain comparison)."""
+    unadjusted: Comparison | None = None
+    """For an adjusted comparison: the same contrasts without adjustment."""
+
+    def side_by_side(self, *, backend: Backend = "pandas") -> Any:
+        """Unadjusted and adjusted lifts of each contrast next to each other, with the covariates named."""
+        if self.unadjusted is None:
+            raise ValueError("side_by_side() needs an adjusted comparison: compare(..., adjust_for=[...])")
+        records = [
+            {
+                "metric": a.metric,
+                "control": a.control,
+                "treatment": a.treatment,
+                "unadjusted_lift": u.rel_lift,
+                "unadjusted_ci_low": u.rel_ci_low,
+                "unadjusted_ci_high": u.rel_ci_high,
+                "unadjusted_p": u.p_adjusted,
+                "adjusted_lift": a.rel_lift,
+                "adjusted_ci_low": a.rel_ci_low,
+                "adjusted_ci_high": a.rel_ci_high,
+                "adjusted_p": a.p_adjusted,
+                "adjusted_for": ", ".join(self.adjusted_for),
+            }
+            for u, a in zip(self.unadjusted.rows, self.rows, strict=True)
+        ]
+        return _frame(records, list(records[0]) if records else [], backend)
 
     def to_frame(self, *, backend: Backend = "pandas") -> Any:
         """The contrasts as a tidy frame with the columns of ``engagement_lab.columns.COMPARISON``."""
@@ -242,6 +270,8 @@ class Comparison:
             )
             body.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
         verdicts = "".join(f"<li>{escape(v)}</li>" for v in self.verdicts())
+        if self.unadjusted is not None:
+            verdicts += "".join(f"<li><small>unadjusted: {escape(v)}</small></li>" for v in self.unadjusted.verdicts())
         notes = "".join(f"<li><em>{escape(n)}</em></li>" for n in self.notes)
         method = escape(", ".join(sorted({r.method for r in self.rows})))
         return (

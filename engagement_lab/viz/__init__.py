@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .charts import (
     age_curves_plot,
+    balance_plot,
     distribution_plot,
     estimates_plot,
     forest_plot,
@@ -16,6 +17,7 @@ from .render import enable_offline, save_chart
 
 __all__ = [
     "age_curves_plot",
+    "balance_plot",
     "distribution_plot",
     "enable_offline",
     "estimates_plot",

@@ -13,6 +13,7 @@ from .theme import WIDTH
 
 __all__ = [
     "age_curves_plot",
+    "balance_plot",
     "distribution_plot",
     "estimates_plot",
     "forest_plot",
@@ -239,4 +240,24 @@ def power_curve_plot(curve: Any) -> alt.Chart:
         )
         .properties(width=WIDTH, height=240, title="tweets needed per arm")
     )
+    return chart
+
+
+def balance_plot(balance: Any, *, threshold: float = 0.1) -> alt.LayerChart:
+    """The largest |standardised mean difference| of each covariate per group (from ``stats.balance``), with the
+    usual 0.1 line: covariates past it are ones a raw comparison mixes in."""
+    data = to_polars(balance).with_columns(abs_smd=pl.col("smd").abs().clip(upper_bound=5.0))
+    worst = data.group_by("covariate", "group").agg(pl.col("abs_smd").max(), pl.col("level").sort_by("abs_smd").last())
+    points = (
+        alt.Chart(worst)
+        .mark_circle(size=90)
+        .encode(
+            x=alt.X("abs_smd:Q", title="largest |standardised mean difference| vs control"),
+            y=alt.Y("covariate:N", title=None),
+            color=alt.Color("group:N", title="group"),
+            tooltip=["covariate", "group", "level", alt.Tooltip("abs_smd:Q", format=".2f")],
+        )
+    )
+    rule = alt.Chart(pl.DataFrame({"x": [threshold]})).mark_rule(strokeDash=[4, 3], color="#999").encode(x="x:Q")
+    chart: alt.LayerChart = (rule + points).properties(width=WIDTH, title="Covariate balance between groups")
     return chart

@@ -1,0 +1,96 @@
+"""Adjusted contrasts as comparison rows (the same columns and verdicts as every other method)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..metrics import Metric, Ratio
+from .adjusted import AdjustModel, fit_adjusted, mantel_haenszel, wald
+
+__all__ = ["adjusted_note", "adjusted_rows"]
+
+
+MH_MIN_SHARE = 0.5
+"""The Mantel–Haenszel cross-check is shown when at least this share of the pair's tweets is in strata that hold
+both groups (with many fine strata most tweets are alone in theirs, and the estimate says little)."""
+
+
+def _pct(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x * 100:+.1f}%"
+
+
+def adjusted_rows(
+    data: Any,
+    metric: Metric,
+    by: str,
+    unadjusted: list[dict[str, Any]],
+    covariates: Sequence[str],
+    options: dict[str, Any],
+    *,
+    model: AdjustModel,
+    cluster: str | None,
+) -> list[dict[str, Any]]:
+    """One adjusted row per unadjusted one (same pairs): rate ratio holding ``covariates`` fixed.
+
+    Group sizes and raw rates are kept from the unadjusted rows; the absolute columns are NaN (the model
+    estimates ratios), the relative ones are the adjusted rate ratio minus one with its Wald interval.
+    """
+    alpha, alternative = options["alpha"], options["alternative"]
+    reference = unadjusted[0]["control"]
+    fit = fit_adjusted(data, metric, by, covariates, reference=reference, model=model, cluster=cluster)
+    errors = (
+        f"errors clustered on {cluster}" if cluster else f"robust ({'HC3' if model == 'poisson' else 'HC1'}) errors"
+    )
+    label = f"{fit.model}, {'log-' + metric.denominator + ' offset, ' if isinstance(metric, Ratio) else ''}{errors}"
+    label += f"; adjusted for {', '.join(covariates)}"
+    rows = []
+    for raw in unadjusted:
+        control, treatment = raw["control"], raw["treatment"]
+        log_ratio, se = fit.contrast(control, treatment)
+        p, (low, high) = wald(log_ratio, se, alpha, alternative)
+        notes = [f"unadjusted: {_pct(raw['rel_lift'])}"]
+        if isinstance(metric, Ratio):
+            mh, used, share = mantel_haenszel(
+                fit.table, events=metric.numerator, exposure=metric.denominator, by=by,
+                control=control, treatment=treatment, strata=fit.strata,
+            )  # fmt: skip
+            if share >= MH_MIN_SHARE:
+                notes.append(f"Mantel-Haenszel cross-check: {_pct(mh - 1)} over {used} strata")
+            else:
+                notes.append(
+                    f"no Mantel-Haenszel cross-check: only {share:.0%} of these tweets share a stratum of "
+                    f"{', '.join(fit.strata) or 'covariates'} with the other group"
+                )
+        rows.append(
+            {
+                **raw,
+                "abs_diff": math.nan,
+                "abs_ci_low": math.nan,
+                "abs_ci_high": math.nan,
+                "rel_lift": math.expm1(log_ratio),
+                "rel_ci_low": low,
+                "rel_ci_high": high,
+                "p_value_abs": math.nan,
+                "p_value_rel": p,
+                "p_value": p,
+                "p_scale": "relative",
+                "method": label,
+                "deff": math.nan,
+                "warnings": "; ".join(notes),
+                "se": math.nan,
+                "rel_se": math.exp(log_ratio) * se,  # delta method, for the Bayesian and sequential views
+                "testable": not math.isnan(p),
+            }
+        )
+    return rows
+
+
+def adjusted_note(covariates: Sequence[str], model: str, cluster: str | None) -> str:
+    """What an adjusted comparison claims, and what it cannot."""
+    return (
+        f"Adjusted for {', '.join(covariates)} ({model} model of counts with an exposure offset"
+        f"{', errors clustered on ' + cluster if cluster else ''}): each lift holds those fixed. It is still an "
+        "association: confounders that were not measured are not adjusted for."
+    )
