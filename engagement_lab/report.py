@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from html import escape
 from pathlib import Path
@@ -100,6 +100,7 @@ def render_report(
     alpha: float = 0.05,
     correction: str = "holm",
     title: str | None = None,
+    adjust_for: Sequence[str] = (),
     keep_notebook: bool = False,
 ) -> Path:
     """Render the report to a self-contained HTML file and return its path.
@@ -112,6 +113,10 @@ def render_report(
         What to compare (see :func:`engagement_lab.compare`).
     where : str, optional
         ``"column=value"`` to keep only some tweets (e.g. ``"campaign=spring_launch"``).
+    adjust_for : list of str
+        Confounders to hold fixed when the groups were not randomised (e.g. ``["account", "hour_of_day"]``;
+        ``hour_of_day`` and ``weekday`` are derived from the metadata's ``created_at``). The report says whether
+        its lifts are adjusted, and for what.
     """
     archive, metadata, out = Path(archive).resolve(), Path(metadata).resolve(), Path(out).resolve()
     if not archive.is_dir() or not metadata.is_file():
@@ -127,6 +132,7 @@ def render_report(
         "where_value": where.partition("=")[2] if where else "",
         "alpha": alpha,
         "correction": correction,
+        "adjust_for": ",".join(adjust_for),
         "title": title,
     }
     out.parent.mkdir(parents=True, exist_ok=True)

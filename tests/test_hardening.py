@@ -451,6 +451,14 @@ def _cli_case(tmp_path: Path, case: str) -> tuple[list[str], int, str]:
     if case == "duplicate rules":
         return ["watch", "--ids-file", str(ids), "--rule", "favorites>=5", "--rule", "favorites>=5.0", "--state",
                 str(tmp_path / "w.db"), "--credentials", str(creds), "--base-url", "http://127.0.0.1:9"], 1, "given more than once"  # fmt: skip
+    if case == "non-UTF-8 metadata":
+        sample = Path(__file__).parent.parent / "data" / "sample"
+        (tmp_path / "meta.csv").write_bytes("tweet_id,variant\n1790000000000000001,Caf\xe9\n".encode("latin-1"))
+        return ["report", "--archive", str(sample / "archive"), "--metadata", str(tmp_path / "meta.csv"), "--by", "variant",
+                "--out", str(tmp_path / "r.html")], 1, "meta.csv' cannot be read as CSV: invalid utf-8"  # fmt: skip
+    if case == "unwritable archive folder":
+        return [*fetch_args[:2], "--out", "/dev/null/archive", "--ids-file", str(ids), "--credentials", str(creds),
+                "--base-url", "http://127.0.0.1:9"], 1, "cannot create the archive folder '/dev/null/archive'"  # fmt: skip
     if case == "report error first":
         sample = Path(__file__).parent.parent / "data" / "sample"
         return ["report", "--archive", str(sample / "archive"), "--metadata", str(sample / "tweets.csv"), "--by", "varaint",
@@ -530,3 +538,15 @@ def test_ctrl_c_exits_130_with_the_resume_hint(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert "interrupted; rerun the same command to resume" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [(28, "the disk is full: free some space, then rerun the same command to resume"), (30, "read-only")],
+)
+def test_disk_errors_are_explained(code: int, fix: str) -> None:
+    from engagement_lab.cli import _explain
+
+    message = _explain(OSError(code, os.strerror(code), "/data/archive/responses/x.json.gz"))
+    assert message.startswith("cannot use '/data/archive/responses/x.json.gz': ")
+    assert fix in message

@@ -76,3 +76,19 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert any(line.strip().startswith("spring_launch:") for line in lines)
     assert run.summary.height == 4
     assert (tmp_path / "demo" / "per_tweet.csv").exists()
+
+
+def test_the_report_says_whether_its_lifts_are_adjusted(tmp_path: Path) -> None:
+    plain = sample_report(tmp_path).read_text()
+    assert "The lifts are not adjusted for anything: they are causal only if the groups were randomised." in plain
+    adjusted = render_report(
+        archive=SAMPLE_DIR / "archive",
+        metadata=SAMPLE_DIR / "tweets.csv",
+        by="content_type",
+        control="text",
+        where="campaign=always_on",
+        adjust_for=["account", "hour_of_day", "weekday"],
+        out=tmp_path / "adjusted.html",
+    ).read_text()
+    assert "The lifts are adjusted for account, hour_of_day, weekday: rate ratios from a Poisson model" in adjusted
+    assert "adjusted for account, hour_of_day, weekday" in adjusted  # in the method column of the table too

@@ -45,6 +45,7 @@ where_column = "campaign"
 where_value = "spring_launch"
 alpha = 0.05
 correction = "holm"
+adjust_for = ""
 title = "Spring launch: variant B against variant A"
 """),
     ("code", """
@@ -54,6 +55,7 @@ import polars as pl
 from IPython.display import HTML, Markdown, display
 
 from engagement_lab import compare, enable_offline, load_archive, per_tweet, summarize
+from engagement_lab.timeseries import posting_time
 from engagement_lab.viz import distribution_plot
 
 enable_offline()
@@ -61,7 +63,11 @@ tidy = load_archive(archive, backend="polars")
 tweets = per_tweet(tidy, metadata=metadata, rates=[metric] if metric.endswith(("rate", "ctr")) else [])
 if where_column:
     tweets = tweets.filter(pl.col(where_column) == where_value)
-result = compare(tweets, metric=metric, by=by, control=control or None, alpha=alpha, correction=correction)
+confounders = [c.strip() for c in adjust_for.split(",") if c.strip()]
+if "created_at" in tweets.columns:
+    tweets = posting_time(tweets)  # hour_of_day and weekday, for adjusting
+result = compare(tweets, metric=metric, by=by, control=control or None, alpha=alpha, correction=correction,
+                 adjust_for=confounders or None)
 # user text (title, group labels inside verdicts) goes in as escaped HTML, never as Markdown that could carry markup
 display(HTML(f"<h1>{escape(title)}</h1>"))
 display(HTML("<ul>" + "".join(f"<li><strong>{escape(line)}</strong></li>" for line in result.verdicts()) + "</ul>"))
@@ -89,14 +95,25 @@ bayes.select("treatment", "chance_to_win", "risk_treatment", "credible_low", "cr
     ("code", """
 rows = result.rows
 n_tweets = rows[0].n_control + sum(r.n_treatment for r in rows)
-effects = ", ".join(f"{r.deff:.1f}" for r in rows)
+plain = result.unadjusted or result
+effects = ", ".join(f"{r.deff:.1f}" for r in plain.rows)
 fetched = f"{tidy['retrieved_at'].min():%Y-%m-%d %H:%M}"
-display(Markdown(
-    "## How this was computed\\n"
-    f"Tweets are the units: {n_tweets} tweets, rates as ratios of sums, variances by the delta method "
-    f"(Welch reference), {correction} correction. Design effect vs. the naive impression-level test: {effects} "
-    "(a naive test would be that many times too confident). "
-    f"Data: {tidy.height:,} tidy rows fetched {fetched} UTC."
+adjustment = (
+    f"The lifts are adjusted for {', '.join(result.adjusted_for)}: rate ratios from a Poisson model of {metric} "
+    "counts with an exposure offset and robust (HC3) errors, holding those fixed (unmeasured confounders are not). "
+    if result.adjusted_for
+    else "The lifts are not adjusted for anything: they are causal only if the groups were randomised. "
+)
+display(HTML(
+    "<h2>How this was computed</h2><p>"
+    + escape(
+        f"Tweets are the units: {n_tweets} tweets, rates as ratios of sums, variances by the delta method "
+        f"(Welch reference), {correction} correction. Design effect vs. the naive impression-level test: {effects} "
+        "(a naive test would be that many times too confident). "
+        + adjustment
+        + f"Data: {tidy.height:,} tidy rows fetched {fetched} UTC."
+    )
+    + "</p>"
 ))
 """),
 ]
@@ -182,29 +199,72 @@ srm = srm_check(counts)
 """),
     ],
     "03_content_type_benchmark": [
-        ("md", "# Which kind of tweet works? Five content types, all pairs\nContent types were not randomised: these are associations, not causes."),
-        ("code", SETUP),
+        ("md", """# Which kind of tweet works? Content types, adjusted for what travels with them
+Content types are never randomised. In this sandbox world (`World(seed=7, confounded=True)`) the big, engaging
+account posts mostly videos and polls, the support account mostly text and links, and videos and polls go out at
+the evening peak and at weekends, when every tweet does better. A raw comparison mixes all of that into the
+"content effect". Holding account, hour and weekday fixed recovers the truth, which this world knows."""),
         ("code", """
-from engagement_lab import omnibus
-organic = tweets.filter(pl.col("campaign") != "spring_launch")  # keep the A/B lift out of the benchmark
-omnibus(organic, metric="engagement_rate", by="content_type")
+import tempfile
+
+import polars as pl
+
+from engagement_lab import Credentials, EngagementQuery, compare, enable_offline, fetch, per_tweet
+from engagement_lab.sandbox import SandboxApp, SandboxTransport, World
+from engagement_lab.stats import balance
+from engagement_lab.timeseries import posting_time
+from engagement_lab.viz import balance_plot
+
+enable_offline()
+pl.Config.set_tbl_rows(12)
+world = World(seed=7, confounded=True)
+app = SandboxApp(world, rate_limit_per_minute=100_000)      # in-process: no server needed
+meta = pl.DataFrame(world.metadata()).filter(
+    pl.col("status") == "ok", pl.col("campaign") == "", pl.col("account").is_in(["acme", "acme_support"]))
+query = EngagementQuery("totals", meta["tweet_id"].to_list(), ["impressions", "engagements"], "per_tweet")
+with tempfile.TemporaryDirectory() as archive:
+    fetched = fetch(query, credentials=Credentials.from_mapping(app.info("https://sandbox.local")), out=archive,
+                    owners=dict(zip(meta["tweet_id"], meta["account"])), base_url="https://sandbox.local",
+                    transport=SandboxTransport(app), now=world.now, progress=False)
+    tweets = posting_time(per_tweet(fetched.load(backend="polars"), metadata=meta, rates=["engagement_rate"]))
+tweets.group_by("account", "content_type").len().pivot(on="content_type", index="account", values="len").select(
+    "account", "text", "image", "video", "link", "poll").sort("account")
 """),
+        ("md", "## Why a raw comparison misleads: the groups differ in account and posting time\nStandardised mean differences against text tweets; past 0.1 a covariate is unbalanced."),
         ("code", """
-holm = compare(organic, metric="engagement_rate", by="content_type", pairs="all", correction="holm")
-bh = compare(organic, metric="engagement_rate", by="content_type", pairs="all", correction="fdr_bh")
-holm.to_frame(backend="polars").select("control", "treatment", "rel_lift", "p_value", "p_adjusted").with_columns(
-    p_bh=bh.to_frame(backend="polars")["p_adjusted"])
+covariates = ["account", "hour_of_day", "weekday"]
+table = balance(tweets, by="content_type", covariates=covariates, control="text")
+table.group_by("covariate", "group").agg(largest_abs_smd=pl.col("smd").abs().max().round(2)).sort(
+    "covariate", "group").pivot(on="group", index="covariate", values="largest_abs_smd")
 """),
-        ("code", "compare(organic, metric='engagement_rate', by='content_type', control='text').chart()"),
+        ("code", "balance_plot(table)"),
+        ("md", "## Raw against adjusted, against the truth\nRate ratios against text: a Poisson model of engagements with an impressions offset and robust (HC3) errors, holding account, hour and weekday fixed."),
         ("code", """
-summary = summarize(organic, metric="engagement_rate", by="content_type")
-summary.chart()
+adjusted = compare(tweets, metric="engagement_rate", by="content_type", control="text", adjust_for=covariates)
+truth = world.ground_truth()["confounded"]["true_rate_ratio_vs_text"]
+adjusted.side_by_side(backend="polars").select(
+    "treatment",
+    pl.col("unadjusted_lift").round(3),
+    pl.col("adjusted_lift").round(3),
+    pl.col("adjusted_ci_low").round(3),
+    pl.col("adjusted_ci_high").round(3),
+    true_lift=(pl.col("treatment").replace_strict(truth) - 1).round(3),
+)
 """),
+        ("code", "adjusted.chart()"),
         ("code", """
-truth = sample.ground_truth["engagement_rate_by_content_type"]
-summary.to_frame(backend="polars").select("group", "value", "ci_low", "ci_high").with_columns(
-    true_rate=pl.col("group").replace_strict(truth))
+ranking = adjusted.side_by_side(backend="polars").select(
+    "treatment",
+    raw_rank=pl.col("unadjusted_lift").rank(descending=True).cast(pl.Int8),
+    adjusted_rank=pl.col("adjusted_lift").rank(descending=True).cast(pl.Int8),
+    true_rank=pl.col("treatment").replace_strict(truth).rank(descending=True).cast(pl.Int8),
+).sort("true_rank")
+ranking
 """),
+        ("code", "adjusted.verdicts()"),
+        ("md", """The raw comparison overstates images, videos and polls two to three times over, because they come from the
+engaging account at the best hours. Adjusted, the estimates land on the true ratios. It is still an association: only
+the confounders that were measured and named are held fixed."""),
     ],
     "04_time_series_and_thresholds": [
         ("md", "# How engagement unfolds after posting\nHourly history of the owned accounts' tweets (last 28 days), aligned on tweet age."),

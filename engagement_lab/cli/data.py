@@ -124,6 +124,13 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--correction", default="holm", choices=["holm", "bonferroni", "fdr_bh", "fdr_by", "none"])
     p.add_argument("--title")
+    p.add_argument(
+        "--adjust-for",
+        nargs="+",
+        default=[],
+        metavar="COLUMN",
+        help="confounders to hold fixed when groups were not randomised, e.g. account hour_of_day weekday",
+    )
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.set_defaults(run=_run_report)
 
@@ -142,6 +149,7 @@ def _run_report(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         correction=args.correction,
         title=args.title,
+        adjust_for=args.adjust_for,
     )
     print(f"report written to {path}")
     return 0

@@ -48,6 +48,12 @@ def add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per engagement request")
+    p.add_argument(
+        "--confounded",
+        action="store_true",
+        help="a world where content types are not randomised: accounts and posting times confound them "
+        "(true rate ratios in /sandbox/ground_truth.json)",
+    )
     p.set_defaults(run=_run_sandbox)
 
 
@@ -62,7 +68,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     if args.speed > 0:
         clock = AcceleratedClock(start, speed=args.speed)
     app = SandboxApp(
-        World(args.seed, now=start),
+        World(args.seed, now=start, confounded=args.confounded),
         clock=clock,
         rate_limit_per_minute=args.rate_limit_per_minute,
         faults=FaultConfig.mixed(args.fault_rate, seed=args.fault_seed, latency_ms=args.latency_ms),

@@ -16,7 +16,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from ..errors import DataError, ResponseFormatError
+from ..errors import DataError, ResponseFormatError, check_choice
 
 __all__ = ["Backend", "Frame", "check_backend", "read_payload", "to_arrow", "to_frame", "to_polars"]
 
@@ -26,9 +26,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def check_backend(backend: object) -> Backend:
-    if backend not in ("pandas", "polars"):
-        raise DataError(f"backend must be 'pandas' or 'polars', got {backend!r}")
-    return backend
+    checked: Backend = check_choice("backend", backend, ("pandas", "polars"), DataError)
+    return checked
 
 
 def _pandas_type(t: pa.DataType) -> Any:

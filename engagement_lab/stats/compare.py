@@ -18,25 +18,20 @@ from .adjusted import AdjustModel
 from .adjusted_rows import adjusted_note, adjusted_rows
 from .classic import (
     TestResult,
-    barnard_exact,
-    fisher_exact,
     kruskal,
-    mann_whitney,
     proportions_chisquare,
-    proportions_ztest,
     welch_anova,
 )
-from .effects import RELATIVE_CIS, Alternative, Contrast, RelativeCI, check_alternative, contrast
+from .effects import Alternative, Contrast, RelativeCI, contrast
 from .inputs import checked_frame
-from .multiple import CORRECTIONS, Correction, adjust_pvalues
-from .resampling import cluster_bootstrap, permutation_test
+from .methods import apply_method, binary_counts, covariate_adjusted, exact_fallback, method_label, with_covariate
+from .multiple import Correction
+from .options import METHODS, Method, adjust_options, check_options, correct
 from .results import Comparison, ContrastRow, Summary, SummaryRow
 from .sufficient import GroupStats, group_stats, tweet_arrays
 
 __all__ = ["METHODS", "Method", "Scale", "compare", "omnibus", "summarize"]
 
-Method = Literal["auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z"]
-METHODS: tuple[Method, ...] = ("auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z")
 Pairs = Literal["control", "all"]
 Scale = Literal["relative", "absolute"]
 Family = Literal["all", "metric"]
@@ -65,42 +60,6 @@ def _contrasts(groups: list[str], control: str | None, pairs: Pairs, by: str) ->
     return [(reference, g) for g in groups if g != reference]
 
 
-def _covariate_adjusted(arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, GroupStats]:
-    """CUPED on the linearised ratio (a mean when D ≡ 1): θ pooled over groups (Deng et al. 2013, §b3).
-
-    Each group's estimate becomes R_g − θ(X̄_g − X̄); its per-tweet variance that of ℓ − θ(X − X̄_g), with
-    ℓ = (M − R_g·D)/D̄_g. Returned as GroupStats whose ratio and variance carry the adjusted values.
-    """
-    pooled_x = np.concatenate([x for _, _, x in arrays.values()]).mean()
-    lin = {}
-    for name, (m, d, x) in arrays.items():
-        r, mean_d = m.sum() / d.sum(), d.mean()
-        lin[name] = ((m - r * d) / mean_d, x, r)
-    cov = sum(np.cov(ell, x, ddof=1)[0, 1] * (len(x) - 1) for ell, x, _ in lin.values())
-    var = sum(np.var(x, ddof=1) * (len(x) - 1) for _, x, _ in lin.values())
-    theta = cov / var if var > 0 else 0.0
-    out = {}
-    for name, (ell, x, r) in lin.items():
-        adjusted = ell - theta * (x - x.mean())
-        estimate = r - theta * (x.mean() - pooled_x)
-        # a GroupStats with D ≡ 1 whose mean is the adjusted estimate and whose variance is the adjusted one
-        centred = adjusted - adjusted.mean() + estimate
-        out[name] = GroupStats.from_arrays(centred)
-    return out
-
-
-def _naive(
-    control: GroupStats, treatment: GroupStats, alpha: float, alternative: Alternative
-) -> tuple[float, tuple[float, float]]:
-    z = proportions_ztest([treatment.sum_m, control.sum_m], [treatment.sum_d, control.sum_d], alternative=alternative)
-    p_t, p_c = treatment.ratio, control.ratio
-    se = math.sqrt(p_t * (1 - p_t) / treatment.sum_d + p_c * (1 - p_c) / control.sum_d)
-    one_sided = alternative != "two-sided"
-    half = sps.norm.ppf(1 - alpha / (1 if one_sided else 2)) * se
-    low, high = p_t - p_c - half, p_t - p_c + half
-    return z.p_value, (low if alternative != "less" else -math.inf, high if alternative != "greater" else math.inf)
-
-
 def _row(
     metric: Metric,
     by: str,
@@ -114,7 +73,7 @@ def _row(
     notes = list(result.warnings)
     if result.testable and min(stats[c].n, stats[t].n) < THIN:
         notes.append(f"fewer than {THIN} tweets in a group: treat the result as a rough indication")
-    row = {
+    return {
         "metric": metric.label,
         "by": by,
         "control": c,
@@ -140,7 +99,6 @@ def _row(
         "rel_se": result.rel_se,
         "testable": result.testable,
     }
-    return row
 
 
 def _choose_scale(row: dict[str, Any], scale: Scale) -> None:
@@ -169,7 +127,7 @@ def _one_metric(
         method = "delta" if is_ratio else "welch"
     arrays = tweet_arrays(frame, metric, by) if method in ("bootstrap", "mann-whitney", "fisher", "barnard") else {}
     if options["covariate"]:
-        stats = _covariate_adjusted(_with_covariate(frame, metric, by, options["covariate"]))
+        stats = covariate_adjusted(with_covariate(frame, metric, by, options["covariate"]))
     binary = any(g.binary for g in stats.values())
     rows = []
     for c, t in pairs:
@@ -181,191 +139,14 @@ def _one_metric(
             relative_ci=options["relative_ci"],
             ratio=is_ratio and not options["covariate"],
         )
-        row = _row(metric, by, (c, t), stats, result, _label(method, is_ratio, binary, options), options)
+        row = _row(metric, by, (c, t), stats, result, method_label(method, is_ratio, binary, options), options)
         _choose_scale(row, options["scale"])
-        _apply_method(row, method, arrays, stats, (c, t), options)
+        apply_method(row, method, arrays, stats, (c, t), options)
         if not row["testable"] and binary and method in ("delta", "welch"):
-            _exact_fallback(row, stats[c], stats[t], alternative)
+            exact_fallback(row, stats[c], stats[t], alternative)
         row["warnings"] = "; ".join(row["warnings"])
         rows.append(row)
     return rows
-
-
-def _exact_fallback(row: dict[str, Any], control: GroupStats, treatment: GroupStats, alternative: Alternative) -> None:
-    """A 0/1 outcome with no variation in an arm (all or none of its tweets): Fisher's exact test is valid."""
-    table = [[int(g.sum_m), g.n - int(g.sum_m)] for g in (treatment, control)]
-    p = fisher_exact(table, alternative=alternative).p_value
-    row.update(p_value_abs=p, p_value=p, p_scale="exact", testable=True)
-    row["method"] += "; Fisher exact (an arm has no variation)"
-    row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
-    row["warnings"].append("an arm has no variation, so the p-value is Fisher's exact test on tweets with/without")
-
-
-def _label(method: str, is_ratio: bool, binary: bool, options: dict[str, Any]) -> str:
-    base = {
-        "delta": "delta method (Welch t)",
-        "welch": "Welch t",
-        "bootstrap": "cluster bootstrap (BCa) + permutation",
-        "mann-whitney": "Mann-Whitney U on per-tweet values",
-        "fisher": "Fisher exact on tweets with/without the outcome",
-        "barnard": "Barnard exact on tweets with/without the outcome",
-        "naive-z": "NAIVE pooled z on impressions",
-    }[method]
-    if method == "delta" and not is_ratio:
-        base = "Welch t"
-    if binary and method in ("delta", "welch"):
-        base += " on a proportion of tweets (binomial variance p(1-p))"
-    if options["covariate"]:
-        base += f" + CUPED on {options['covariate']}"
-    if options["relative_ci"] != "delta":
-        base += f"; {options['relative_ci']} lift interval"
-    if options["alternative"] != "two-sided":
-        base += f"; one-sided ({options['alternative']})"
-    return base
-
-
-def _apply_method(
-    row: dict[str, Any],
-    method: str,
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
-    stats: dict[str, GroupStats],
-    pair: tuple[str, str],
-    options: dict[str, Any],
-) -> None:
-    """Replace the delta-method numbers with the chosen method's (p-values on the scale that method tests)."""
-    c, t = pair
-    alternative = options["alternative"]
-    if method in ("delta", "welch") or (not row["testable"] and method in ("bootstrap", "naive-z")):
-        return
-    if method == "bootstrap":
-        kinds: tuple[tuple[Literal["diff", "lift"], str, str], ...] = (
-            ("diff", "abs_ci_low", "abs_ci_high"),
-            ("lift", "rel_ci_low", "rel_ci_high"),
-        )
-        for kind, low, high in kinds:
-            if kind == "lift" and math.isnan(row["rel_lift"]):
-                row[low] = row[high] = math.nan
-                continue
-            boot = cluster_bootstrap(
-                arrays[c], arrays[t], statistic=kind, n_resamples=options["n_resamples"], alpha=row["alpha"],
-                alternative=alternative, seed=options["seed"],
-            )  # fmt: skip
-            row[low], row[high] = boot.ci
-        p = permutation_test(
-            arrays[c], arrays[t], n_resamples=options["n_resamples"], alternative=alternative, seed=options["seed"]
-        )
-        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
-    elif method == "mann-whitney":
-        rate = {g: np.divide(m, d, out=np.full_like(m, np.nan), where=d > 0) for g, (m, d) in arrays.items()}
-        x, y = rate[t][~np.isnan(rate[t])], rate[c][~np.isnan(rate[c])]
-        p = mann_whitney(x, y, alternative=alternative).p_value if min(len(x), len(y)) else math.nan
-        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="rank", testable=not math.isnan(p))
-        row["warnings"].append("per-tweet rates, unweighted: a different estimand from the ratio of sums")
-    elif method in ("fisher", "barnard"):
-        table = [_binary_counts(arrays[t][0]), _binary_counts(arrays[c][0])]
-        exact = fisher_exact if method == "fisher" else barnard_exact
-        p = exact(table, alternative=alternative).p_value
-        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="exact", testable=True)
-        row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
-    elif method == "naive-z":
-        p, (row["abs_ci_low"], row["abs_ci_high"]) = _naive(stats[c], stats[t], row["alpha"], alternative)
-        row.update(p_value_abs=p, p_value_rel=math.nan, p_value=p, p_scale="absolute")
-        row["rel_ci_low"] = row["rel_ci_high"] = math.nan
-        row["warnings"].append("treats impressions as independent; overstates significance by about the design effect")
-
-
-def _binary_counts(values: np.ndarray) -> list[int]:
-    """[tweets with the outcome, tweets without] for a 0/1 per-tweet column."""
-    if not np.isin(values, (0, 1)).all():
-        raise StatsInputError("exact tests need a 0/1 (or boolean) per-tweet outcome, e.g. reached_100_likes")
-    hits = int(values.sum())
-    return [hits, len(values) - hits]
-
-
-def _with_covariate(
-    frame: Any, metric: Metric, by: str, covariate: str
-) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    columns = _columns(frame)
-    if covariate not in columns:
-        raise StatsInputError(f"covariate {covariate!r} is not a column; columns: {columns[:15]}")
-    base = tweet_arrays(frame, Mean(covariate), by)
-    values = tweet_arrays(frame, metric, by)
-    out = {}
-    for g, (m, d) in values.items():
-        x = base[g][0]
-        if len(x) != len(m):
-            raise StatsInputError(
-                f"covariate {covariate!r} has nulls where {metric.label!r} does not; fill or drop them first"
-            )
-        out[g] = (m, d, x)
-    return out
-
-
-def _options(
-    method: object,
-    pairs: object,
-    alpha: object,
-    correction: object,
-    family: object,
-    alternative: object,
-    relative_ci: object,
-    scale: object,
-    n_resamples: object,
-    seed: object,
-) -> dict[str, Any]:
-    """Every option checked before any data is read; a typo gets a suggestion, never a silent default."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise StatsInputError(f"alpha must be a number between 0 and 1 (e.g. 0.05), got {alpha!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 100:
-        raise StatsInputError(f"n_resamples must be a whole number of at least 100, got {n_resamples!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise StatsInputError(f"seed must be an int or None, got {seed!r}")
-    return {
-        "method": check_choice("method", method, METHODS),
-        "pairs": check_choice("pairs", pairs, ("control", "all")),
-        "alpha": float(alpha),
-        "correction": check_choice("correction", correction, CORRECTIONS),
-        "family": check_choice("family", family, ("all", "metric")),
-        "alternative": check_alternative(alternative),
-        "relative_ci": check_choice("relative_ci", relative_ci, RELATIVE_CIS),
-        "scale": check_choice("scale", scale, ("relative", "absolute")),
-        "n_resamples": n_resamples,
-        "seed": seed,
-    }
-
-
-def _correct(per_metric: list[list[dict[str, Any]]], options: dict[str, Any]) -> None:
-    """Multiple-testing adjustment over the chosen family (every contrast, or each metric's)."""
-    families = per_metric if options["family"] == "metric" else [[row for rows in per_metric for row in rows]]
-    for rows in families:
-        for row, p in zip(rows, adjust_pvalues([r["p_value"] for r in rows], options["correction"]), strict=True):
-            row["p_adjusted"] = float(p)
-
-
-def _adjust_options(
-    adjust_for: object, model: object, cluster: object, columns: list[str], by: str, options: dict[str, Any]
-) -> list[str]:
-    """The confounders to adjust for, checked: columns that exist, and options the adjusted model supports."""
-    if adjust_for is None:
-        if cluster is not None:
-            raise StatsInputError("cluster= applies to adjusted comparisons; give adjust_for=[...] as well")
-        return []
-    items = [adjust_for] if isinstance(adjust_for, str) else list(adjust_for)  # type: ignore[call-overload]
-    if not items:
-        raise StatsInputError("adjust_for is empty; name the confounders, e.g. adjust_for=['account', 'hour_of_day']")
-    for name in [*items, *([cluster] if cluster is not None else [])]:
-        if not isinstance(name, str) or name not in columns:
-            raise StatsInputError(
-                f"{name!r} is not a column{did_you_mean(str(name), columns)}; columns: {columns[:15]}"
-            )
-    if by in items:
-        raise StatsInputError(f"adjust_for names the group column {by!r} itself; adjust for other columns")
-    check_choice("adjust_model", model, ("poisson", "negbin"))
-    if options["method"] not in ("auto", "delta"):
-        raise StatsInputError(f"method={options['method']!r} cannot adjust for covariates; use method='auto'")
-    if options["scale"] != "relative" or options["covariate"]:
-        raise StatsInputError("adjusted comparisons estimate rate ratios: use scale='relative' and no covariate=")
-    return list(dict.fromkeys(items))
 
 
 def compare(
@@ -456,7 +237,9 @@ def compare(
     >>> result.to_frame()[["control", "treatment", "rel_lift"]].round(3).values.tolist()
     [['A', 'B', 0.486]]
     """
-    options = _options(method, pairs, alpha, correction, family, alternative, relative_ci, scale, n_resamples, seed)
+    options = check_options(
+        method, pairs, alpha, correction, family, alternative, relative_ci, scale, n_resamples, seed
+    )
     columns = _columns(frame)
     if not isinstance(by, str) or by not in columns:
         raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
@@ -464,7 +247,7 @@ def compare(
         hint = did_you_mean(str(covariate), columns)
         raise StatsInputError(f"covariate={covariate!r} is not a column{hint}; columns: {columns[:15]}")
     options["covariate"] = covariate
-    adjusting = _adjust_options(adjust_for, adjust_model, cluster, columns, by, options)
+    adjusting = adjust_options(adjust_for, adjust_model, cluster, columns, by, options)
     metrics = _metrics(metric, columns)
     extra = [covariate] if covariate else []
     data, notes = checked_frame(frame, metrics, by, extra, [*adjusting, *([cluster] if cluster else [])])
@@ -477,19 +260,19 @@ def compare(
             adjusted_rows(data, m, by, rows, adjusting, options, model=adjust_model, cluster=cluster)
             for m, rows in zip(metrics, raw, strict=True)
         ]
-        _correct(raw, options)
+        correct(raw, options)
         unadjusted = Comparison(
             tuple(ContrastRow(**r) for rows in raw for r in rows), options["correction"], options["alpha"]
         )
         notes.append(adjusted_note(adjusting, adjust_model, cluster))
-        _correct(per_metric, options)
+        correct(per_metric, options)
         flat = [row for rows in per_metric for row in rows]
         return Comparison(
             tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
             alternative=options["alternative"], scale=options["scale"], adjusted_for=tuple(adjusting),
             unadjusted=unadjusted,
         )  # fmt: skip
-    _correct(per_metric, options)
+    correct(per_metric, options)
     flat = [row for rows in per_metric for row in rows]
     notes.append(
         "Comparisons of campaigns or content types that were not randomised show association, not cause; "
@@ -506,7 +289,7 @@ def summarize(frame: Any, *, metric: str | Metric, by: str, alpha: float = 0.05)
 
     The same input checks as :func:`compare` apply (counts refused with the rows named, null labels left out).
     """
-    _options("auto", "control", alpha, "holm", "all", "two-sided", "delta", "relative", 10_000, 0)
+    check_options("auto", "control", alpha, "holm", "all", "two-sided", "delta", "relative", 10_000, 0)
     columns = _columns(frame)
     if not isinstance(by, str) or by not in columns:
         raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
@@ -539,7 +322,7 @@ def omnibus(
     resolved = resolve_metric(metric, columns)
     frame, _ = checked_frame(frame, [resolved], by)
     if method == "chisquare":
-        counts = [_binary_counts(m) for m, _ in tweet_arrays(frame, resolved, by).values()]
+        counts = [binary_counts(m) for m, _ in tweet_arrays(frame, resolved, by).values()]
         return proportions_chisquare([c[0] for c in counts], [sum(c) for c in counts])
     if method == "wald":
         stats = [g for g in group_stats(frame, resolved, by).values() if g.n >= 2 and g.variance > 0]

@@ -247,7 +247,11 @@ def balance_plot(balance: Any, *, threshold: float = 0.1) -> alt.LayerChart:
     """The largest |standardised mean difference| of each covariate per group (from ``stats.balance``), with the
     usual 0.1 line: covariates past it are ones a raw comparison mixes in."""
     data = to_polars(balance).with_columns(abs_smd=pl.col("smd").abs().clip(upper_bound=5.0))
-    worst = data.group_by("covariate", "group").agg(pl.col("abs_smd").max(), pl.col("level").sort_by("abs_smd").last())
+    worst = (
+        data.group_by("covariate", "group")
+        .agg(pl.col("abs_smd").max(), pl.col("level").sort_by("abs_smd").last())
+        .sort("covariate", "group")  # a stable order: the same chart every time
+    )
     points = (
         alt.Chart(worst)
         .mark_circle(size=90)

@@ -1,0 +1,166 @@
+"""Per-method numbers for compare(): the bootstrap, rank and exact tests, the naive z-test, CUPED, and the
+exact fallback for 0/1 outcomes. Each replaces the delta-method row's numbers with its own, on the scale it tests."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import narwhals as nw
+import numpy as np
+from scipy import stats as sps
+
+from ..errors import StatsInputError
+from ..metrics import Mean, Metric
+from .classic import barnard_exact, fisher_exact, mann_whitney, proportions_ztest
+from .effects import Alternative
+from .resampling import cluster_bootstrap, permutation_test
+from .sufficient import GroupStats, tweet_arrays
+
+__all__ = ["apply_method", "binary_counts", "covariate_adjusted", "exact_fallback", "method_label", "with_covariate"]
+
+
+def covariate_adjusted(arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, GroupStats]:
+    """CUPED on the linearised ratio (a mean when D ≡ 1): θ pooled over groups (Deng et al. 2013, §b3).
+
+    Each group's estimate becomes R_g − θ(X̄_g − X̄); its per-tweet variance that of ℓ − θ(X − X̄_g), with
+    ℓ = (M − R_g·D)/D̄_g. Returned as GroupStats whose ratio and variance carry the adjusted values.
+    """
+    pooled_x = np.concatenate([x for _, _, x in arrays.values()]).mean()
+    lin = {}
+    for name, (m, d, x) in arrays.items():
+        r, mean_d = m.sum() / d.sum(), d.mean()
+        lin[name] = ((m - r * d) / mean_d, x, r)
+    cov = sum(np.cov(ell, x, ddof=1)[0, 1] * (len(x) - 1) for ell, x, _ in lin.values())
+    var = sum(np.var(x, ddof=1) * (len(x) - 1) for _, x, _ in lin.values())
+    theta = cov / var if var > 0 else 0.0
+    out = {}
+    for name, (ell, x, r) in lin.items():
+        adjusted = ell - theta * (x - x.mean())
+        estimate = r - theta * (x.mean() - pooled_x)
+        # a GroupStats with D ≡ 1 whose mean is the adjusted estimate and whose variance is the adjusted one
+        centred = adjusted - adjusted.mean() + estimate
+        out[name] = GroupStats.from_arrays(centred)
+    return out
+
+
+def naive_z(
+    control: GroupStats, treatment: GroupStats, alpha: float, alternative: Alternative
+) -> tuple[float, tuple[float, float]]:
+    z = proportions_ztest([treatment.sum_m, control.sum_m], [treatment.sum_d, control.sum_d], alternative=alternative)
+    p_t, p_c = treatment.ratio, control.ratio
+    se = math.sqrt(p_t * (1 - p_t) / treatment.sum_d + p_c * (1 - p_c) / control.sum_d)
+    one_sided = alternative != "two-sided"
+    half = sps.norm.ppf(1 - alpha / (1 if one_sided else 2)) * se
+    low, high = p_t - p_c - half, p_t - p_c + half
+    return z.p_value, (low if alternative != "less" else -math.inf, high if alternative != "greater" else math.inf)
+
+
+def exact_fallback(row: dict[str, Any], control: GroupStats, treatment: GroupStats, alternative: Alternative) -> None:
+    """A 0/1 outcome with no variation in an arm (all or none of its tweets): Fisher's exact test is valid."""
+    table = [[int(g.sum_m), g.n - int(g.sum_m)] for g in (treatment, control)]
+    p = fisher_exact(table, alternative=alternative).p_value
+    row.update(p_value_abs=p, p_value=p, p_scale="exact", testable=True)
+    row["method"] += "; Fisher exact (an arm has no variation)"
+    row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
+    row["warnings"].append("an arm has no variation, so the p-value is Fisher's exact test on tweets with/without")
+
+
+def method_label(method: str, is_ratio: bool, binary: bool, options: dict[str, Any]) -> str:
+    base = {
+        "delta": "delta method (Welch t)",
+        "welch": "Welch t",
+        "bootstrap": "cluster bootstrap (BCa) + permutation",
+        "mann-whitney": "Mann-Whitney U on per-tweet values",
+        "fisher": "Fisher exact on tweets with/without the outcome",
+        "barnard": "Barnard exact on tweets with/without the outcome",
+        "naive-z": "NAIVE pooled z on impressions",
+    }[method]
+    if method == "delta" and not is_ratio:
+        base = "Welch t"
+    if binary and method in ("delta", "welch"):
+        base += " on a proportion of tweets (binomial variance p(1-p))"
+    if options["covariate"]:
+        base += f" + CUPED on {options['covariate']}"
+    if options["relative_ci"] != "delta":
+        base += f"; {options['relative_ci']} lift interval"
+    if options["alternative"] != "two-sided":
+        base += f"; one-sided ({options['alternative']})"
+    return base
+
+
+def apply_method(
+    row: dict[str, Any],
+    method: str,
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]],
+    stats: dict[str, GroupStats],
+    pair: tuple[str, str],
+    options: dict[str, Any],
+) -> None:
+    """Replace the delta-method numbers with the chosen method's (p-values on the scale that method tests)."""
+    c, t = pair
+    alternative = options["alternative"]
+    if method in ("delta", "welch") or (not row["testable"] and method in ("bootstrap", "naive-z")):
+        return
+    if method == "bootstrap":
+        kinds: tuple[tuple[Literal["diff", "lift"], str, str], ...] = (
+            ("diff", "abs_ci_low", "abs_ci_high"),
+            ("lift", "rel_ci_low", "rel_ci_high"),
+        )
+        for kind, low, high in kinds:
+            if kind == "lift" and math.isnan(row["rel_lift"]):
+                row[low] = row[high] = math.nan
+                continue
+            boot = cluster_bootstrap(
+                arrays[c], arrays[t], statistic=kind, n_resamples=options["n_resamples"], alpha=row["alpha"],
+                alternative=alternative, seed=options["seed"],
+            )  # fmt: skip
+            row[low], row[high] = boot.ci
+        p = permutation_test(
+            arrays[c], arrays[t], n_resamples=options["n_resamples"], alternative=alternative, seed=options["seed"]
+        )
+        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
+    elif method == "mann-whitney":
+        rate = {g: np.divide(m, d, out=np.full_like(m, np.nan), where=d > 0) for g, (m, d) in arrays.items()}
+        x, y = rate[t][~np.isnan(rate[t])], rate[c][~np.isnan(rate[c])]
+        p = mann_whitney(x, y, alternative=alternative).p_value if min(len(x), len(y)) else math.nan
+        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="rank", testable=not math.isnan(p))
+        row["warnings"].append("per-tweet rates, unweighted: a different estimand from the ratio of sums")
+    elif method in ("fisher", "barnard"):
+        table = [binary_counts(arrays[t][0]), binary_counts(arrays[c][0])]
+        exact = fisher_exact if method == "fisher" else barnard_exact
+        p = exact(table, alternative=alternative).p_value
+        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="exact", testable=True)
+        row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
+    elif method == "naive-z":
+        p, (row["abs_ci_low"], row["abs_ci_high"]) = naive_z(stats[c], stats[t], row["alpha"], alternative)
+        row.update(p_value_abs=p, p_value_rel=math.nan, p_value=p, p_scale="absolute")
+        row["rel_ci_low"] = row["rel_ci_high"] = math.nan
+        row["warnings"].append("treats impressions as independent; overstates significance by about the design effect")
+
+
+def binary_counts(values: np.ndarray) -> list[int]:
+    """[tweets with the outcome, tweets without] for a 0/1 per-tweet column."""
+    if not np.isin(values, (0, 1)).all():
+        raise StatsInputError("exact tests need a 0/1 (or boolean) per-tweet outcome, e.g. reached_100_likes")
+    hits = int(values.sum())
+    return [hits, len(values) - hits]
+
+
+def with_covariate(
+    frame: Any, metric: Metric, by: str, covariate: str
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    columns = list(nw.from_native(frame).columns)
+    if covariate not in columns:
+        raise StatsInputError(f"covariate {covariate!r} is not a column; columns: {columns[:15]}")
+    base = tweet_arrays(frame, Mean(covariate), by)
+    values = tweet_arrays(frame, metric, by)
+    out = {}
+    for g, (m, d) in values.items():
+        x = base[g][0]
+        if len(x) != len(m):
+            raise StatsInputError(
+                f"covariate {covariate!r} has nulls where {metric.label!r} does not; fill or drop them first"
+            )
+        out[g] = (m, d, x)
+    return out

@@ -1,0 +1,81 @@
+"""compare()'s options, checked before any data is read, and the multiple-testing step over the chosen family."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ..errors import StatsInputError, check_choice, did_you_mean
+from .effects import RELATIVE_CIS, check_alternative
+from .multiple import CORRECTIONS, adjust_pvalues
+
+__all__ = ["METHODS", "Method", "adjust_options", "check_options", "correct"]
+
+Method = Literal["auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z"]
+METHODS: tuple[Method, ...] = ("auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z")
+
+
+def check_options(
+    method: object,
+    pairs: object,
+    alpha: object,
+    correction: object,
+    family: object,
+    alternative: object,
+    relative_ci: object,
+    scale: object,
+    n_resamples: object,
+    seed: object,
+) -> dict[str, Any]:
+    """Every option checked before any data is read; a typo gets a suggestion, never a silent default."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise StatsInputError(f"alpha must be a number between 0 and 1 (e.g. 0.05), got {alpha!r}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 100:
+        raise StatsInputError(f"n_resamples must be a whole number of at least 100, got {n_resamples!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise StatsInputError(f"seed must be an int or None, got {seed!r}")
+    return {
+        "method": check_choice("method", method, METHODS),
+        "pairs": check_choice("pairs", pairs, ("control", "all")),
+        "alpha": float(alpha),
+        "correction": check_choice("correction", correction, CORRECTIONS),
+        "family": check_choice("family", family, ("all", "metric")),
+        "alternative": check_alternative(alternative),
+        "relative_ci": check_choice("relative_ci", relative_ci, RELATIVE_CIS),
+        "scale": check_choice("scale", scale, ("relative", "absolute")),
+        "n_resamples": n_resamples,
+        "seed": seed,
+    }
+
+
+def correct(per_metric: list[list[dict[str, Any]]], options: dict[str, Any]) -> None:
+    """Multiple-testing adjustment over the chosen family (every contrast, or each metric's)."""
+    families = per_metric if options["family"] == "metric" else [[row for rows in per_metric for row in rows]]
+    for rows in families:
+        for row, p in zip(rows, adjust_pvalues([r["p_value"] for r in rows], options["correction"]), strict=True):
+            row["p_adjusted"] = float(p)
+
+
+def adjust_options(
+    adjust_for: object, model: object, cluster: object, columns: list[str], by: str, options: dict[str, Any]
+) -> list[str]:
+    """The confounders to adjust for, checked: columns that exist, and options the adjusted model supports."""
+    if adjust_for is None:
+        if cluster is not None:
+            raise StatsInputError("cluster= applies to adjusted comparisons; give adjust_for=[...] as well")
+        return []
+    items = [adjust_for] if isinstance(adjust_for, str) else list(adjust_for)  # type: ignore[call-overload]
+    if not items:
+        raise StatsInputError("adjust_for is empty; name the confounders, e.g. adjust_for=['account', 'hour_of_day']")
+    for name in [*items, *([cluster] if cluster is not None else [])]:
+        if not isinstance(name, str) or name not in columns:
+            raise StatsInputError(
+                f"{name!r} is not a column{did_you_mean(str(name), columns)}; columns: {columns[:15]}"
+            )
+    if by in items:
+        raise StatsInputError(f"adjust_for names the group column {by!r} itself; adjust for other columns")
+    check_choice("adjust_model", model, ("poisson", "negbin"))
+    if options["method"] not in ("auto", "delta"):
+        raise StatsInputError(f"method={options['method']!r} cannot adjust for covariates; use method='auto'")
+    if options["scale"] != "relative" or options["covariate"]:
+        raise StatsInputError("adjusted comparisons estimate rate ratios: use scale='relative' and no covariate=")
+    return list(dict.fromkeys(items))
