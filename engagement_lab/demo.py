@@ -109,5 +109,6 @@ def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, p
         row = comparison.rows[0]
         echo(f"  {campaign}: {comparison.verdicts()[0]}")
         echo(f"    (the naive impression-level z-test would say p={naive.p_value:.2g}; design effect {row.deff:.1f})")
-    echo(f"\nreport: {report}")
+    shown = report.relative_to(Path.cwd()) if report.is_relative_to(Path.cwd()) else report
+    echo(f"\nreport: {shown}")
     return DemoRun(result, wide, summary, out, report)
