@@ -4,14 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup lint test test-fast demo notebooks sample-data benchmarks clean
+.PHONY: setup lint test test-fast demo lab notebooks sample-data benchmarks clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,notebook]'
-	touch $(STAMP)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
+	@echo "setup 1/3: creating .venv with $(PYTHON) (first run only)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "setup 2/3: upgrading pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "setup 3/3: installing engagement_lab with its notebook and dev extras (a few minutes the first time)"
+	@$(BIN)/python -m pip install --quiet -e '.[dev,notebook]'
+	@touch $(STAMP)
 
 setup: $(STAMP)
 
@@ -29,6 +32,9 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/engagement-lab demo
+
+lab: setup
+	$(BIN)/jupyter lab notebooks
 
 notebooks: setup
 	$(BIN)/python tools/build_notebooks.py

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import typing as _typing
 
 from . import catalog, columns
 from ._version import __version__
@@ -18,6 +18,7 @@ from .errors import (
     DataError,
     EngagementLabError,
     ForbiddenError,
+    LockError,
     NotAcceptableError,
     QueryError,
     RateLimitError,
@@ -59,6 +60,7 @@ __all__ = [
     "FetchResult",
     "ForbiddenError",
     "LoadReport",
+    "LockError",
     "Mean",
     "NotAcceptableError",
     "QueryError",
@@ -91,10 +93,15 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """Chart helpers load Altair (about a second): import them on first use, not with the package."""
     if name in ("enable_offline", "save_chart"):
         from . import viz
 
         return getattr(viz, name)
     raise AttributeError(f"module 'engagement_lab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Tab completion shows the public API (not the subpackages and typing names imported along the way)."""
+    return sorted(__all__)

@@ -21,14 +21,14 @@ ORDER = "_order"
 
 
 def bucket_keys(columns: list[str]) -> list[str]:
-    """The columns that identify one quantity: tweet, metric, grain, the bucket and where it came from.
+    """The columns (of a frame that went through ``_with_window_keys``) that identify one quantity: tweet,
+    metric, grain, the bucket and where it came from.
 
     A window is part of a day or total bucket (a day at a window's edge is partial; a window total is not a
     lifetime total) but not of an hour, which is the same hour whichever window reported it.
     """
-    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP, C.GROUPING, C.SOURCE, C.ENDPOINT]
-    keys += ["_ws", "_we"] if C.WINDOW_START in columns else []
-    return [k for k in keys if k in columns or k in ("_ws", "_we")]
+    keys = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP, C.GROUPING, C.SOURCE, C.ENDPOINT)
+    return [k for k in (*keys, "_ws", "_we") if k in columns]  # _ws/_we: the window, cleared for hours
 
 
 def _with_window_keys(frame: pl.DataFrame) -> pl.DataFrame:
@@ -60,7 +60,7 @@ def collapse_observations(frame: pl.DataFrame) -> tuple[pl.DataFrame, int, tuple
     kept = marked.filter("_last")
     conflicts = kept.filter((pl.col("_distinct") > 1) & (pl.col(C.GRAIN) != "total"))
     lines = tuple(_describe(marked, conflicts, keys))
-    out = kept.drop("_time", "_last", "_distinct", ORDER, *[k for k in ("_ws", "_we") if k in kept.columns])
+    out = kept.drop("_time", "_last", "_distinct", ORDER, "_ws", "_we", strict=False)
     return out, frame.height - kept.height, lines
 
 

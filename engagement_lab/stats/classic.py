@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
 
 import numpy as np
 from scipy import stats as sps
@@ -40,6 +41,18 @@ class TestResult:
     df: float = math.nan
     estimate: float = math.nan
     ci: tuple[float, float] = (math.nan, math.nan)
+
+    def _repr_html_(self) -> str:
+        """One readable line in a notebook: the test, its statistic and p-value, and only the parts it has."""
+        parts = [f"statistic {self.statistic:.4g}"]
+        if math.isfinite(self.df):
+            parts.append(f"df {self.df:.4g}")
+        parts.append("p < 0.001" if self.p_value < 0.001 else f"p = {self.p_value:.3f}")
+        if math.isfinite(self.estimate):
+            parts.append(f"estimate {self.estimate:.4g}")
+        if all(math.isfinite(x) for x in self.ci):
+            parts.append(f"interval [{self.ci[0]:.4g}, {self.ci[1]:.4g}]")
+        return f"<div><strong>{escape(self.method)}</strong>: {escape(', '.join(parts))}</div>"
 
 
 def _alt(alternative: Alternative) -> str:
