@@ -124,10 +124,17 @@ def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
     return ranked.join(first, on=keys).filter(pl.col(C.GROUPING) == pl.col("_grouping"))
 
 
+def _bucket(frame: pl.DataFrame) -> list[str]:
+    """The columns that name one number: tweet, metric, grain and the bucket's day/hour/timestamp (a column that
+    is null throughout names nothing and is left out, which keeps the check cheap on large hourly frames)."""
+    candidates = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP)
+    return [c for c in candidates if c in frame.columns and frame[c].null_count() < frame.height]
+
+
 def _overlapping(ranked: pl.DataFrame) -> pl.Expr:
     """True for rows that repeat a bucket another row already covers: the same lifetime total, day or hour
     seen twice, or two windows of one bucket that overlap. Contiguous windows of a history are not repeats."""
-    bucket = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP) if c in ranked.columns]
+    bucket = _bucket(ranked)
     repeated = pl.len().over(bucket) > 1
     if C.WINDOW_START not in ranked.columns:
         return repeated
@@ -141,10 +148,11 @@ def _overlapping(ranked: pl.DataFrame) -> pl.Expr:
 
 def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
     """Refuse (or, with ``keep="latest"``, resolve) several observations of one cumulative number."""
-    flagged = ranked.with_columns(_repeat=_overlapping(ranked))
-    repeats = flagged.filter("_repeat")
-    if not repeats.height:
+    repeat = _overlapping(ranked)
+    if not ranked.select(repeat.any()).item():  # the usual case: one pass, nothing materialised
         return ranked
+    flagged = ranked.with_columns(_repeat=repeat)
+    repeats = flagged.filter("_repeat")
     if keep == "raise":
         tweets = repeats[C.TWEET_ID].unique(maintain_order=True)
         metrics = repeats[C.ENGAGEMENT_TYPE].unique(maintain_order=True).to_list()
@@ -155,7 +163,7 @@ def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
             "(load_analytics_csv([...]), load_v2([...]), load_response([...]) or load_archive keep the latest "
             "observation), or call per_tweet(..., keep='latest')."
         )
-    bucket = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP) if c in ranked.columns]
+    bucket = _bucket(ranked)
     time = pl.col(C.RETRIEVED_AT) if C.RETRIEVED_AT in ranked.columns else pl.lit(None, pl.Datetime("us", "UTC"))
     latest = (
         flagged.with_columns(_time=time)
@@ -167,7 +175,7 @@ def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
 
 def _choose_rows(tidy: pl.DataFrame, keep: str) -> pl.DataFrame:
     """Per (tweet, metric): the best source, endpoint and grain, one grouping, one observation; summed."""
-    chosen = _one_observation(_ranked(tidy.with_row_index("_row")), keep)
+    chosen = _one_observation(_ranked(tidy.with_row_index("_row") if keep == "latest" else tidy), keep)
     return chosen.group_by([C.TWEET_ID, C.ENGAGEMENT_TYPE]).agg(pl.sum(C.VALUE))
 
 

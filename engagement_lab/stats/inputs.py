@@ -43,8 +43,9 @@ def _numeric(frame: Any, columns: Sequence[str]) -> list[str]:
     return floats
 
 
-def _problems(metrics: Sequence[Metric]) -> list[tuple[str, Any]]:
-    """(description, expression true on a bad row) for every rule the metrics' columns must obey."""
+def _problems(metrics: Sequence[Metric], schema: Any) -> list[tuple[str, Any]]:
+    """(description, expression true on a bad row) for every rule the metrics' columns must obey (rules that
+    a column's type already guarantees, such as whole numbers in an integer column, are not evaluated)."""
     rules: list[tuple[str, Any]] = []
     seen: set[str] = set()
     for metric in metrics:
@@ -53,11 +54,13 @@ def _problems(metrics: Sequence[Metric]) -> list[tuple[str, Any]]:
         num, den = nw.col(metric.numerator), nw.col(metric.denominator)
         present = ~num.is_null() & ~den.is_null()  # pandas compares NaN as unequal: test present values only
         for name in metric.columns:
-            if name not in seen:
+            if name not in seen and not schema[name].is_unsigned_integer():
                 rules.append((f"negative {name!r}", present & (nw.col(name) < 0)))
                 seen.add(name)
         if metric.is_bounded:
             for name in metric.columns:
+                if schema[name].is_integer():
+                    continue
                 whole = nw.col(name) == nw.col(name).round(0)
                 rules.append((f"fractional {name!r} (counts are whole numbers)", present & ~whole))
             rules.append((f"{metric.numerator!r} larger than {metric.denominator!r}", present & (num > den)))
@@ -91,7 +94,7 @@ def checked_frame(
     floats += [c for c in labels if c not in floats and schema[c].is_float()]
     if floats:
         data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats])
-    rules = _problems(metrics)
+    rules = _problems(metrics, data.collect_schema())
     label_null = nw.col(by).is_null()
     if by in floats:
         label_null = label_null | nw.col(by).is_nan()
