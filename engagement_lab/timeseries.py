@@ -127,7 +127,8 @@ def time_to_threshold(tidy: Any, metadata: Any, *, metric: str = "favorites", th
 
 
 def hour_weekday_profile(tidy: Any, *, metric: str = "impressions", tz: str = "UTC") -> Any:
-    """Total ``metric`` by weekday (Monday first) and hour of day in time zone ``tz``, with each cell's share."""
+    """Total ``metric`` by weekday (Monday first) and hour of day in time zone ``tz``, with each cell's share
+    (and the ``metric`` and ``tz`` named in columns of their own, for titles)."""
     frame, backend = _polars(tidy)
     rows = _hourly(frame, metric)
     try:
@@ -143,7 +144,7 @@ def hour_weekday_profile(tidy: Any, *, metric: str = "impressions", tz: str = "U
         .group_by("_wd", "weekday", "hour")
         .agg(pl.col(C.VALUE).sum())
         .sort("_wd", "hour")
-        .with_columns(share=pl.col(C.VALUE) / pl.col(C.VALUE).sum())
+        .with_columns(share=pl.col(C.VALUE) / pl.col(C.VALUE).sum(), metric=pl.lit(metric), tz=pl.lit(tz))
         .drop("_wd")
     )
     return _back(out, backend)

@@ -212,6 +212,7 @@ class Comparison:
                 tuning=tuning,
                 alternative=check_alternative(r.alternative),
             )
+            low = cs.interval[0] if absolute else max(cs.interval[0], -1.0)  # a lift cannot fall below -100%
             records.append(
                 {
                     "metric": r.metric,
@@ -219,7 +220,7 @@ class Comparison:
                     "treatment": r.treatment,
                     "scale": "absolute" if absolute else "relative",
                     "estimate": estimate,
-                    "cs_low": cs.interval[0],
+                    "cs_low": low,
                     "cs_high": cs.interval[1],
                     "always_valid_p": cs.p_value,
                     "n": cs.n,

@@ -169,9 +169,11 @@ def age_curves_plot(curves: Any, *, group: Any = None, value: str = "share", max
     )
     base = alt.Chart(summary.to_pandas())
     color = alt.Color(f"{group}:N", title=group) if group else alt.value("#0072B2")
-    x = alt.X("age_hours:Q", title="hours since posting")
+    band_color = alt.Color(f"{group}:N", legend=None) if group else alt.value("#0072B2")  # the lines carry the legend
+    last = summary.select(pl.col("age_hours").max().cast(pl.Float64)).item() if summary.height else float(max_hours)
+    x = alt.X("age_hours:Q", title="hours since posting", scale=alt.Scale(domain=[0, last], nice=False))
     band = base.mark_area(opacity=0.2).encode(
-        x=x, y=alt.Y("q25:Q", title=f"{value} (median, IQR band)"), y2="q75:Q", color=color
+        x=x, y=alt.Y("q25:Q", title=f"{value} (median, IQR band)"), y2="q75:Q", color=band_color
     )
     line = base.mark_line().encode(
         x=x, y="median:Q", color=color, tooltip=[*keys, alt.Tooltip("median:Q", format=".3g")]
@@ -181,19 +183,22 @@ def age_curves_plot(curves: Any, *, group: Any = None, value: str = "share", max
 
 
 def heatmap_plot(profile: Any, *, value: str = "value") -> alt.Chart:
-    """Hour-of-day by weekday heatmap (``hour_weekday_profile`` output)."""
+    """Hour-of-day by weekday heatmap (``hour_weekday_profile`` output), titled with its metric and time zone."""
     data = to_polars(profile)
     days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    metric = data["metric"][0] if "metric" in data.columns and data.height else value
+    zone = f" ({data['tz'][0]})" if "tz" in data.columns and data.height else ""
+    label = metric if value == "value" else f"{metric} {value}"
     chart: alt.Chart = (
         alt.Chart(data.to_pandas())
         .mark_rect()
         .encode(
-            x=alt.X("hour:O", title="hour of day"),
+            x=alt.X("hour:O", title=f"hour of day{zone}"),
             y=alt.Y("weekday:N", sort=days, title=None),
-            color=alt.Color(f"{value}:Q", title=value, scale=alt.Scale(scheme="blues")),
+            color=alt.Color(f"{value}:Q", title=label, scale=alt.Scale(scheme="blues")),
             tooltip=["weekday:N", "hour:O", alt.Tooltip(f"{value}:Q", format=",")],
         )
-        .properties(width=WIDTH, height=180, title=f"{value} by weekday and hour")
+        .properties(width=WIDTH, height=180, title=f"{label} by weekday and hour{zone}")
     )
     return chart
 

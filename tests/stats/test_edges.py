@@ -382,3 +382,12 @@ def test_each_p_value_agrees_with_its_own_interval(
         if abs(p - alpha) > 1e-9:  # exactly at the boundary either answer is right
             assert (p < alpha) == excludes, (p, low, high)
     assert_consistent(result)
+
+
+def test_a_relative_confidence_sequence_never_goes_below_minus_100_percent() -> None:
+    tiny = pd.DataFrame(
+        {"variant": ["A"] * 4 + ["B"] * 4, "impressions": [100] * 8, "engagements": [1, 9, 2, 8, 1, 2, 9, 3]}
+    )
+    seq = compare(tiny, metric="engagement_rate", by="variant").sequential()
+    assert seq.cs_low[0] == -1.0  # the raw normal-mixture bound is far below -100%, which no lift can be
+    assert seq.scale[0] == "relative"

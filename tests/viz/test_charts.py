@@ -103,11 +103,20 @@ def test_timeseries_age_curves_and_heatmap(backend: str) -> None:
         {"age_hours": [0, 1, 2] * 2, "share": [0.5, 0.8, 1.0, 0.4, 0.7, 1.0], "variant": ["A"] * 3 + ["B"] * 3}
     )
     spec = age_curves_plot(curves, group="variant").to_dict()
-    assert [layer["mark"]["type"] for layer in layers(spec)] == ["area", "line"]
+    band, line = layers(spec)
+    assert [band["mark"]["type"], line["mark"]["type"]] == ["area", "line"]
+    assert band["encoding"]["color"]["legend"] is None  # the legend shows the lines' colours, not the pale bands'
+    assert line["encoding"]["x"]["scale"]["domain"] == [0, 2]  # the axis ends where the data ends
     profile = as_backend(pl.DataFrame({"weekday": ["Mon", "Tue"], "hour": [1, 2], "value": [3, 4]}))
     spec = heatmap_plot(profile).to_dict()
     assert spec["mark"]["type"] == "rect"
     assert spec["encoding"]["y"]["sort"][0] == "Mon"
+    named = as_backend(
+        pl.DataFrame({"weekday": ["Mon"], "hour": [1], "value": [3], "metric": ["impressions"], "tz": ["Europe/Paris"]})
+    )
+    spec = heatmap_plot(named).to_dict()
+    assert spec["title"] == "impressions by weekday and hour (Europe/Paris)"
+    assert spec["encoding"]["color"]["title"] == "impressions"
 
 
 @pytest.mark.parametrize("suffix", [".svg", ".png", ".pdf", ".html"])
