@@ -76,6 +76,11 @@ def adjust_options(
     check_choice("adjust_model", model, ("poisson", "negbin"))
     if options["method"] not in ("auto", "delta"):
         raise StatsInputError(f"method={options['method']!r} cannot adjust for covariates; use method='auto'")
+    if options["relative_ci"] != "delta":
+        raise StatsInputError(
+            f"relative_ci={options['relative_ci']!r} does not apply to adjusted comparisons: their intervals are "
+            "Wald intervals of the log rate ratio from the model; leave relative_ci at its default"
+        )
     if options["scale"] != "relative" or options["covariate"]:
         raise StatsInputError("adjusted comparisons estimate rate ratios: use scale='relative' and no covariate=")
     return list(dict.fromkeys(items))

@@ -173,6 +173,7 @@ def test_negative_binomial_option_agrees_roughly() -> None:
         ({"adjust_for": ["account"], "adjust_model": "gamma"}, r"adjust_model='gamma' is not an option"),
         ({"cluster": "account"}, "give adjust_for"),
         ({"adjust_for": []}, "adjust_for is empty"),
+        ({"adjust_for": ["account"], "relative_ci": "fieller"}, "does not apply to adjusted comparisons"),
     ],
 )
 def test_adjusted_options_are_validated(kwargs: dict[str, Any], message: str) -> None:
