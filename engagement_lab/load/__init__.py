@@ -13,10 +13,10 @@ from .analytics_csv import export_period_end, parse_analytics_csv
 from .archive import load_archive_with_report
 from .combine import Observation, combine
 from .engagement import ParsedResponse, parse_response
-from .frames import Backend, Frame, check_backend, read_payload, to_frame
+from .frames import Backend, Frame, check_backend, to_frame
 from .parquet import scan, to_parquet
 from .report import LoadReport
-from .sources import expand_sources, json_documents
+from .sources import expand_sources, json_documents, one_document
 from .tweets import per_tweet, read_metadata
 from .v2 import observed_at, parse_v2
 
@@ -93,7 +93,7 @@ def load_response(
     """
     check_backend(backend)
     if _is_one_payload(payload):
-        parsed = parse_response(read_payload(payload), keep_unsupported=keep_unsupported)
+        parsed = parse_response(one_document(payload), keep_unsupported=keep_unsupported)
         return _finish(parsed.table, parsed.report, backend, report)
     observations = []
     for item in expand_sources(payload, suffixes=_JSON_SUFFIXES):

@@ -1,4 +1,4 @@
-"""Arrow tables -> pandas or polars frames, and payload decoding. The one place backend dtypes are chosen.
+"""Arrow tables -> pandas or polars frames. The one place backend dtypes are chosen.
 
 pandas: strings are ``string[pyarrow]``, ``day`` is ``date32[pyarrow]``, ``hour`` is nullable ``Int8``,
 timestamps are ``datetime64[us, UTC]``, values ``int64``. polars: ``String``, ``Date``, ``Int8``,
@@ -7,22 +7,18 @@ timestamps are ``datetime64[us, UTC]``, values ``int64``. polars: ``String``, ``
 
 from __future__ import annotations
 
-import gzip
-import json
-from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from ..errors import DataError, ResponseFormatError, check_choice
+from ..errors import DataError, check_choice
 
-__all__ = ["Backend", "Frame", "check_backend", "read_payload", "to_arrow", "to_frame", "to_polars"]
+__all__ = ["Backend", "Frame", "check_backend", "to_arrow", "to_frame", "to_polars"]
 
 Backend = Literal["pandas", "polars"]
 Frame: TypeAlias = pd.DataFrame | pl.DataFrame
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def check_backend(backend: object) -> Backend:
@@ -76,28 +72,3 @@ def to_polars(frame: Any, what: str = "frame") -> pl.DataFrame:
     out = pl.from_arrow(table)
     assert isinstance(out, pl.DataFrame)
     return out
-
-
-def _decode(raw: bytes, where: str) -> Any:
-    if raw[:2] == _GZIP_MAGIC:
-        raw = gzip.decompress(raw)
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ResponseFormatError(f"{where} is not valid JSON: {exc}") from None
-
-
-def read_payload(payload: object) -> Any:
-    """A decoded response from a dict, JSON text or bytes (gzip accepted), or a path to a file."""
-    if isinstance(payload, dict):
-        return payload
-    if isinstance(payload, (bytes, bytearray, memoryview)):
-        return _decode(bytes(payload), "the payload")
-    if isinstance(payload, str) and payload.lstrip()[:1] in ("{", "["):
-        return _decode(payload.encode(), "the payload")
-    if isinstance(payload, (str, Path)):
-        path = Path(payload)
-        if not path.is_file():
-            raise ResponseFormatError(f"{str(payload)[:80]!r} is neither JSON text nor an existing file")
-        return _decode(path.read_bytes(), str(path))
-    raise ResponseFormatError(f"expected a dict, JSON text or bytes, or a path; got {type(payload).__name__}")

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import DataError, ResponseFormatError
 
-__all__ = ["Item", "expand_sources", "item_text", "json_documents"]
+__all__ = ["Item", "expand_sources", "item_text", "json_documents", "one_document"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _GLOB_CHARS = frozenset("*?[")
@@ -31,7 +31,17 @@ class Item:
     name: str | None
     order: int
     content: Any
-    """bytes for files and file objects; the object itself for an in-memory payload."""
+    """Decompressed bytes for files, file objects and bytes; the object itself for a parsed payload or JSON text."""
+
+
+def _plain(raw: bytes, where: str) -> bytes:
+    """The bytes as given, or decompressed when they are gzip (files, file objects and in-memory bytes alike)."""
+    if raw[:2] != _GZIP_MAGIC:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{where} looks gzip-compressed but cannot be decompressed ({exc})") from None
 
 
 def _read_path(path: Path) -> bytes:
@@ -39,12 +49,7 @@ def _read_path(path: Path) -> bytes:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{str(path)!r} looks gzip-compressed but cannot be decompressed ({exc})") from None
-    return raw
+    return _plain(raw, repr(str(path)))
 
 
 def _paths(text: str, suffixes: tuple[str, ...]) -> list[Path]:
@@ -90,11 +95,12 @@ def expand_sources(source: object, *, suffixes: tuple[str, ...]) -> list[Item]:
                 items.append(Item(str(path), len(items), _read_path(path)))
         elif isinstance(value, io.IOBase) or hasattr(value, "read"):
             data = value.read()
-            raw = data.encode() if isinstance(data, str) else bytes(data)
-            if raw[:2] == _GZIP_MAGIC:
-                raw = gzip.decompress(raw)
             name = getattr(value, "name", None)
-            items.append(Item(str(name) if isinstance(name, (str, Path)) else None, len(items), raw))
+            shown = str(name) if isinstance(name, (str, Path)) else None
+            raw = data.encode() if isinstance(data, str) else bytes(data)
+            items.append(Item(shown, len(items), _plain(raw, repr(shown) if shown else "the file object")))
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            items.append(Item(None, len(items), _plain(bytes(value), "the payload")))
         else:
             items.append(Item(None, len(items), value))
 
@@ -142,3 +148,13 @@ def json_documents(item: Item) -> list[Any]:
             except json.JSONDecodeError as exc:
                 raise ResponseFormatError(f"{where}, line {number} is not valid JSON ({exc.msg})") from None
     return documents
+
+
+def one_document(payload: object) -> Any:
+    """One in-memory response (a dict, JSON text, or bytes, gzip accepted) decoded: exactly one JSON document."""
+    if isinstance(payload, dict):
+        return payload
+    documents = json_documents(expand_sources(payload, suffixes=())[0])
+    if len(documents) != 1:
+        raise ResponseFormatError(f"expected one JSON response, found {len(documents)} documents")
+    return documents[0]

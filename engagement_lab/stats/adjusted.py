@@ -32,7 +32,17 @@ from ..errors import StatsInputError, check_choice
 from ..metrics import Metric, Ratio
 from .effects import Alternative
 
-__all__ = ["MAX_LEVELS", "AdjustModel", "AdjustedFit", "design", "fit_adjusted", "hc3", "mantel_haenszel", "wald"]
+__all__ = [
+    "MAX_LEVELS",
+    "AdjustModel",
+    "AdjustedFit",
+    "design",
+    "fit_adjusted",
+    "hc3",
+    "is_categorical",
+    "mantel_haenszel",
+    "wald",
+]
 
 AdjustModel = Literal["poisson", "negbin"]
 MAX_LEVELS = 31
@@ -60,7 +70,7 @@ class AdjustedFit:
     @property
     def strata(self) -> list[str]:
         """The categorical covariates (the Mantel–Haenszel strata)."""
-        return [c for c in self.covariates if _is_categorical(self.table[c])]
+        return [c for c in self.covariates if is_categorical(self.table[c])]
 
     def contrast(self, control: str, treatment: str) -> tuple[float, float]:
         """log(rate ratio) of treatment vs control and its standard error."""
@@ -74,7 +84,8 @@ class AdjustedFit:
         return self.log_ratio[treatment] - self.log_ratio[control], math.sqrt(variance) if variance > 0 else math.nan
 
 
-def _is_categorical(column: pd.Series) -> bool:
+def is_categorical(column: pd.Series) -> bool:
+    """Text, booleans, and whole numbers with at most ``MAX_LEVELS`` values are categories; other numbers are not."""
     if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return True
     values = column.dropna()
@@ -89,7 +100,7 @@ def design(data: pd.DataFrame, by: str, reference: str, covariates: Sequence[str
     parts: dict[str, pd.Series] = {"const": pd.Series(1.0, index=data.index), **group_cols}
     for name in covariates:
         column = data[name]
-        if _is_categorical(column):
+        if is_categorical(column):
             levels = sorted(column.astype(str).unique())
             for level in levels[1:]:  # the first level is the reference
                 parts[f"{name}[{level}]"] = (column.astype(str) == level).astype(float)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..metrics import Metric, Ratio
 from .adjusted import AdjustModel, fit_adjusted, mantel_haenszel, wald
+from .results import percent
 
 __all__ = ["adjusted_note", "adjusted_rows"]
 
@@ -15,10 +16,6 @@ __all__ = ["adjusted_note", "adjusted_rows"]
 MH_MIN_SHARE = 0.5
 """The Mantel–Haenszel cross-check is shown when at least this share of the pair's tweets is in strata that hold
 both groups (with many fine strata most tweets are alone in theirs, and the estimate says little)."""
-
-
-def _pct(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x * 100:+.1f}%"
 
 
 def adjusted_rows(
@@ -50,14 +47,14 @@ def adjusted_rows(
         control, treatment = raw["control"], raw["treatment"]
         log_ratio, se = fit.contrast(control, treatment)
         p, (low, high) = wald(log_ratio, se, alpha, alternative)
-        notes = [f"unadjusted: {_pct(raw['rel_lift'])}"]
+        notes = [f"unadjusted: {percent(raw['rel_lift'])}"]
         if isinstance(metric, Ratio):
             mh, used, share = mantel_haenszel(
                 fit.table, events=metric.numerator, exposure=metric.denominator, by=by,
                 control=control, treatment=treatment, strata=fit.strata,
             )  # fmt: skip
             if share >= MH_MIN_SHARE:
-                notes.append(f"Mantel-Haenszel cross-check: {_pct(mh - 1)} over {used} strata")
+                notes.append(f"Mantel-Haenszel cross-check: {percent(mh - 1)} over {used} strata")
             else:
                 notes.append(
                     f"no Mantel-Haenszel cross-check: only {share:.0%} of these tweets share a stratum of "

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ..errors import StatsInputError, did_you_mean
 from ..load.frames import Backend, check_backend, to_frame
-from .adjusted import _is_categorical
+from .adjusted import is_categorical
 
 __all__ = ["IMBALANCED", "balance"]
 
@@ -60,7 +60,7 @@ def balance(
     base = table[table[by] == reference]
     for name in covariates:
         column = table[name]
-        categorical = _is_categorical(column)
+        categorical = is_categorical(column)
         levels = sorted(column.dropna().astype(str).unique()) if categorical else [None]
         for group in (g for g in groups if g != reference):
             part = table[table[by] == group]

@@ -42,6 +42,11 @@ def _columns(frame: Any) -> list[str]:
     return list(nw.from_native(frame).columns)
 
 
+def _check_by(by: object, columns: list[str]) -> None:
+    if not isinstance(by, str) or by not in columns:
+        raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
+
+
 def _metrics(metric: str | Metric | Sequence[str | Metric], columns: list[str]) -> list[Metric]:
     items = [metric] if isinstance(metric, (str, Ratio, Mean)) else list(metric)
     if not items:
@@ -241,8 +246,7 @@ def compare(
         method, pairs, alpha, correction, family, alternative, relative_ci, scale, n_resamples, seed
     )
     columns = _columns(frame)
-    if not isinstance(by, str) or by not in columns:
-        raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
+    _check_by(by, columns)
     if covariate is not None and (not isinstance(covariate, str) or covariate not in columns):
         hint = did_you_mean(str(covariate), columns)
         raise StatsInputError(f"covariate={covariate!r} is not a column{hint}; columns: {columns[:15]}")
@@ -291,8 +295,7 @@ def summarize(frame: Any, *, metric: str | Metric, by: str, alpha: float = 0.05)
     """
     check_options("auto", "control", alpha, "holm", "all", "two-sided", "delta", "relative", 10_000, 0)
     columns = _columns(frame)
-    if not isinstance(by, str) or by not in columns:
-        raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
+    _check_by(by, columns)
     resolved = resolve_metric(metric, columns)
     data, _ = checked_frame(frame, [resolved], by)
     rows = []
@@ -317,8 +320,7 @@ def omnibus(
     for ratio metrics, unweighted); ``"chisquare"`` compares the share of tweets with a 0/1 outcome."""
     check_choice("method", method, ("wald", "welch-anova", "kruskal", "chisquare"))
     columns = _columns(frame)
-    if not isinstance(by, str) or by not in columns:
-        raise StatsInputError(f"by={by!r} is not a column{did_you_mean(str(by), columns)}; columns: {columns[:15]}")
+    _check_by(by, columns)
     resolved = resolve_metric(metric, columns)
     frame, _ = checked_frame(frame, [resolved], by)
     if method == "chisquare":

@@ -14,7 +14,7 @@ from .. import columns as C
 from ..errors import check_choice
 from .effects import bayesian_lift, check_alternative, confidence_sequence
 
-__all__ = ["Comparison", "ContrastRow", "Summary", "SummaryRow"]
+__all__ = ["Comparison", "ContrastRow", "Summary", "SummaryRow", "percent"]
 
 Backend = Literal["pandas", "polars"]
 
@@ -30,7 +30,8 @@ def _frame(records: list[dict[str, Any]], columns: list[str], backend: Backend) 
     return pd.DataFrame(data, columns=columns)
 
 
-def _pct(x: float) -> str:
+def percent(x: float) -> str:
+    """A lift as a signed percentage (``+12.3%``), infinite ends as ``+inf``/``-inf``, NaN as ``n/a``."""
     if math.isinf(x):
         return "+inf" if x > 0 else "-inf"
     return "n/a" if math.isnan(x) else f"{x * 100:+.1f}%"
@@ -81,7 +82,7 @@ class ContrastRow:
     def _interval(self) -> str:
         if self.p_scale == "absolute" or not math.isfinite(self.rel_lift):
             return f"{_num(self.abs_diff)} [{_num(self.abs_ci_low)}, {_num(self.abs_ci_high)}] (absolute difference)"
-        return f"{_pct(self.rel_lift)} [{_pct(self.rel_ci_low)}, {_pct(self.rel_ci_high)}]"
+        return f"{percent(self.rel_lift)} [{percent(self.rel_ci_low)}, {percent(self.rel_ci_high)}]"
 
     def verdict(self, correction: str) -> str:
         """One plain-language line, e.g. ``video beats text by +38.0% [+12.0%, +70.0%], p=0.003 (Holm)``.
@@ -264,7 +265,7 @@ class Comparison:
                 f"{r.n_control} / {r.n_treatment}",
                 f"{r.control_value:.4g}",
                 f"{r.treatment_value:.4g}",
-                f"{_pct(r.rel_lift)} [{_pct(r.rel_ci_low)}, {_pct(r.rel_ci_high)}]",
+                f"{percent(r.rel_lift)} [{percent(r.rel_ci_low)}, {percent(r.rel_ci_high)}]",
                 _p(r.p_value)[2:],
                 _p(r.p_adjusted)[2:],
                 "" if math.isnan(r.deff) else f"{r.deff:.1f}",

@@ -24,6 +24,10 @@ from .state import CrossingEvent, WatchState
 __all__ = ["PollResult", "Watcher", "watch"]
 
 
+Refusal = tuple[list[EngagementRequest], dict[str, str]]
+"""What a partial refusal says: the requests to send instead, and each dropped id with the reason."""
+
+
 def _body(raw: RawResponse) -> dict[str, Any]:
     try:
         body = raw.json()
@@ -97,11 +101,11 @@ class Watcher:
         self.skipped: dict[str, str] = {}
         """Tweets the API will not serve (protected, deleted, not owned): id -> reason."""
 
-    def _send(self, request: EngagementRequest, account: str) -> RawResponse | None:
+    def _send(self, request: EngagementRequest, account: str) -> tuple[dict[str, Any], Refusal | None] | None:
         """One batch, paced; 5xx, dropped connections and 429s are retried a few times, then left to the next poll.
 
-        A 200 or a partial refusal (which names the tweets to drop) is returned; other 4xx raise (bad
-        credentials or ids are not worth repeating).
+        Returns the decoded answer and, for a partial refusal, the requests to send instead and the dropped ids
+        (``None`` when nothing came back); other 4xx raise (bad credentials or ids are not worth repeating).
         """
         for _ in range(5):
             self.limiter.acquire()
@@ -118,9 +122,11 @@ class Watcher:
                 reset = raw.headers.get(catalog.HEADER_RESET)
                 self.limiter.exhausted(float(reset) if reset else None)
                 continue
-            if raw.status_code != 200 and split_refusal(request, account, raw.status_code, _body(raw)) is None:
+            body = _body(raw)
+            refusal = None if raw.status_code == 200 else split_refusal(request, account, raw.status_code, body)
+            if raw.status_code != 200 and refusal is None:
                 raise_for_status(raw)
-            return raw
+            return body, refusal
         return None
 
     def _totals(self) -> tuple[dict[str, dict[str, int]], int, list[tuple[str, str]], int]:
@@ -135,12 +141,11 @@ class Watcher:
             queue = list(replace(sub_query, tweet_ids=ids).plan(age_rules="allow"))
             while queue:
                 request = queue.pop(0)
-                raw = self._send(request, account)
-                if raw is None:
+                answer = self._send(request, account)
+                if answer is None:
                     missed += len(request.tweet_ids)
                     continue
-                body = _body(raw)
-                refusal = split_refusal(request, account, raw.status_code, body)
+                body, refusal = answer
                 dropped = (
                     refusal[1] if refusal else dict.fromkeys(_unavailable(body), "unavailable: deleted or protected")
                 )

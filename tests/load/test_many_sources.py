@@ -249,6 +249,12 @@ def test_twarc2_jsonl_pages_gzip_and_errors(tmp_path: Path) -> None:
     assert report.superseded == 5  # the untimed page's four public metrics and one media metric
 
 
+def test_gzip_bytes_in_memory_load_like_a_gz_file() -> None:
+    body = json.dumps(page(12, None)).encode()
+    assert load_v2(gzip.compress(body))["value"].to_list() == load_v2(body)["value"].to_list()
+    assert len(load_response(gzip.compress(b'{"g": {"1790000000000000001": {"impressions": "7"}}}'))) == 1
+
+
 def test_twarc_flattened_output(tmp_path: Path) -> None:
     """twarc's flatten puts each tweet on its own line, with media inlined under attachments.media."""
     tweets = []
