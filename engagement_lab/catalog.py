@@ -128,6 +128,20 @@ METRICS: Final[dict[str, Metric]] = {
 }
 """The 18 metric names, in the documented order (spec §4)."""
 
+PLAIN_NAMES: Final = {
+    "favorites": "likes",
+    "retweets": "reposts",
+    "quote_tweets": "quote posts",
+    "media_engagements": "media clicks",
+    "url_clicks": "link clicks",
+    "email_tweet": "email shares",
+    "user_follows": "follows",
+    "user_profile_clicks": "profile clicks",
+    "detail_expands": "detail expands",
+}
+"""What people call a metric in a report (plural nouns); a name missing here reads as itself without
+underscores (``video_views`` -> "video views")."""
+
 PUBLIC_METRICS: Final = frozenset(name for name, m in METRICS.items() if m.public)
 RENAMED_METRICS: Final = {"media_clicks": "media_engagements"}
 """Legacy names and what replaced them (media_clicks was renamed on 2017-10-09)."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
+from .catalog import PLAIN_NAMES
 from .errors import StatsInputError, did_you_mean
 
-__all__ = ["NAMED_METRICS", "Mean", "Metric", "Ratio", "resolve_metric"]
+__all__ = ["NAMED_METRICS", "Mean", "Metric", "Ratio", "is_rate", "plain_name", "resolve_metric"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,47 @@ def resolve_metric(metric: str | Metric, columns: object = None) -> Metric:
                     f"available: {available[:12]}"
                 )
     return resolved
+
+
+_RATE_TITLES: Final = {"ctr": "Link click-through rate"}
+
+
+def _count_noun(column: str) -> str:
+    return PLAIN_NAMES.get(column, column.replace("_", " "))
+
+
+def plain_name(metric: str | Metric) -> tuple[str, str]:
+    """A metric as people say it: a title for headers and a noun phrase for sentences.
+
+    Examples
+    --------
+    >>> plain_name("engagement_rate")
+    ('Engagement rate', 'engagements per impression')
+    >>> plain_name("favorites")
+    ('Likes per tweet', 'likes per tweet')
+    >>> plain_name(Ratio("url_clicks", "media_views"))
+    ('Link clicks per media view', 'link clicks per media view')
+    """
+    resolved = NAMED_METRICS.get(metric) if isinstance(metric, str) else metric
+    if isinstance(resolved, Ratio):
+        denominator = _count_noun(resolved.denominator)
+        noun = f"{_count_noun(resolved.numerator)} per {denominator.removesuffix('s')}"
+        if resolved.name in _RATE_TITLES:
+            return _RATE_TITLES[resolved.name], noun
+        title = resolved.name.replace("_", " ") if resolved.name else noun
+        return title[:1].upper() + title[1:], noun
+    column = resolved.column if isinstance(resolved, Mean) else str(metric)
+    if " / " in column:  # the label of an unnamed Ratio, as rows carry it
+        numerator, _, denominator = column.partition(" / ")
+        return plain_name(Ratio(numerator, denominator))
+    noun = f"{_count_noun(column)} per tweet"
+    return noun[:1].upper() + noun[1:], noun
+
+
+def is_rate(metric: str | Metric) -> bool:
+    """Whether values of ``metric`` are shares of impressions (shown as percentages, differences in points)."""
+    resolved = NAMED_METRICS.get(metric) if isinstance(metric, str) else metric
+    if isinstance(metric, str) and resolved is None and " / " in metric:
+        numerator, _, denominator = metric.partition(" / ")
+        resolved = Ratio(numerator, denominator)
+    return isinstance(resolved, Ratio) and resolved.is_bounded

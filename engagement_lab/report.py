@@ -30,6 +30,9 @@ th { background: #f6f6f6; } td:first-child, th:first-child { text-align: left; }
 .jp-OutputPrompt, .jp-InputPrompt, .prompt { display: none; } img, svg { max-width: 100%; height: auto; }
 pre { background: #f6f6f6; padding: .5em; overflow-x: auto; }
 footer { margin-top: 3em; color: #777; font-size: .8em; } .anchor-link { display: none; }
+.headlines li { font-size: 1.1em; margin: .4em 0; } .subtitle { color: #555; margin-top: 0; }
+.caveat { background: #fff6e0; border-left: 4px solid #E69F00; padding: .5em .8em; }
+dt { font-weight: bold; margin-top: .5em; } dd { margin-left: 1.2em; }
 """
 
 
@@ -90,10 +93,11 @@ def _to_html(notebook: Path, title: str) -> str:
 
 def render_report(
     *,
-    archive: str | Path,
-    metadata: str | Path,
     by: str,
     out: str | Path,
+    archive: str | Path | None = None,
+    metadata: str | Path | None = None,
+    table: str | Path | Any = None,
     control: str | None = None,
     metric: str = "engagement_rate",
     where: str | None = None,
@@ -101,6 +105,7 @@ def render_report(
     correction: str = "holm",
     title: str | None = None,
     adjust_for: Sequence[str] = (),
+    randomised: bool = True,
     keep_notebook: bool = False,
 ) -> Path:
     """Render the report to a self-contained HTML file and return its path.
@@ -109,36 +114,73 @@ def render_report(
     ----------
     archive, metadata : path
         A fetch archive and a tweet metadata CSV (with ``tweet_id`` and the ``by`` column).
+    table : path or DataFrame
+        Instead of an archive: per-tweet rows (one per tweet, counts such as ``impressions`` and ``engagements``
+        and the ``by`` column) as a CSV or Parquet file, or a pandas/polars DataFrame.
     by, control, metric, alpha, correction
         What to compare (see :func:`engagement_lab.compare`).
     where : str, optional
         ``"column=value"`` to keep only some tweets (e.g. ``"campaign=spring_launch"``).
     adjust_for : list of str
         Confounders to hold fixed when the groups were not randomised (e.g. ``["account", "hour_of_day"]``;
-        ``hour_of_day`` and ``weekday`` are derived from the metadata's ``created_at``). The report says whether
-        its lifts are adjusted, and for what.
+        ``hour_of_day`` and ``weekday`` are derived from ``created_at``). The report says what its lifts hold fixed.
+    randomised : bool
+        Whether the groups were assigned at random (an A/B test). ``False`` adds the association-not-cause caveat.
     """
-    archive, metadata, out = Path(archive).resolve(), Path(metadata).resolve(), Path(out).resolve()
-    if not archive.is_dir() or not metadata.is_file():
-        raise ConfigError(f"need an archive folder and a metadata CSV; got {archive} and {metadata}")
-    title = title or f"{metric} by {by}" + (f" ({where})" if where else "")
-    parameters = {
-        "archive": str(archive),
-        "metadata": str(metadata),
-        "metric": metric,
-        "by": by,
-        "control": control or "",
-        "where_column": where.partition("=")[0] if where else "",
-        "where_value": where.partition("=")[2] if where else "",
-        "alpha": alpha,
-        "correction": correction,
-        "adjust_for": ",".join(adjust_for),
-        "title": title,
-    }
+    from .errors import check_choice
+
+    check_choice("correction", correction, ("holm", "bonferroni", "fdr_bh", "fdr_by", "none"), ConfigError)
+    if not isinstance(randomised, bool):
+        raise ConfigError(f"randomised must be True or False, got {randomised!r}")
+    if where is not None and "=" not in where:
+        raise ConfigError(f"where={where!r}: expected COLUMN=VALUE, e.g. campaign=spring_launch")
+    out = Path(out).resolve()
+    if (table is None) == (archive is None):
+        raise ConfigError("give either a table of per-tweet rows, or an archive with its metadata CSV (not both)")
+    from .metrics import plain_name
+
+    title = title or f"{plain_name(metric)[0]} by {by.replace('_', ' ')}" + (f" ({where})" if where else "")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
+        sources = _sources(archive, metadata, table, Path(tmp))
+        parameters = {
+            **sources,
+            "metric": metric,
+            "by": by,
+            "control": control or "",
+            "where_column": where.partition("=")[0] if where else "",
+            "where_value": where.partition("=")[2] if where else "",
+            "alpha": alpha,
+            "correction": correction,
+            "adjust_for": ",".join(adjust_for),
+            "randomised": randomised,
+            "title": title,
+        }
         executed = run_report_notebook(parameters, Path(tmp) / "report.ipynb")
         out.write_text(_to_html(executed, title), encoding="utf-8")
         if keep_notebook:
             executed.replace(out.with_suffix(".ipynb"))
     return out
+
+
+def _sources(archive: Any, metadata: Any, table: Any, tmp: Path) -> dict[str, str]:
+    """The notebook's data parameters: paths checked here, a DataFrame written to Parquet for the kernel."""
+    if table is None:
+        archive, metadata = Path(archive).resolve(), Path(metadata or "").resolve()
+        if not archive.is_dir():
+            raise ConfigError(f"archive {archive}: not a folder (a fetch archive written by engagement-lab fetch)")
+        if not metadata.is_file():
+            raise ConfigError(f"metadata {metadata}: no such file (a CSV with tweet_id and the groups column)")
+        return {"archive": str(archive), "metadata": str(metadata), "table": ""}
+    if metadata is not None:
+        raise ConfigError("metadata goes with an archive; a table already carries its group column")
+    if isinstance(table, (str, Path)):
+        from .report_parts import read_table
+
+        read_table(table)  # refuse a wrong file here, with its name, not inside the kernel
+        return {"archive": "", "metadata": "", "table": str(Path(table).resolve())}
+    from .load.frames import to_polars
+
+    path = tmp / "table.parquet"
+    to_polars(table, "table (a CSV/Parquet path or a DataFrame)").write_parquet(path)
+    return {"archive": "", "metadata": "", "table": str(path)}

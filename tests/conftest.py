@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -46,3 +47,19 @@ def headless_chromium(tmp_path: Path) -> Browser:
         return done.stdout
 
     return browse
+
+
+# Chromium's own background calls (network time, component updates) are in its net log too; they are not the page's.
+BROWSER_OWN = re.compile(r"https?://[a-z0-9.-]*\.(?:google\.com|googleapis\.com|gvt1\.com)/")
+
+
+@pytest.fixture
+def requests_from_page() -> Callable[[Path], list[str]]:
+    """``requests_from_page(netlog)``: the URLs a page asked for that are neither local files nor inline data,
+    read from the ``--log-net-log`` file of a :func:`headless_chromium` run."""
+
+    def read(netlog: Path) -> list[str]:
+        requested = set(re.findall(r'"url":"([^"]+)"', netlog.read_text(errors="replace")))
+        return sorted(u for u in requested if not u.startswith(("file:", "data:")) and not BROWSER_OWN.match(u))
+
+    return read

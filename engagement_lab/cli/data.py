@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .. import catalog
+from ..errors import ConfigError
 from .common import duration, positive_int, read_ids_file, time_arg
 
 __all__ = ["add_auth", "add_fetch", "add_report"]
@@ -112,11 +113,16 @@ def _run_auth(args: argparse.Namespace) -> int:
 def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser(
         "report",
-        help="render a self-contained HTML report from an archive",
-        description="Execute the parameterised report notebook and render it to one HTML file with inline charts.",
+        help="render a self-contained HTML report from an archive or a table of tweets",
+        description="Execute the parameterised report notebook and render it to one HTML file with inline charts. "
+        "The data come from a fetch archive with its metadata CSV, or from a table with one row per tweet.",
     )
-    p.add_argument("--archive", required=True, help="a fetch archive folder")
-    p.add_argument("--metadata", required=True, help="tweet metadata CSV (tweet_id plus the --by column)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--archive", help="a fetch archive folder (with --metadata)")
+    source.add_argument(
+        "--table", help="a CSV or Parquet file with one row per tweet: counts (impressions, engagements...) and --by"
+    )
+    p.add_argument("--metadata", help="with --archive: tweet metadata CSV (tweet_id plus the --by column)")
     p.add_argument("--by", required=True, help="the column whose values are the groups")
     p.add_argument("--control", help="the reference group")
     p.add_argument("--metric", default="engagement_rate")
@@ -131,6 +137,20 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="COLUMN",
         help="confounders to hold fixed when groups were not randomised, e.g. account hour_of_day weekday",
     )
+    design = p.add_mutually_exclusive_group()
+    design.add_argument(
+        "--randomised",
+        dest="randomised",
+        action="store_true",
+        default=True,
+        help="the groups were assigned at random, as in an A/B test (the default)",
+    )
+    design.add_argument(
+        "--observational",
+        dest="randomised",
+        action="store_false",
+        help="the groups were not randomised: the report says its lifts are associations, not causes",
+    )
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.set_defaults(run=_run_report)
 
@@ -138,9 +158,13 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run_report(args: argparse.Namespace) -> int:
     from ..report import render_report
 
+    if args.archive and not args.metadata:
+        raise ConfigError("--archive needs --metadata (a CSV with tweet_id and the --by column)")
     path = render_report(
         archive=args.archive,
         metadata=args.metadata,
+        table=args.table,
+        randomised=args.randomised,
         by=args.by,
         out=args.out,
         control=args.control,

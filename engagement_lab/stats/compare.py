@@ -32,6 +32,12 @@ from .sufficient import GroupStats, group_stats, tweet_arrays
 
 __all__ = ["METHODS", "Method", "Scale", "compare", "omnibus", "summarize"]
 
+OBSERVATIONAL_NOTE = (
+    "Comparisons of campaigns or content types that were not randomised show association, not cause; "
+    "adjust_for=[...] holds measured confounders fixed."
+)
+"""The note every unadjusted comparison carries (a report of a randomised test leaves it out)."""
+
 Pairs = Literal["control", "all"]
 Scale = Literal["relative", "absolute"]
 Family = Literal["all", "metric"]
@@ -278,10 +284,7 @@ def compare(
         )  # fmt: skip
     correct(per_metric, options)
     flat = [row for rows in per_metric for row in rows]
-    notes.append(
-        "Comparisons of campaigns or content types that were not randomised show association, not cause; "
-        "adjust_for=[...] holds measured confounders fixed."
-    )
+    notes.append(OBSERVATIONAL_NOTE)
     return Comparison(
         tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
         alternative=options["alternative"], scale=options["scale"],

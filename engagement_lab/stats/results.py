@@ -13,6 +13,7 @@ import polars as pl
 from .. import columns as C
 from ..errors import check_choice
 from .effects import bayesian_lift, check_alternative, confidence_sequence
+from .wording import correction_name, format_value, headline
 
 __all__ = ["Comparison", "ContrastRow", "Summary", "SummaryRow", "percent"]
 
@@ -154,7 +155,13 @@ class Comparison:
         return _frame([asdict(r) for r in self.rows], list(C.COMPARISON), backend)
 
     def verdicts(self) -> list[str]:
+        """One terse line per contrast, with the lift, its interval and the adjusted p-value."""
         return [row.verdict(self.correction) for row in self.rows]
+
+    def headlines(self) -> list[str]:
+        """One plain-language sentence per contrast, e.g. "Variant B got 11% more engagements per impression
+        than A (95% interval: 3% fewer to 27% more); we can't rule out no difference (p = 0.061)."."""
+        return [headline(row, correction=self.correction, n_contrasts=len(self.rows)) for row in self.rows]
 
     def bayesian(self, *, prior_sd: float | None = None, prior_mean: float = 0.0, backend: Backend = "pandas") -> Any:
         """Gaussian posterior of each relative lift: chance to beat control, expected losses, credible interval.
@@ -237,25 +244,21 @@ class Comparison:
         return forest_plot(self.to_frame(backend="polars"), correction=self.correction)
 
     def _repr_html_(self) -> str:
-        head = (
-            "<tr>"
-            + "".join(
-                f"<th>{h}</th>"
-                for h in (
-                    "metric",
-                    "control",
-                    "treatment",
-                    "n",
-                    "control",
-                    "treatment",
-                    "lift [CI]",
-                    "p",
-                    "p adj.",
-                    "DEFF",
-                )
-            )
-            + "</tr>"
+        level = f"{(1 - self.alpha) * 100:.4g}%"
+        label = correction_name(self.correction)
+        headers = (
+            "metric",
+            "control",
+            "treatment",
+            "tweets (control / treatment)",
+            "control value",
+            "treatment value",
+            f"lift [{level} CI]",
+            "p",
+            "p (no correction)" if self.correction == "none" else f"p ({label})",
+            "design effect",
         )
+        head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr>"
         body = []
         for r in self.rows:
             cells = (
@@ -263,8 +266,8 @@ class Comparison:
                 r.control,
                 r.treatment,
                 f"{r.n_control} / {r.n_treatment}",
-                f"{r.control_value:.4g}",
-                f"{r.treatment_value:.4g}",
+                format_value(r.control_value, r.metric),
+                format_value(r.treatment_value, r.metric),
                 f"{percent(r.rel_lift)} [{percent(r.rel_ci_low)}, {percent(r.rel_ci_high)}]",
                 _p(r.p_value)[2:],
                 _p(r.p_adjusted)[2:],
@@ -326,8 +329,8 @@ class Summary:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{escape(r.group)}</td><td>{r.n}</td><td>{r.value:.4g}</td>"
-            f"<td>[{r.ci_low:.4g}, {r.ci_high:.4g}]</td></tr>"
+            f"<tr><td>{escape(r.group)}</td><td>{r.n}</td><td>{format_value(r.value, r.metric)}</td>"
+            f"<td>[{format_value(r.ci_low, r.metric)}, {format_value(r.ci_high, r.metric)}]</td></tr>"
             for r in self.rows
         )
         metric = escape(self.rows[0].metric) if self.rows else ""

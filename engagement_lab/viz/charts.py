@@ -9,6 +9,7 @@ import altair as alt
 import polars as pl
 
 from ..load.frames import to_polars
+from ..metrics import is_rate, plain_name
 from .theme import WIDTH
 
 __all__ = [
@@ -78,22 +79,42 @@ def forest_plot(comparison: Any, *, correction: str = "holm") -> alt.LayerChart:
         ],
     )
     zero = alt.Chart(pl.DataFrame({"x": [0.0]}).to_pandas()).mark_rule(strokeDash=[4, 4], color="#333").encode(x="x:Q")
-    metric = ", ".join(sorted(set(data["metric"].to_list())))
+    metrics = sorted(set(data["metric"].to_list()))
+    metric = ", ".join(plain_name(m)[0].lower() for m in metrics)
     named = _CORRECTION_NAMES.get(correction, correction)
-    subtitle = f"{int((1 - data['alpha'][0]) * 100)}% intervals; p-values adjusted by {named}"
+    level = f"{(1 - data['alpha'][0]) * 100:.4g}%"
+    subtitle = f"{level} intervals; p-values adjusted by {named}"
+    described = "; ".join(
+        f"{r['contrast']}: {_pct(r['rel_lift'])} ({_pct(r['rel_ci_low'])} to {_pct(r['rel_ci_high'])})"
+        for r in data.iter_rows(named=True)
+    )
     chart: alt.LayerChart = (zero + rule + point).properties(
-        width=WIDTH, height=max(60, 36 * data.height), title=alt.Title(f"Lift in {metric}", subtitle=subtitle)
+        width=WIDTH,
+        height=max(60, 36 * data.height),
+        title=alt.Title(f"Lift in {metric}", subtitle=subtitle),
+        description=f"Relative lift in {metric} against the control, with {level} intervals. {described}.",
     )
     return chart
+
+
+def _pct(x: float | None) -> str:
+    return "no bound" if x is None else f"{x * 100:+.1f}%"
+
+
+def _value(x: float, metric: str) -> str:
+    return f"{x * 100:.2f}%" if is_rate(metric) else f"{x:,.4g}"
 
 
 def estimates_plot(summary: Any) -> alt.LayerChart:
     """Per-group estimates with intervals (``Summary.to_frame()``)."""
     data = to_polars(summary)
+    metric, by = data["metric"][0], data["by"][0]
+    title = plain_name(metric)[0]
     base = alt.Chart(data.to_pandas())
-    y = alt.Y("group:N", title=data["by"][0], sort=None)
+    y = alt.Y("group:N", title=by.replace("_", " "), sort=None)
+    axis = alt.Axis(format="%") if is_rate(metric) else alt.Axis()
     rule = base.mark_rule(strokeWidth=2, color="#0072B2").encode(
-        x=alt.X("ci_low:Q", title=data["metric"][0]), x2="ci_high:Q", y=y
+        x=alt.X("ci_low:Q", title=title, axis=axis), x2="ci_high:Q", y=y
     )
     point = base.mark_point(filled=True, size=80, color="#0072B2").encode(
         x="value:Q",
@@ -106,8 +127,15 @@ def estimates_plot(summary: Any) -> alt.LayerChart:
             alt.Tooltip("ci_high:Q", format=".4g"),
         ],
     )
+    described = "; ".join(
+        f"{r['group']}: {_value(r['value'], metric)} ({_value(r['ci_low'], metric)} to {_value(r['ci_high'], metric)})"
+        for r in data.iter_rows(named=True)
+    )
     chart: alt.LayerChart = (rule + point).properties(
-        width=WIDTH, height=max(60, 36 * data.height), title=f"{data['metric'][0]} by {data['by'][0]}"
+        width=WIDTH,
+        height=max(60, 36 * data.height),
+        title=f"{title} by {by.replace('_', ' ')}",
+        description=f"{title} of each {by.replace('_', ' ')} with its interval. {described}.",
     )
     return chart
 
@@ -120,15 +148,23 @@ def distribution_plot(per_tweet: Any, *, metric: str, by: str, log: bool = False
     # a deterministic, evenly spread jitter (golden-ratio sequence), so saved charts are reproducible
     data = data.with_columns(jitter=(pl.int_range(pl.len()) * 0.6180339887) % 1.0)
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    title = plain_name(metric)[0].removesuffix(" per tweet")  # each dot is one tweet already
     base = alt.Chart(data.to_pandas())
-    x = alt.X(f"{metric}:Q", title=metric + (" (log scale)" if log else ""), scale=scale)
-    y = alt.Y(f"{by}:N", title=by)
+    axis = alt.Axis(format="%") if is_rate(metric) else alt.Axis()
+    x = alt.X(f"{metric}:Q", title=title + (" (log scale)" if log else ""), scale=scale, axis=axis)
+    y = alt.Y(f"{by}:N", title=by.replace("_", " "))
     box = base.mark_boxplot(extent="min-max", opacity=0.35, color="#0072B2").encode(x=x, y=y)
     points = base.mark_circle(size=14, opacity=0.55, color="#0072B2").encode(
         x=x, y=y, yOffset=alt.YOffset("jitter:Q"), tooltip=[f"{by}:N", alt.Tooltip(f"{metric}:Q", format=",.4g")]
     )
+    groups = data.group_by(by).len().sort(by)
+    counts = ", ".join(f"{g}: {n} tweets" for g, n in groups.iter_rows())
     chart: alt.LayerChart = (box + points).properties(
-        width=WIDTH, height=max(90, 50 * data[by].n_unique()), title=f"{metric} per tweet by {by}"
+        width=WIDTH,
+        height=max(90, 50 * data[by].n_unique()),
+        title=f"{title} of each tweet, by {by.replace('_', ' ')}",
+        description=f"Every tweet's {title.lower()} by {by.replace('_', ' ')}: a box per group and each tweet as "
+        f"a dot ({counts}).",
     )
     return chart
 

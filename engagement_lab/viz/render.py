@@ -1,18 +1,19 @@
-"""Offline rendering: charts as SVG/PNG in notebooks (vl-convert, no CDN) and saved to .svg, .png, .pdf or a
+"""Offline rendering: charts draw in notebooks without a setup call or internet (the ``engagement_lab`` renderer,
+enabled on import unless the user chose a renderer of their own) and save to .svg, .png, .pdf or a
 self-contained .html whose JavaScript is inlined."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import altair as alt
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError, check_choice
+from .notebook import RENDERER, ScriptSafeJSON, render
 from .theme import config
 
-__all__ = ["THEME", "enable_offline", "save_chart"]
+__all__ = ["RENDERER", "THEME", "enable_offline", "save_chart"]
 
 THEME = "engagement_lab"
 
@@ -22,22 +23,30 @@ def _theme() -> alt.theme.ThemeConfig:
     return {"config": config()}  # type: ignore[typeddict-item]
 
 
-def enable_offline(renderer: str = "svg") -> None:
-    """Render charts in notebooks without internet: the ``svg`` (default) or ``png`` renderer, via vl-convert,
-    and the package theme. Altair's default renderer loads Vega from a CDN and shows nothing offline."""
-    if renderer not in ("svg", "png"):
-        raise DataError(f"renderer must be 'svg' or 'png' (offline), got {renderer!r}")
-    alt.renderers.enable(renderer)
+alt.renderers.register(RENDERER, render)
+# Altair's own default emits the Vega-Lite v6 mime type, which JupyterLab 4, Notebook 7 and nbconvert draw as
+# nothing; a renderer or theme the user picked before importing us is theirs and stays.
+if alt.renderers.active == "default":
+    alt.renderers.enable(RENDERER)
+if alt.theme.active == "default":
     alt.theme.enable(THEME)
 
+_RENDERERS = ("interactive", "static", "svg", "png")
 
-class ScriptSafeJSON(json.JSONEncoder):
-    """JSON that cannot end the ``<script>`` it is embedded in: ``<``, ``>`` and ``&`` inside strings become
-    ``\\u003c``-style escapes (the decoded value is unchanged), so a label such as ``</script><img onerror=…>``
-    stays text in a saved HTML chart."""
 
-    def encode(self, o: Any) -> str:
-        return super().encode(o).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+def enable_offline(renderer: str = "interactive") -> None:
+    """Choose how charts draw in notebooks, without internet either way, and apply the package theme.
+
+    ``"interactive"`` (the default on import: tooltips and zoom where the front end runs JavaScript, a static
+    picture elsewhere), ``"static"`` (the same picture without the script: for notebooks committed to git), or
+    Altair's ``"svg"``/``"png"`` renderers. Only needed to switch back after choosing another renderer.
+    """
+    check_choice("renderer", renderer, _RENDERERS, ConfigError)
+    if renderer in ("svg", "png"):
+        alt.renderers.enable(renderer)
+    else:
+        alt.renderers.enable(RENDERER, mode=renderer)
+    alt.theme.enable(THEME)
 
 
 def save_chart(chart: Any, path: str | Path, *, scale: float = 2.0) -> Path:

@@ -143,11 +143,18 @@ def test_save_chart_refuses_unknown_formats(tmp_path: Path) -> None:
 def test_enable_offline() -> None:
     import altair as alt
 
-    enable_offline()
-    assert alt.renderers.active == "svg"
-    with pytest.raises(DataError):
-        enable_offline("default")
-    alt.renderers.enable("default")
+    from engagement_lab import ConfigError
+
+    try:
+        enable_offline("svg")
+        assert alt.renderers.active == "svg"
+        enable_offline()
+        assert alt.renderers.active == "engagement_lab"
+        assert alt.renderers.options == {"mode": "interactive"}
+        with pytest.raises(ConfigError, match="did you mean 'static'"):
+            enable_offline("statc")
+    finally:
+        enable_offline()
 
 
 def test_saved_html_draws_in_headless_chromium(tmp_path: Path, headless_chromium: Callable[..., str]) -> None:
