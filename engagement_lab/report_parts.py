@@ -7,8 +7,8 @@ a script. The words follow :mod:`engagement_lab.stats.wording`.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from pathlib import Path
 

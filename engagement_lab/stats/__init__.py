@@ -36,6 +36,7 @@ from .planning import (
 from .resampling import cluster_bootstrap, permutation_test
 from .results import Comparison, Summary
 from .sufficient import GroupStats, group_stats
+from .wording import format_p
 
 __all__ = [
     "Comparison",
@@ -52,6 +53,7 @@ __all__ = [
     "contrast",
     "design_effect",
     "fisher_exact",
+    "format_p",
     "group_stats",
     "hedges_g",
     "kruskal",

@@ -113,7 +113,7 @@ def test_verdict_and_html() -> None:
     html = result._repr_html_()
     assert "<table>" in html
     assert "B beats A" in html
-    assert "DEFF" in html
+    assert "design effect" in html
 
 
 def test_naive_method_is_labelled_and_overconfident() -> None:

@@ -1,0 +1,62 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Quickstart: from credentials to a first comparison
+# The embedded sandbox stands in for the Engagement API (the real one is enterprise-only). Everything below runs offline.
+
+# %%
+import io
+import tempfile
+
+import httpx
+import polars as pl
+
+from engagement_lab import Credentials, EngagementQuery, Sandbox, compare, fetch, per_tweet
+
+sandbox = Sandbox(seed=7).start()        # a real HTTP server on loopback, with a seeded world
+credentials = Credentials.from_mapping(sandbox.info)   # for the real API: Credentials.load() reads ENGAGEMENT_*
+credentials
+
+# %%
+csv = httpx.get(f"{sandbox.base_url}/sandbox/tweets.csv").text
+metadata = pl.read_csv(io.StringIO(csv), schema_overrides={"tweet_id": pl.String})   # ids stay strings
+campaign = metadata.filter(pl.col("campaign") == "spring_launch")
+owners = dict(zip(campaign["tweet_id"], campaign["account"]))
+campaign.select("tweet_id", "account", "content_type", "variant").head(3)
+
+# %%
+query = EngagementQuery("totals", campaign["tweet_id"].to_list(), ["impressions", "engagements", "favorites"], "per_tweet")
+plan = query.plan(now=sandbox.app.world.now)
+len(plan), plan[0].to_body()["engagement_types"]
+
+# %%
+archive = tempfile.mkdtemp()
+result = fetch(query, credentials=credentials, owners=owners, out=archive, base_url=sandbox.base_url,
+               now=sandbox.app.world.now, progress=False)
+result.ok, result.requests, result.archived
+
+# %%
+tidy = result.load(backend="polars")
+tweets = per_tweet(tidy, metadata=metadata, rates=["engagement_rate"])
+tweets.select("tweet_id", "variant", "impressions", "engagements", "engagement_rate").head(3)
+
+# %%
+comparison = compare(tweets, metric="engagement_rate", by="variant", control="A")
+comparison
+
+# %%
+comparison.chart()
+
+# %%
+sandbox.stop()

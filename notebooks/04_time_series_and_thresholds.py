@@ -1,0 +1,52 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # How engagement unfolds after posting
+# Hourly history of the owned accounts' tweets (last 28 days), aligned on tweet age.
+
+# %%
+import polars as pl
+from engagement_lab import compare, per_tweet, summarize
+from engagement_lab.datasets import load_sample
+
+pl.Config.set_tbl_rows(12)
+sample = load_sample(backend="polars", path="../data/sample")
+tweets = per_tweet(sample.tidy, metadata=sample.metadata, rates=["engagement_rate", "like_rate"])
+tweets.shape
+
+# %%
+from engagement_lab.timeseries import by_age, half_life, hour_weekday_profile, time_to_threshold
+from engagement_lab.viz import age_curves_plot, heatmap_plot
+
+curves = by_age(sample.tidy, sample.metadata, metric="impressions", max_hours=24 * 7)
+curves = curves.join(sample.metadata.select("tweet_id", "content_type"), on="tweet_id")
+age_curves_plot(curves, group="content_type", max_hours=72)
+
+# %%
+lives = half_life(sample.tidy, sample.metadata).join(sample.metadata.select("tweet_id", "content_type"), on="tweet_id")
+lives.group_by("content_type").agg(pl.col("half_life_hours").median(), pl.len().alias("tweets")).sort("content_type")
+
+# %%
+heatmap_plot(hour_weekday_profile(sample.tidy, metric='impressions', tz='America/New_York'))
+
+# %% [markdown]
+# ## Time to 100 likes
+# The first hour at whose end a tweet's running favorites reached 100 (null: not within the data).
+
+# %%
+reached = time_to_threshold(sample.tidy, sample.metadata, metric="favorites", threshold=100)
+reached.drop_nulls("hours_to_threshold").sort("hours_to_threshold").head(5)
+
+# %%
+reached.select(pl.col('hours_to_threshold').is_not_null().sum().alias('tweets_reaching_100'), pl.len().alias('tweets'))
