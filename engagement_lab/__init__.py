@@ -6,7 +6,8 @@ import typing as _typing
 
 from . import catalog, columns
 from ._version import __version__
-from .api import Credentials, FetchResult, fetch
+from .analytics_query import AnalyticsQuery, MediaAnalyticsQuery
+from .api import Credentials, FetchResult, fetch, fetch_analytics
 from .errors import (
     APIConnectionError,
     APIError,
@@ -29,6 +30,7 @@ from .errors import (
 from .ids import parse_tweet_id, parse_tweet_ids, tweet_created_at
 from .load import (
     LoadReport,
+    load_analytics,
     load_analytics_csv,
     load_archive,
     load_response,
@@ -48,6 +50,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AnalyticsQuery",
     "AuthenticationError",
     "BadRequestError",
     "Comparison",
@@ -62,6 +65,7 @@ __all__ = [
     "LoadReport",
     "LockError",
     "Mean",
+    "MediaAnalyticsQuery",
     "NotAcceptableError",
     "QueryError",
     "RateLimitError",
@@ -77,6 +81,8 @@ __all__ = [
     "compare",
     "enable_offline",
     "fetch",
+    "fetch_analytics",
+    "load_analytics",
     "load_analytics_csv",
     "load_archive",
     "load_response",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from .analytics import AnalyticsClient, fetch_analytics
 from .archive import Archive
-from .auth import AccountTokens, BearerAuth, Credentials, OAuth1Auth, Secret
+from .auth import AccountTokens, BearerAuth, Credentials, OAuth1Auth, OAuth2Token, Secret
 from .client import BEARER, AsyncEngagementClient, EngagementClient, RawResponse
 from .fetch import fetch, route
+from .oauth2 import LoopbackRedirect, OAuth2UserAuth, PKCEFlow
 from .pacing import Clock, RateLimiter, RetryPolicy, SystemClock
 from .result import FetchResult
 from .tokens import authorize_pin, request_bearer_token
@@ -13,6 +15,7 @@ from .tokens import authorize_pin, request_bearer_token
 __all__ = [
     "BEARER",
     "AccountTokens",
+    "AnalyticsClient",
     "Archive",
     "AsyncEngagementClient",
     "BearerAuth",
@@ -20,7 +23,11 @@ __all__ = [
     "Credentials",
     "EngagementClient",
     "FetchResult",
+    "LoopbackRedirect",
     "OAuth1Auth",
+    "OAuth2Token",
+    "OAuth2UserAuth",
+    "PKCEFlow",
     "RateLimiter",
     "RawResponse",
     "RetryPolicy",
@@ -28,6 +35,7 @@ __all__ = [
     "SystemClock",
     "authorize_pin",
     "fetch",
+    "fetch_analytics",
     "request_bearer_token",
     "route",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "BearerAuth",
     "Credentials",
     "OAuth1Auth",
+    "OAuth2Token",
     "Secret",
 ]
 
@@ -71,12 +72,29 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class OAuth2Token:
+    """One user's OAuth 2.0 token (Authorization Code with PKCE): for the X API v2 analytics endpoints."""
+
+    access_token: Secret
+    refresh_token: Secret | None = None
+    expires_at: float | None = None
+    """Epoch seconds; ``None`` when unknown (then the token is used until the API says 401)."""
+    scope: str = ""
+
+    def expired(self, now: float, *, margin: float = 60.0) -> bool:
+        return self.expires_at is not None and now >= self.expires_at - margin
+
+
+@dataclass(frozen=True)
 class AccountTokens:
-    """One user's OAuth 1.0a access token and secret (the owner of the tweets they read)."""
+    """One user's tokens: OAuth 1.0a access token and secret (both APIs), and/or an OAuth 2.0 token (v2 only).
+
+    An account authorised only with OAuth 2.0 has empty OAuth 1.0a secrets (false when tested)."""
 
     handle: str
     access_token: Secret
     access_token_secret: Secret
+    oauth2: OAuth2Token | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,8 @@ class Credentials:
     consumer_secret: Secret
     bearer_token: Secret | None = None
     accounts: Mapping[str, AccountTokens] = field(default_factory=dict)
+    oauth2_client_id: str | None = None
+    """The app's OAuth 2.0 client id (public client, PKCE), for ``engagement-lab auth v2``."""
 
     @property
     def handles(self) -> list[str]:
@@ -118,8 +138,19 @@ class Credentials:
         return self.accounts[handle]
 
     def with_account(self, tokens: AccountTokens) -> Credentials:
+        """These credentials with ``tokens`` added (or replacing the account's; OAuth 1.0a tokens it already
+        had are kept when ``tokens`` brings only an OAuth 2.0 token, and the other way round)."""
+        old = self.accounts.get(tokens.handle)
+        if old is not None and not tokens.access_token:
+            tokens = AccountTokens(tokens.handle, old.access_token, old.access_token_secret, tokens.oauth2)
+        elif old is not None and tokens.oauth2 is None:
+            tokens = AccountTokens(tokens.handle, tokens.access_token, tokens.access_token_secret, old.oauth2)
         return Credentials(
-            self.consumer_key, self.consumer_secret, self.bearer_token, {**self.accounts, tokens.handle: tokens}
+            self.consumer_key,
+            self.consumer_secret,
+            self.bearer_token,
+            {**self.accounts, tokens.handle: tokens},
+            self.oauth2_client_id,
         )
 
     # --- loading and saving ------------------------------------------------------------------------
@@ -161,12 +192,19 @@ class Credentials:
             if not isinstance(entry, Mapping):
                 raise ConfigError(f"{where}: account #{i} must be an object with handle, access_token and secret")
             token = optional(entry.get("access_token"), f"account #{i} access_token")
-            if token is None:
+            oauth2 = _oauth2_token(entry, f"{where}: account #{i}", optional)
+            if token is None and oauth2 is None:
                 continue  # accounts the app may not read as a user (e.g. the sandbox's unowned one)
             handle = required(entry.get("handle"), f"account #{i} handle")
+            if token is None:
+                accounts[handle] = AccountTokens(handle, Secret(""), Secret(""), oauth2)
+                continue
             secret = required(entry.get("access_token_secret"), f"account #{i} access_token_secret")
-            accounts[handle] = AccountTokens(handle, Secret(token), Secret(secret))
-        return cls(Secret(consumer_key), Secret(consumer_secret), Secret(bearer) if bearer else None, accounts)
+            accounts[handle] = AccountTokens(handle, Secret(token), Secret(secret), oauth2)
+        client_id = optional(data.get("oauth2_client_id"), "oauth2_client_id")
+        return cls(
+            Secret(consumer_key), Secret(consumer_secret), Secret(bearer) if bearer else None, accounts, client_id
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, dotenv: str | Path | None = ".env") -> Credentials:
@@ -226,19 +264,28 @@ class Credentials:
 
     def to_mapping(self) -> dict[str, Any]:
         """Plain values (revealed) for saving to a private file."""
-        return {
+        accounts = []
+        for a in self.accounts.values():
+            entry: dict[str, Any] = {"handle": a.handle}
+            if a.access_token:
+                entry.update(access_token=a.access_token.reveal(), access_token_secret=a.access_token_secret.reveal())
+            if a.oauth2 is not None:
+                entry.update(
+                    oauth2_access_token=a.oauth2.access_token.reveal(),
+                    oauth2_refresh_token=a.oauth2.refresh_token.reveal() if a.oauth2.refresh_token else None,
+                    oauth2_expires_at=a.oauth2.expires_at,
+                    oauth2_scope=a.oauth2.scope,
+                )
+            accounts.append(entry)
+        out: dict[str, Any] = {
             "consumer_key": self.consumer_key.reveal(),
             "consumer_secret": self.consumer_secret.reveal(),
             "bearer_token": self.bearer_token.reveal() if self.bearer_token else None,
-            "accounts": [
-                {
-                    "handle": a.handle,
-                    "access_token": a.access_token.reveal(),
-                    "access_token_secret": a.access_token_secret.reveal(),
-                }
-                for a in self.accounts.values()
-            ],
+            "accounts": accounts,
         }
+        if self.oauth2_client_id:
+            out["oauth2_client_id"] = self.oauth2_client_id
+        return out
 
     def save(self, path: str | Path) -> Path:
         """Write a JSON credentials file readable by the owner only.
@@ -266,6 +313,20 @@ class Credentials:
                 os.unlink(tmp)
             raise
         return path
+
+
+def _oauth2_token(
+    entry: Mapping[str, Any], where: str, optional: Callable[[object, str], str | None]
+) -> OAuth2Token | None:
+    access = optional(entry.get("oauth2_access_token"), "oauth2_access_token")
+    if access is None:
+        return None
+    expires = entry.get("oauth2_expires_at")
+    if expires is not None and (isinstance(expires, bool) or not isinstance(expires, (int, float))):
+        raise ConfigError(f"{where}: oauth2_expires_at must be epoch seconds (a number), got {expires!r}")
+    refresh = optional(entry.get("oauth2_refresh_token"), "oauth2_refresh_token")
+    scope = optional(entry.get("oauth2_scope"), "oauth2_scope") or ""
+    return OAuth2Token(Secret(access), Secret(refresh) if refresh else None, expires, scope)
 
 
 class _NoDebug(logging.Filter):

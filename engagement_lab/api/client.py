@@ -21,6 +21,7 @@ import httpx
 
 from .. import catalog
 from .._version import __version__
+from ..analytics_query import AnalyticsRequest
 from ..errors import (
     APIConnectionError,
     APIStatusError,
@@ -51,7 +52,7 @@ class RawResponse:
     status_code: int
     body: bytes = field(repr=False)
     headers: dict[str, str] = field(repr=False)
-    request: EngagementRequest = field(repr=False)
+    request: EngagementRequest | AnalyticsRequest = field(repr=False)
     account: str
     sent: bytes = field(repr=False)
     retrieved_at: datetime
@@ -79,7 +80,7 @@ def _messages(body: bytes) -> list[str]:
     return [e if isinstance(e, str) else str(e.get("message", e)) for e in errors if isinstance(e, (str, dict))]
 
 
-def _describe(request: EngagementRequest, account: str) -> dict[str, Any]:
+def _describe(request: EngagementRequest | AnalyticsRequest, account: str) -> dict[str, Any]:
     return {"endpoint": request.endpoint, "key": request.key, "tweet_ids": len(request.tweet_ids), "account": account}
 
 

@@ -54,6 +54,10 @@ class RateLimiter:
     per_minute: int | None = None
     margin: float = 0.25
     on_wait: WaitCallback | None = None
+    window: float = 60.0
+    """Seconds per budget window: 60 for the Engagement API, 900 for X API v2 (300 per 15 minutes)."""
+    header_names: tuple[str, str, str] = (catalog.HEADER_LIMIT, catalog.HEADER_REMAINING, catalog.HEADER_RESET)
+    """The limit, remaining and reset headers the API announces its budget in."""
     limit: int | None = field(init=False, default=None)
     remaining: int | None = field(init=False, default=None)
     reset_at: float | None = field(init=False, default=None)
@@ -65,7 +69,7 @@ class RateLimiter:
     def __post_init__(self) -> None:
         if self.per_minute is not None:
             self.limit = self.remaining = self.per_minute
-            self.reset_at = (self.clock.time() // 60 + 1) * 60
+            self.reset_at = (self.clock.time() // self.window + 1) * self.window
 
     def acquire(self) -> None:
         """Block until a request may be sent, and count it against the window."""
@@ -73,7 +77,8 @@ class RateLimiter:
             with self._cond:
                 now = self.clock.time()
                 if self.reset_at is not None and now >= self.reset_at + self.margin:
-                    self.remaining, self.reset_at = self.limit, self.reset_at + 60 * (1 + (now - self.reset_at) // 60)
+                    passed = 1 + (now - self.reset_at) // self.window
+                    self.remaining, self.reset_at = self.limit, self.reset_at + self.window * passed
                 if self.limit is None:
                     if self._in_flight == 0:  # probe: learn the limit from the first answer
                         self._in_flight += 1
@@ -88,7 +93,7 @@ class RateLimiter:
                 self.waits += 1
                 self.waited_seconds += pause
             if self.on_wait is not None:
-                self.on_wait("rate limit: per-minute budget spent, waiting for the reset", pause)
+                self.on_wait("rate limit: budget spent, waiting for the reset", pause)
             self.clock.sleep(pause)
 
     def release(self, headers: Mapping[str, str] | None = None) -> None:
@@ -100,13 +105,14 @@ class RateLimiter:
             self._cond.notify_all()
 
     def _learn(self, headers: Mapping[str, str]) -> None:
+        limit_header, remaining_header, reset_header = self.header_names
         try:
-            limit = int(headers[catalog.HEADER_LIMIT])
-            remaining = int(headers[catalog.HEADER_REMAINING])
+            limit = int(headers[limit_header])
+            remaining = int(headers[remaining_header])
         except (KeyError, ValueError):
             return
-        reset = headers.get(catalog.HEADER_RESET)
-        new_reset = float(reset) if reset else (self.clock.time() // 60 + 1) * 60
+        reset = headers.get(reset_header)
+        new_reset = float(reset) if reset else (self.clock.time() // self.window + 1) * self.window
         if self.reset_at is None or new_reset > self.reset_at:  # a newer window
             self.reset_at, self.remaining = new_reset, remaining
         elif new_reset == self.reset_at and self.remaining is not None:  # same window: trust the lower count
@@ -117,7 +123,7 @@ class RateLimiter:
         """The API said 429: spend the window until ``reset_at`` (epoch seconds) or the next minute."""
         with self._cond:
             self.remaining = 0
-            self.reset_at = reset_at if reset_at is not None else (self.clock.time() // 60 + 1) * 60
+            self.reset_at = reset_at if reset_at is not None else (self.clock.time() // self.window + 1) * self.window
             if self.limit is None:
                 self.limit = 1
 

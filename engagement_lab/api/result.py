@@ -7,10 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    from .pacing import RateLimiter
+from typing import Any, Literal, Protocol
 
 __all__ = ["FetchResult"]
 
@@ -25,6 +22,16 @@ class _OutcomeLike(Protocol):
     retries: int
     archived: bool
     skipped: bool
+
+
+class _Waits(Protocol):
+    """What a fetch's pacing reports (a :class:`~engagement_lab.api.pacing.RateLimiter`, or several summed)."""
+
+    @property
+    def waits(self) -> int: ...
+
+    @property
+    def waited_seconds(self) -> float: ...
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -58,6 +65,8 @@ class FetchResult:
         One line per request that failed for good.
     elapsed : float
         Seconds.
+    api : {"engagement", "x-v2"}
+        Which API was fetched (the Engagement API, or X API v2 analytics).
     """
 
     archive: Path
@@ -75,6 +84,7 @@ class FetchResult:
     unsupported_impressions_engagements: tuple[str, ...]
     errors: tuple[str, ...]
     elapsed: float
+    api: str = "engagement"
 
     @classmethod
     def collect(
@@ -83,9 +93,10 @@ class FetchResult:
         *,
         archive: Path,
         planned: int,
-        limiter: RateLimiter,
+        limiter: _Waits,
         elapsed: float,
         routed_unowned: Iterable[str] = (),
+        api: str = "engagement",
     ) -> FetchResult:
         """Sum the outcomes of every request; ``routed_unowned`` were sent to the bearer token up front."""
         return cls(
@@ -104,6 +115,7 @@ class FetchResult:
             unsupported_impressions_engagements=_unique(i for o in outcomes for i in o.unsupported_ie),
             errors=tuple(o.error for o in outcomes if o.error),
             elapsed=elapsed,
+            api=api,
         )
 
     @property
@@ -130,14 +142,24 @@ class FetchResult:
             f"{self.archived} archived now)",
             f"HTTP calls   {self.sent} ({self.retries} retries, {self.rate_limit_waits} rate-limit waits, "
             f"{self.rate_limit_seconds:.1f}s waiting)",
-            f"unowned      {len(self.unowned_tweet_ids)} tweets (their public metrics come via the bearer token)",
-            f"unavailable  {len(self.unavailable_tweet_ids)} tweets (deleted or protected)",
-            f"unsupported  {len(self.unsupported_impressions_engagements)} too old for impressions/engagements, "
-            f"{len(self.unsupported_video_views)} too old for video views",
+            *self._refusals(),
             f"errors       {len(self.errors)}" + "".join(f"\n  - {e}" for e in self.grouped_errors()[:5]),
             f"elapsed      {self.elapsed:.1f}s",
         ]
         return "\n".join(lines)
+
+    def _refusals(self) -> list[str]:
+        if self.api == "x-v2":
+            return [
+                f"unowned      {len(self.unowned_tweet_ids)} ids (not the account's: no analytics for them)",
+                f"unavailable  {len(self.unavailable_tweet_ids)} ids (deleted, protected or not found)",
+            ]
+        return [
+            f"unowned      {len(self.unowned_tweet_ids)} tweets (their public metrics come via the bearer token)",
+            f"unavailable  {len(self.unavailable_tweet_ids)} tweets (deleted or protected)",
+            f"unsupported  {len(self.unsupported_impressions_engagements)} too old for impressions/engagements, "
+            f"{len(self.unsupported_video_views)} too old for video views",
+        ]
 
     def _repr_html_(self) -> str:
         status = "complete" if self.ok else f"{len(self.errors)} request(s) failed"

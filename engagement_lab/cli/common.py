@@ -97,3 +97,23 @@ def read_ids_file(path: str | Path) -> tuple[list[str], dict[str, str]]:
     if rounded:
         raise ConfigError(str(rounded_ids_error(str(path), rounded)))
     return ids, owners
+
+
+def read_media_keys(path: str | Path) -> tuple[list[str], dict[str, str]]:
+    """Media keys (``7_1790...``) from a file of one per line, or a CSV with ``media_key`` (and ``account``)."""
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"media keys file {str(path)!r} does not exist; give one media key per line")
+    lines = source.read_text(encoding="utf-8-sig").splitlines()
+    header = [c.strip() for c in lines[0].split(",")] if lines else []
+    rows = list(csv.DictReader(lines)) if "media_key" in header else [{"media_key": line} for line in lines]
+    keys, owners = [], {}
+    for row in rows:
+        key = (row.get("media_key") or "").strip()
+        if key and not key.startswith("#"):
+            keys.append(key)
+            if row.get("account"):
+                owners[key] = row["account"].strip()
+    if not keys:
+        raise ConfigError(f"{path} lists no media keys (one per line, or a CSV with a media_key column)")
+    return keys, owners

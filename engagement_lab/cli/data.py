@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from .. import catalog
+from .. import catalog_v2 as v2
 from ..errors import ConfigError
-from .common import duration, positive_int, read_ids_file, time_arg
+from .common import duration, positive_int, read_ids_file, read_media_keys, time_arg
+
+if TYPE_CHECKING:
+    from ..api import Credentials, FetchResult
 
 __all__ = ["add_auth", "add_fetch", "add_report"]
 
@@ -16,16 +22,32 @@ def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p = commands.add_parser(
         "fetch",
         help="fetch metrics into a resumable archive",
-        description="Plan, pace and fetch an Engagement API query into an archive directory. Rerunning the same "
-        "command resumes: archived requests are skipped. Credentials come from ENGAGEMENT_* variables (or .env) "
-        "unless --credentials is given.",
+        description="Plan, pace and fetch an Engagement API query (totals, 28hr, historical) or X API v2 post "
+        "analytics (analytics; media-analytics for video media keys) into an archive directory. Rerunning the "
+        "same command resumes: archived requests are skipped. Credentials come from ENGAGEMENT_* variables (or "
+        ".env) unless --credentials is given.",
     )
-    p.add_argument("endpoint", choices=["totals", "28hr", "historical"])
+    p.add_argument("endpoint", choices=["totals", "28hr", "historical", "analytics", "media-analytics"])
     p.add_argument("--ids-file", required=True, help="one tweet id per line, or a CSV with tweet_id (and account)")
     p.add_argument("--out", required=True, help="archive directory (created; reused to resume)")
-    p.add_argument("--base-url", default=catalog.BASE_URL, help=f"API base URL (default {catalog.BASE_URL})")
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help=f"API base URL (default {catalog.BASE_URL}; {v2.V2_BASE_URL} for analytics and media-analytics)",
+    )
     p.add_argument("--credentials", help="JSON credentials file (several accounts) or .env-style file")
-    p.add_argument("--metrics", nargs="+", default=["all"], help="metric names, or 'all' / 'public' (default all)")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=["all"],
+        help="metric names, or 'all' / 'public' (default all); for analytics: analytics.fields names or 'all'",
+    )
+    p.add_argument(
+        "--granularity",
+        choices=list(v2.POST_GRANULARITIES),
+        default=None,
+        help="analytics buckets: hourly, daily, weekly or total (default total; daily for media-analytics)",
+    )
     p.add_argument(
         "--groupings", nargs="+", default=None, help="grouping presets (default per_tweet for totals, hourly otherwise)"
     )
@@ -48,6 +70,10 @@ def _run_fetch(args: argparse.Namespace) -> int:
     from ..api import Credentials, fetch
     from ..query import EngagementQuery
 
+    if args.endpoint in ("analytics", "media-analytics"):
+        return _run_fetch_analytics(args)
+    if args.granularity is not None:
+        raise ConfigError("--granularity is for analytics and media-analytics; the Engagement API uses --groupings")
     ids, owners = read_ids_file(args.ids_file)
     metrics = args.metrics[0] if args.metrics in (["all"], ["public"]) else args.metrics
     groupings = args.groupings or (["per_tweet"] if args.endpoint == "totals" else ["hourly"])
@@ -59,12 +85,16 @@ def _run_fetch(args: argparse.Namespace) -> int:
         credentials=Credentials.load(args.credentials),
         out=args.out,
         owners=owners,
-        base_url=args.base_url,
+        base_url=args.base_url or catalog.BASE_URL,
         concurrency=args.concurrency,
         requests_per_minute=args.requests_per_minute,
         progress=not args.no_progress,
         unreachable_after=args.give_up_after,
     )
+    return _report_fetch(result)
+
+
+def _report_fetch(result: FetchResult) -> int:
     print(result.summary())
     if not result.ok:
         print(
@@ -75,6 +105,47 @@ def _run_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_fetch_analytics(args: argparse.Namespace) -> int:
+    from ..analytics_query import AnalyticsQuery, MediaAnalyticsQuery
+    from ..api import AccountTokens, Credentials, OAuth2Token, Secret, fetch_analytics
+
+    if args.groupings or args.bearer:
+        raise ConfigError("--groupings and --bearer are Engagement API options; analytics takes --granularity")
+    if args.start is None:
+        raise ConfigError("analytics needs --start (the API requires a start_time), e.g. --start 2026-05-01")
+    credentials = Credentials.load(args.credentials)
+    fields = args.metrics[0] if args.metrics == ["all"] else args.metrics
+    if args.endpoint == "analytics":
+        ids, owners = read_ids_file(args.ids_file)
+        query: AnalyticsQuery | MediaAnalyticsQuery = AnalyticsQuery(
+            ids, args.start, args.end, granularity=args.granularity or "total", fields=fields
+        )
+    else:
+        keys, owners = read_media_keys(args.ids_file)
+        query = MediaAnalyticsQuery(keys, args.start, args.end, granularity=args.granularity or "daily", fields=fields)
+
+    def save_refreshed(handle: str, token: OAuth2Token) -> None:
+        # the old refresh token stops working once used: keep the new one where the old one was read from
+        nonlocal credentials
+        credentials = credentials.with_account(AccountTokens(handle, Secret(""), Secret(""), token))
+        if args.credentials:
+            credentials.save(args.credentials)
+
+    result = fetch_analytics(
+        query,
+        credentials=credentials,
+        out=args.out,
+        owners=owners,
+        base_url=args.base_url or v2.V2_BASE_URL,
+        concurrency=args.concurrency,
+        requests_per_window=args.requests_per_minute,
+        progress=not args.no_progress,
+        unreachable_after=args.give_up_after,
+        on_token_refresh=save_refreshed,
+    )
+    return _report_fetch(result)
+
+
 def add_auth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser(
         "auth",
@@ -83,10 +154,27 @@ def add_auth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "user's tokens next to the app's in a private (0600) JSON credentials file. --bearer fetches the app-only "
         "bearer token instead.",
     )
-    p.add_argument("--base-url", default=catalog.BASE_URL, help="API base URL (the sandbox's for local work)")
+    p.add_argument(
+        "flow",
+        nargs="?",
+        choices=["v1", "v2"],
+        default="v1",
+        help="v1: OAuth 1.0a PIN flow (default); v2: OAuth 2.0 with PKCE for X API v2 analytics",
+    )
+    p.add_argument("--base-url", default=None, help="API base URL (the sandbox's for local work)")
     p.add_argument("--credentials", help="existing credentials file to start from (default: ENGAGEMENT_* variables)")
     p.add_argument("--save", required=True, help="where to write the credentials file")
     p.add_argument("--bearer", action="store_true", help="fetch the bearer token instead of authorising a user")
+    p.add_argument("--client-id", help="v2: the app's OAuth 2.0 client id (else oauth2_client_id from the file)")
+    p.add_argument(
+        "--port", type=int, default=0, help="v2: loopback port for the redirect (must match the app's callback URL)"
+    )
+    p.add_argument(
+        "--paste",
+        action="store_true",
+        help="v2: no local listener; paste the URL the browser was redirected to (for remote machines)",
+    )
+    p.add_argument("--timeout", type=duration, default=300.0, help="v2: how long to wait for the redirect")
     p.set_defaults(run=_run_auth)
 
 
@@ -94,18 +182,58 @@ def _run_auth(args: argparse.Namespace) -> int:
     from ..api import Credentials, authorize_pin, request_bearer_token
 
     credentials = Credentials.load(args.credentials)
+    if args.flow == "v2":
+        return _run_auth_v2(args, credentials)
+    base_url = args.base_url or catalog.BASE_URL
     if args.bearer:
-        credentials = request_bearer_token(credentials, base_url=args.base_url)
+        credentials = request_bearer_token(credentials, base_url=base_url)
         print("bearer token obtained")
     else:
         tokens = authorize_pin(
             credentials,
-            base_url=args.base_url,
+            base_url=base_url,
             show=lambda url: print(f"Open this URL, authorise the app, and copy the PIN:\n  {url}", flush=True),
             ask_pin=lambda prompt: input(prompt),
         )
         credentials = credentials.with_account(tokens)
         print(f"authorised @{tokens.handle}")
+    print(f"saved {credentials.save(args.save)} (mode 0600; keep it out of version control)")
+    return 0
+
+
+def _run_auth_v2(args: argparse.Namespace, credentials: Credentials) -> int:
+    """OAuth 2.0 Authorization Code with PKCE: print the consent URL, capture the redirect, save the token."""
+    import httpx
+
+    from ..api import AccountTokens, LoopbackRedirect, PKCEFlow, Secret
+
+    base_url = args.base_url or v2.V2_BASE_URL
+    client_id = args.client_id or credentials.oauth2_client_id
+    if not client_id:
+        raise ConfigError(
+            "give the app's OAuth 2.0 client id (--client-id, or oauth2_client_id in the credentials file)"
+        )
+    listener = None if args.paste else LoopbackRedirect(args.port)
+    redirect_uri = listener.uri if listener else f"http://127.0.0.1:{args.port or 8765}/callback"
+    flow = PKCEFlow(client_id, redirect_uri, base_url=base_url)
+    print(f"Open this URL in a browser and authorise the app:\n  {flow.url}", flush=True)
+    if listener is not None:
+        print(f"waiting for the redirect to {redirect_uri} ...", flush=True)
+        landed = listener.wait(args.timeout)
+    else:
+        landed = input("Paste the full URL the browser was sent to: ").strip()
+    with httpx.Client(timeout=30) as http:
+        token = flow.exchange(landed, http=http)
+        me = http.get(
+            base_url.rstrip("/") + "/2/users/me", headers={"Authorization": f"Bearer {token.access_token.reveal()}"}
+        )
+    handle = me.json().get("data", {}).get("username") if me.status_code == 200 else None
+    if not isinstance(handle, str) or not handle:
+        raise ConfigError(f"the token works but /2/users/me did not say whose it is (HTTP {me.status_code})")
+    credentials = credentials.with_account(AccountTokens(handle, Secret(""), Secret(""), token))
+    if credentials.oauth2_client_id != client_id:
+        credentials = replace(credentials, oauth2_client_id=client_id)
+    print(f"authorised @{handle} (OAuth 2.0, scopes: {token.scope or 'as granted'})")
     print(f"saved {credentials.save(args.save)} (mode 0600; keep it out of version control)")
     return 0
 

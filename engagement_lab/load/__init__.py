@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import DataError, check_choice
+from .analytics import parse_analytics
 from .analytics_csv import export_period_end, parse_analytics_csv
 from .archive import load_archive_with_report
 from .combine import Observation, combine
@@ -25,6 +26,7 @@ __all__ = [
     "Frame",
     "LoadReport",
     "ParsedResponse",
+    "load_analytics",
     "load_analytics_csv",
     "load_archive",
     "load_response",
@@ -126,6 +128,48 @@ def load_v2(source: Any, *, backend: Backend = "pandas", report: bool = False) -
             table, parsed = parse_v2(document)
             order = item.order * 1_000_000_000 + position  # later lines of one file are later snapshots
             observations.append(Observation(table, parsed, item.name, order, observed_at(document)))
+    return _finish(*combine(observations), backend, report)
+
+
+def load_analytics(
+    source: Any, *, backend: Backend = "pandas", report: bool = False
+) -> Frame | tuple[Frame, LoadReport]:
+    """X API v2 post and media analytics (``GET /2/tweets/analytics``, ``/2/media/analytics``) -> the tidy schema
+    plus ``source``, ``source_file`` and ``retrieved_at``.
+
+    ``source`` is an answer (dict, JSON text or bytes), a path, a list of paths, a directory, a glob or a file
+    object (JSON, JSON Lines, ``.gz``). For a fetch archive use :func:`load_archive`, which knows each request's
+    window and granularity. ``timestamped_metrics`` buckets become ``hour``/``day``/``week`` rows (the bucket
+    size read from the bucket starts; a single bucket is a ``total`` over the range); items without buckets
+    give their flat totals. ``likes`` -> ``favorites`` and the other shared names map to the Engagement API's
+    (:data:`engagement_lab.catalog_v2.TO_ENGAGEMENT_NAMES`); ``null`` stays missing; unknown integer metrics are
+    kept and listed in ``LoadReport.unknown_metrics``; media counters sent as strings are parsed or reported;
+    per-id problems go to ``errors`` and ``unavailable_tweet_ids``. The same id, metric and bucket in several
+    files is kept once, from the latest file.
+
+    Examples
+    --------
+    >>> answer = {"data": [{"id": "1346889436626259968", "timestamped_metrics": [
+    ...     {"timestamp": "2025-03-17T06:00:00Z", "metrics": {"impressions": 123, "likes": 7, "bookmarks": None}},
+    ...     {"timestamp": "2025-03-17T07:00:00Z", "metrics": {"impressions": 40, "likes": 1, "bookmarks": 2}}]}]}
+    >>> for row in load_analytics(answer)[["engagement_type", "grain", "hour", "value"]].values.tolist():
+    ...     print(row)
+    ['impressions', 'hour', 6, 123]
+    ['favorites', 'hour', 6, 7]
+    ['impressions', 'hour', 7, 40]
+    ['favorites', 'hour', 7, 1]
+    ['bookmarks', 'hour', 7, 2]
+    """
+    check_backend(backend)
+    if _is_one_payload(source):
+        table, found = parse_analytics(one_document(source))
+        return _finish(table, found, backend, report)
+    observations = []
+    for item in expand_sources(source, suffixes=_JSON_SUFFIXES):
+        for position, document in enumerate(json_documents(item)):
+            table, found = parse_analytics(document)
+            order = item.order * 1_000_000_000 + position
+            observations.append(Observation(table, found, item.name, order))
     return _finish(*combine(observations), backend, report)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +14,7 @@ import pyarrow as pa
 from .. import columns as C
 from ..archive_format import iter_envelopes
 from ..errors import DataError, ResponseFormatError
+from .analytics import parse_analytics
 from .engagement import parse_response
 from .frames import Backend, Frame, to_frame
 from .report import LoadReport
@@ -20,6 +22,8 @@ from .report import LoadReport
 __all__ = ["load_archive_with_report"]
 
 _TS = pa.timestamp("us", tz="UTC")
+V2_ENDPOINTS = ("tweets/analytics", "media/analytics")
+"""X API v2 analytics answers, archived by ``fetch_analytics`` beside (or instead of) Engagement API ones."""
 SNAPSHOT_ENDPOINTS = ("totals", "28hr")
 """Live data: a later snapshot of the same number replaces an earlier one instead of contradicting it."""
 
@@ -85,11 +89,19 @@ def load_archive_with_report(
         if provenance.get("status") != 200:
             continue
         try:
-            parsed = parse_response(json.loads(envelope["body"]))
+            if provenance["endpoint"] in V2_ENDPOINTS:
+                request = provenance.get("request", {})
+                table, found = parse_analytics(json.loads(envelope["body"]), granularity=request.get("granularity"))
+                table = table.drop_columns([C.SOURCE])
+                start, end = _time(request.get("start_time")), _time(request.get("end_time"))
+                found = replace(found, start=start, end=end)
+            else:
+                parsed = parse_response(json.loads(envelope["body"]))
+                table, found = parsed.table, parsed.report
         except (ValueError, ResponseFormatError) as exc:
             raise DataError(f"archive file {str(file)!r}: its response cannot be loaded ({exc})") from None
-        report += parsed.report
-        tables.append(_with_provenance(parsed.table, provenance, parsed.report))
+        report += found
+        tables.append(_with_provenance(table, provenance, found))
     if not tables:
         raise DataError(f"archive {str(root)!r} holds no successful responses yet; run a fetch into it first")
     combined = pl.from_arrow(pa.concat_tables(tables))

@@ -37,6 +37,8 @@ class LoadReport:
         Day or hour buckets whose observations disagreed (the latest was kept); one line each.
     unrecognised_columns : tuple of str
         Columns of an export that are not a known metric or attribute (reported, not loaded).
+    unknown_metrics : tuple of str
+        Integer metrics an X API v2 analytics answer carried that its spec does not list (kept, and named here).
     """
 
     groupings: tuple[str, ...] = ()
@@ -52,6 +54,7 @@ class LoadReport:
     superseded: int = 0
     conflicts: tuple[str, ...] = ()
     unrecognised_columns: tuple[str, ...] = ()
+    unknown_metrics: tuple[str, ...] = ()
 
     def __add__(self, other: LoadReport) -> LoadReport:
         """Combine reports of several responses (windows widen, lists concatenate without repeats)."""
@@ -78,6 +81,7 @@ class LoadReport:
             superseded=self.superseded + other.superseded,
             conflicts=self.conflicts + other.conflicts,
             unrecognised_columns=merge(self.unrecognised_columns, other.unrecognised_columns),
+            unknown_metrics=merge(self.unknown_metrics, other.unknown_metrics),
         )
 
     @property

@@ -18,10 +18,12 @@ from .frames import Backend, Frame, check_backend, to_frame, to_polars
 
 __all__ = ["SOURCE_PRIORITY", "per_tweet", "read_metadata"]
 
-GRAIN_PRIORITY = ("total", "hour", "day", "hour_of_day")
+GRAIN_PRIORITY = ("total", "hour", "day", "week", "hour_of_day")
 """Which grain a tweet's metric is taken from when several are present (lifetime totals first)."""
 SOURCE_PRIORITY = (
     "",
+    "v2.analytics",
+    "v2.media_analytics",
     "v2.organic_metrics",
     "v2.non_public_metrics",
     "v2.public_metrics",

@@ -25,12 +25,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .. import catalog
+from .. import catalog_v2 as v2
 from ..errors import QueryError
 from ..query import EngagementRequest
 from .faults import Clock, DroppedConnection, FaultConfig, FaultPlan, FixedClock
 from .http import Response, errors, form, form_response, html, json_response, query, read_body, request_url
 from .oauth import OAuthError, TokenStore
 from .responses import HourOnly, build_response
+from .v2 import V2Routes, problem
 from .world import World
 
 __all__ = ["RequestRecord", "SandboxApp"]
@@ -111,6 +113,9 @@ class SandboxApp:
     sleep : callable
         How injected latency waits (injectable for tests).
     rate_limit_per_minute : int
+        The Engagement API's per-minute budget.
+    v2_rate_limit, v2_rate_window_seconds : int, float
+        The v2 analytics budget per user (300 per 900 s, as documented; smaller windows for benchmarks).
     faults : FaultConfig
     hour_only : {"hour_of_day", "day_then_hour"}
         How an hour grouping without a day level nests.
@@ -128,6 +133,8 @@ class SandboxApp:
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rate_limit_per_minute: int = 120,
+        v2_rate_limit: int = v2.RATE_LIMIT,
+        v2_rate_window_seconds: float = v2.RATE_WINDOW_SECONDS,
         faults: FaultConfig | None = None,
         hour_only: HourOnly = "hour_of_day",
         name_protected_ids: bool = True,
@@ -149,6 +156,15 @@ class SandboxApp:
         for account in self.world.accounts:
             if account.owned:
                 self.tokens.access[account.access_token] = (account.access_token_secret, account.handle)
+        self.v2 = V2Routes(
+            self.world,
+            now=self.clock.now,
+            wall=wall,
+            tokens=self.tokens,
+            client_id=_derive(s, "oauth2_client_id")[:34],
+            rate_limit=v2_rate_limit,
+            rate_window_seconds=v2_rate_window_seconds,
+        )
         self.records: list[RequestRecord] = []
         self.status_counts: Counter[int] = Counter()
         self._record_lock = Lock()
@@ -166,6 +182,7 @@ class SandboxApp:
             "consumer_key": self.tokens.consumer_key,
             "consumer_secret": self.tokens.consumer_secret,
             "bearer_token": self.tokens.bearer_token,
+            "oauth2_client_id": self.v2.client_id,
             "accounts": accounts,
             "seed": self.world.seed,
         }
@@ -199,7 +216,13 @@ class SandboxApp:
             if method != "POST":
                 return errors(405, f"{path} accepts POST only"), "none"
             return self._engagement(endpoint, environ, body)
+        if path in (v2.POSTS_PATH, v2.MEDIA_PATH, v2.TWEETS_PATH, v2.ME_PATH):
+            if method != "GET":
+                return errors(405, f"{path} accepts GET only"), "none"
+            return self._v2(path, environ)
         routes: dict[tuple[str, str], Callable[[dict[str, Any], bytes], Response]] = {
+            ("GET", "/i/oauth2/authorize"): lambda e, b: self.v2.authorize(e),
+            ("POST", v2.TOKEN_PATH): self.v2.token,
             ("POST", "/oauth/request_token"): self._request_token,
             ("GET", "/oauth/authorize"): self._authorize,
             ("POST", "/oauth/access_token"): self._access_token,
@@ -290,6 +313,40 @@ class SandboxApp:
             return errors(403, f"Forbidden to access tweets: {', '.join(unowned)}")
         payload = build_response(request, self.world, served, unavailable, now, hour_only=self.hour_only)
         return json_response(200, payload)
+
+    def _v2(self, path: str, environ: dict[str, Any]) -> tuple[Response, str]:
+        """X API v2: authenticate, spend the user's 15-minute budget, draw a fault, answer."""
+        endpoint = path.removeprefix("/2/")
+        user = self.v2.authenticate(environ)
+        if isinstance(user, Response):
+            return self._record(endpoint, b"", user, "none", None)
+        if path == v2.TWEETS_PATH:
+            return self._record(endpoint, b"", self.v2.tweets(environ, user), "none", user)
+        if path == v2.ME_PATH:
+            account = self.world.accounts_by_handle[user]
+            return json_response(200, {"data": {"id": account.user_id, "username": user, "name": user}}), "none"
+        refused, limits = self.v2.limit(user)
+        if refused is not None:
+            return self._record(endpoint, b"", refused, "none", user)
+        fault, status = self.faults.draw()
+        if self.faults.config.latency_ms:
+            self.sleep(self.faults.config.latency_ms / 1000)
+        if fault == "drop":
+            self._record(endpoint, b"", Response(0, b"", ""), fault, user)
+            raise DroppedConnection(f"sandbox fault: dropped {endpoint} request")
+        if fault == "server_error":
+            failed = problem(status, "internal-error", "Internal Error", "sandbox fault: internal error")
+            failed.headers.extend(limits)
+            return self._record(endpoint, b"", failed, fault, user)
+        if fault == "rate_limit":
+            spent = [(k, "0" if k == v2.HEADER_REMAINING else v) for k, v in limits]
+            body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+            return self._record(
+                endpoint, b"", Response(429, json.dumps(body).encode(), "application/json", spent), fault, user
+            )
+        response = self.v2.analytics("tweets" if path == v2.POSTS_PATH else "media", environ, user)
+        response.headers.extend(limits)
+        return self._record(endpoint, request_url(environ).encode(), response, fault, user)
 
     # --- OAuth flows and sandbox extras ----------------------------------------------------------------
 

@@ -48,7 +48,9 @@ def window_of(request: EngagementRequest, now: datetime) -> tuple[datetime, date
     return floor_hour(now - catalog.LAST_HOURS), ceil_hour(now)
 
 
-def _counts(world: World, tweet: Tweet, rows: list[int], start: datetime, hours: int, now: datetime) -> np.ndarray:
+def hourly_counts(
+    world: World, tweet: Tweet, rows: list[int], start: datetime, hours: int, now: datetime
+) -> np.ndarray:
     """Hourly counts of ``tweet`` for ``hours`` buckets from ``start``; buckets not yet begun are 0."""
     out = np.zeros((len(rows), hours), dtype=np.int64)
     first = floor_hour(tweet.created_at)
@@ -65,7 +67,7 @@ def _totals_cube(world: World, tweets: list[Tweet], metrics: list[str], now: dat
     values = np.zeros((len(tweets), len(metrics), 1, 1), dtype=np.int64)
     for i, t in enumerate(tweets):
         start = floor_hour(t.created_at)
-        values[i, :, 0, 0] = _counts(world, t, rows, start, HORIZON_HOURS, now).sum(axis=1)
+        values[i, :, 0, 0] = hourly_counts(world, t, rows, start, HORIZON_HOURS, now).sum(axis=1)
     return _Cube([t.tweet_id for t in tweets], metrics, [""], values, np.ones((1, 1), bool))
 
 
@@ -81,7 +83,7 @@ def _series_cube(
     rows = [_ROW[m] for m in metrics]
     values = np.zeros((len(tweets), len(metrics), len(days), 24), dtype=np.int64)
     for i, t in enumerate(tweets):
-        values[i][:, d_idx, h_idx] = _counts(world, t, rows, start, hours, now)
+        values[i][:, d_idx, h_idx] = hourly_counts(world, t, rows, start, hours, now)
     present = np.zeros((len(days), 24), dtype=bool)
     present[d_idx, h_idx] = True
     return _Cube([t.tweet_id for t in tweets], metrics, days, values, present)

@@ -1,0 +1,465 @@
+"""The sandbox's X API v2 routes: post and media analytics, post lookups with metrics, OAuth 2.0 with PKCE.
+
+Numbers come from the same world as the Engagement API routes: a post's hourly v2 bucket equals its
+``/historical`` hour (both read :func:`~engagement_lab.sandbox.responses.hourly_counts`); daily and weekly
+buckets are sums of those hours (UTC midnight, ISO weeks from Monday: the spec's §6 leaves this open).
+
+Order of checks for ``GET /2/tweets/analytics`` and ``/2/media/analytics``: authentication (OAuth 2.0 user token
+or OAuth 1.0a user; an app-only bearer token is refused, 403), the per-user 15-minute budget (429), injected
+faults, parameters (400 ``invalid-request`` problems), then a 200 with ``data`` for the served ids and one
+``Problem`` per failed id (unknown or deleted: ``resource-not-found``; not the user's: ``not-authorized-for-
+resource``; protected: ``resource-unavailable``). Every analytics answer carries ``x-rate-limit-*`` headers.
+Metrics the world does not model (bookmarks, shares, unfollows, unlikes, CTA clicks) are ``null`` in the buckets
+and absent from the flat totals; one media item in five sends ``watch_time_ms`` as a numeric string, as the
+spec allows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from threading import Lock
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+
+from .. import catalog_v2 as v2
+from ..timeutil import format_time, parse_time
+from .http import Response, form, json_response, query, request_url
+from .oauth import OAuthError, TokenStore
+from .responses import hourly_counts
+from .world import METRICS, Tweet, World
+
+__all__ = ["V2Routes", "media_key_of"]
+
+_HOUR = timedelta(hours=1)
+_TO_V2 = {"favorites": "likes", "user_follows": "follows"}
+_POST_ROWS = {_TO_V2.get(m, m): i for i, m in enumerate(METRICS) if _TO_V2.get(m, m) in v2.POST_METRICS}
+_VIDEO_ROW = METRICS.index("video_views")
+# fractions of video views that reach each playback mark (deterministic, so buckets always sum)
+_PLAYBACK = {
+    "playback_start": 1.0,
+    "playback25": 0.72,
+    "playback50": 0.51,
+    "playback75": 0.36,
+    "playback_complete": 0.22,
+}
+
+
+def media_key_of(tweet: Tweet) -> str | None:
+    """The media key of a post's video (type 7), or ``None`` for posts without one."""
+    return f"7_{tweet.tweet_id}" if tweet.content_type == "video" else None
+
+
+def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> Response:
+    """An RFC 7807 answer (``application/problem+json``)."""
+    body = {"type": v2.PROBLEM_PREFIX + kind, "title": title, "detail": detail, "status": status, **extra}
+    return Response(status, json.dumps(body).encode(), "application/problem+json")
+
+
+def _resource_problem(kind: str, title: str, resource_id: str, detail: str, parameter: str) -> dict[str, Any]:
+    return {
+        "type": v2.PROBLEM_PREFIX + kind,
+        "title": title,
+        "detail": detail,
+        "resource_type": "tweet" if parameter == "ids" else "media",
+        "resource_id": resource_id,
+        "parameter": parameter,
+        "value": resource_id,
+    }
+
+
+@dataclass
+class _UserWindows:
+    """Fixed 15-minute windows per user (X counts per app and per user; the sandbox has one app)."""
+
+    limit: int
+    seconds: float
+    wall: Callable[[], float]
+    _used: dict[str, tuple[int, int]] = field(default_factory=dict)
+    _lock: Lock = field(default_factory=Lock)
+
+    def take(self, user: str) -> tuple[bool, list[tuple[str, str]]]:
+        with self._lock:
+            now = self.wall()
+            window = int(now // self.seconds)
+            start, used = self._used.get(user, (window, 0))
+            if start != window:
+                used = 0
+            allowed = used < self.limit
+            used += allowed
+            self._used[user] = (window, used)
+            reset = int((window + 1) * self.seconds)
+            remaining = max(0, self.limit - used)
+        headers = [
+            (v2.HEADER_LIMIT, str(self.limit)),
+            (v2.HEADER_REMAINING, str(remaining)),
+            (v2.HEADER_RESET, str(reset)),
+        ]
+        return allowed, headers
+
+
+@dataclass
+class _Grant:
+    handle: str
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    scope: str
+
+
+class V2Routes:
+    """The v2 half of the sandbox app (mounted by :class:`~engagement_lab.sandbox.app.SandboxApp`)."""
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        now: Callable[[], datetime],
+        wall: Callable[[], float],
+        tokens: TokenStore,
+        client_id: str,
+        rate_limit: int = v2.RATE_LIMIT,
+        rate_window_seconds: float = v2.RATE_WINDOW_SECONDS,
+    ) -> None:
+        self.world, self.now, self.wall, self.tokens, self.client_id = world, now, wall, tokens, client_id
+        self.limiter = _UserWindows(rate_limit, rate_window_seconds, wall)
+        self._grants: dict[str, _Grant] = {}
+        self.access: dict[str, tuple[str, float]] = {}  # OAuth 2.0 access token -> (handle, expiry in wall time)
+        self._refresh: dict[str, str] = {}  # refresh token -> handle
+        self._lock = Lock()
+        self.media = {key: t for t in world.tweets if (key := media_key_of(t)) is not None}
+
+    # --- authentication ----------------------------------------------------------------------------------
+
+    def authenticate(self, environ: dict[str, Any]) -> str | Response:
+        """The user a request acts for, or the problem answer that refuses it."""
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if header.startswith("Bearer "):
+            token = header[len("Bearer ") :]
+            if token == self.tokens.bearer_token:
+                return problem(
+                    403,
+                    "unsupported-authentication",
+                    "Unsupported Authentication",
+                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint. Supported "
+                    "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+                )
+            with self._lock:
+                found = self.access.get(token)
+            if found is None or found[1] <= self.wall():
+                return problem(
+                    401, "unauthorized", "Unauthorized", "Unauthorized: the access token is invalid or expired"
+                )
+            return found[0]
+        if not header:
+            return problem(401, "unauthorized", "Unauthorized", "Unauthorized: no Authorization header")
+        try:
+            params = self.tokens.verify(environ["REQUEST_METHOD"], request_url(environ), header, query(environ))
+        except OAuthError as exc:
+            return problem(401, "unauthorized", "Unauthorized", f"Unauthorized: {exc.reason}")
+        token = params.get("oauth_token", "")
+        if token not in self.tokens.access:
+            return problem(401, "unauthorized", "Unauthorized", "Unauthorized: access token not found")
+        return self.tokens.account_of(token)
+
+    def limit(self, user: str) -> tuple[Response | None, list[tuple[str, str]]]:
+        allowed, headers = self.limiter.take(user)
+        if allowed:
+            return None, headers
+        body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+        return Response(429, json.dumps(body).encode(), "application/json", list(headers)), headers
+
+    # --- analytics -----------------------------------------------------------------------------------------
+
+    def analytics(self, kind: str, environ: dict[str, Any], user: str) -> Response:
+        params = dict(query(environ))
+        ids_param = "ids" if kind == "tweets" else "media_keys"
+        fields_param = "analytics.fields" if kind == "tweets" else "media_analytics.fields"
+        allowed_fields = v2.POST_FIELDS if kind == "tweets" else v2.MEDIA_FIELDS
+        pattern = v2.ID_PATTERN if kind == "tweets" else v2.MEDIA_KEY_PATTERN
+        raw_ids = params.get(ids_param, "")
+        ids = [i for i in raw_ids.split(",") if i]
+        invalid: list[dict[str, Any]] = []
+        if not 1 <= len(ids) <= v2.MAX_IDS:
+            invalid.append({"parameters": {ids_param: [raw_ids]}, "message": f"{ids_param}: 1 to 100 values"})
+        invalid += [
+            {"parameters": {ids_param: [i]}, "message": f"The `{ids_param}` query parameter value [{i}] is not valid"}
+            for i in ids
+            if not re.match(pattern, i)
+        ]
+        granularities = v2.POST_GRANULARITIES if kind == "tweets" else v2.MEDIA_GRANULARITIES
+        granularity = params.get("granularity", "total" if kind == "tweets" else "daily")
+        if granularity not in granularities:
+            invalid.append({"parameters": {"granularity": [granularity]}, "message": "unknown granularity"})
+        fields = [f for f in params.get(fields_param, "").split(",") if f]
+        if len(set(fields)) != len(fields) or any(f not in allowed_fields for f in fields):
+            invalid.append({"parameters": {fields_param: fields}, "message": f"{fields_param}: unknown or repeated"})
+        window = self._window(params, invalid)
+        if invalid or window is None:
+            return problem(
+                400,
+                "invalid-request",
+                "Invalid Request",
+                "One or more parameters to your request was invalid.",
+                errors=invalid or [{"message": "start_time and end_time are required"}],
+            )
+        start, end = window
+        data, problems = [], []
+        for item in dict.fromkeys(ids):
+            tweet = self.world.by_id.get(item) if kind == "tweets" else self.media.get(item)
+            now = self.now()
+            if tweet is None or tweet.status == "deleted" or tweet.created_at > now:
+                what = "post" if kind == "tweets" else "media"
+                problems.append(
+                    _resource_problem(
+                        "resource-not-found",
+                        "Not Found Error",
+                        item,
+                        f"Could not find {what} with {ids_param}: [{item}].",
+                        ids_param,
+                    )
+                )
+            elif tweet.status == "protected":
+                problems.append(
+                    _resource_problem(
+                        "resource-unavailable",
+                        "Resource Unavailable",
+                        item,
+                        f"Sorry, you are not authorized to see the post with {ids_param}: [{item}].",
+                        ids_param,
+                    )
+                )
+            elif tweet.account != user:
+                problems.append(
+                    _resource_problem(
+                        "not-authorized-for-resource",
+                        "Authorization Error",
+                        item,
+                        f"Sorry, you are not authorized to see the analytics of {ids_param}: [{item}].",
+                        ids_param,
+                    )
+                )
+            else:
+                data.append(self._item(kind, item, tweet, start, end, granularity, fields, now))
+        body: dict[str, Any] = {}
+        if data:
+            body["data"] = data
+        if problems:
+            body["errors"] = problems
+        return json_response(200, body)
+
+    def _window(self, params: dict[str, str], invalid: list[dict[str, Any]]) -> tuple[datetime, datetime] | None:
+        try:
+            start = parse_time(params["start_time"], name="start_time")
+            end = parse_time(params["end_time"], name="end_time")
+        except KeyError:
+            return None
+        except ValueError as exc:
+            invalid.append({"message": str(exc)})
+            return None
+        if end <= start:
+            invalid.append(
+                {"parameters": {"end_time": [params["end_time"]]}, "message": "end_time must be after start_time"}
+            )
+            return None
+        return start, end
+
+    def _item(
+        self, kind: str, item: str, tweet: Tweet, start: datetime, end: datetime, granularity: str,
+        fields: list[str], now: datetime,
+    ) -> dict[str, Any]:  # fmt: skip
+        hours = int(np.ceil((end - start) / _HOUR))
+        first = start.replace(minute=0, second=0, microsecond=0)
+        counts = hourly_counts(self.world, tweet, list(range(len(METRICS))), first, hours, now)
+        stamps = [first + k * _HOUR for k in range(hours)]
+        buckets = _bucket_starts(stamps, granularity, first)
+        metrics = self._metric_rows(kind, counts, tweet)
+        wanted = [m for m in metrics if not fields or m in fields]
+        unmodelled = [
+            f
+            for f in (v2.POST_METRICS if kind == "tweets" else v2.MEDIA_METRICS)
+            if f not in metrics and (not fields or f in fields)
+        ]
+        order = list(dict.fromkeys(buckets))
+        series = []
+        for bucket in order:
+            mask = np.array([b == bucket for b in buckets])
+            values: dict[str, Any] = {m: int(metrics[m][mask].sum()) for m in wanted}
+            values.update(dict.fromkeys(unmodelled))
+            if kind == "media" and "watch_time_ms" in values and tweet.index % 5 == 0:
+                values["watch_time_ms"] = str(values["watch_time_ms"])
+            series.append({"timestamp": format_time(bucket), "metrics": values})
+        out: dict[str, Any] = {"id" if kind == "tweets" else "media_key": item}
+        if not fields or "timestamp" in fields:
+            out["timestamp"] = format_time(start)
+        for m in wanted:  # the flat totals over the whole range
+            out[m] = int(metrics[m].sum())
+        if not fields or "timestamped_metrics" in fields:
+            out["timestamped_metrics"] = series
+        return out
+
+    @staticmethod
+    def _metric_rows(kind: str, counts: np.ndarray, tweet: Tweet) -> dict[str, np.ndarray]:
+        if kind == "tweets":
+            return {name: counts[row] for name, row in _POST_ROWS.items()}
+        views = counts[_VIDEO_ROW]
+        rows = {name: np.floor(views * share).astype(np.int64) for name, share in _PLAYBACK.items()}
+        rows["video_views"] = views
+        rows["play_from_tap"] = np.floor(views * 0.08).astype(np.int64)
+        rows["watch_time_ms"] = views * 4_200
+        return rows
+
+    # --- post lookup with metrics -------------------------------------------------------------------------
+
+    def tweets(self, environ: dict[str, Any], user: str | None) -> Response:
+        """``GET /2/tweets?ids=...&tweet.fields=public_metrics,non_public_metrics,organic_metrics``: lifetime
+        snapshots at the sandbox's "now" (private metrics only for the user's own posts of the last 30 days)."""
+        params = dict(query(environ))
+        ids = [i for i in params.get("ids", "").split(",") if i]
+        if not 1 <= len(ids) <= v2.MAX_IDS or any(not re.match(v2.ID_PATTERN, i) for i in ids):
+            return problem(400, "invalid-request", "Invalid Request", "ids: 1 to 100 post ids")
+        wanted = set(params.get("tweet.fields", "").split(","))
+        now = self.now()
+        data, problems = [], []
+        for tweet_id in dict.fromkeys(ids):
+            tweet = self.world.by_id.get(tweet_id)
+            if tweet is None or tweet.status != "ok" or tweet.created_at > now:
+                problems.append(
+                    _resource_problem(
+                        "resource-not-found",
+                        "Not Found Error",
+                        tweet_id,
+                        f"Could not find tweet with ids: [{tweet_id}].",
+                        "ids",
+                    )
+                )
+                continue
+            hours = int(np.ceil((now - tweet.created_at) / _HOUR)) + 1
+            first = tweet.created_at.replace(minute=0, second=0, microsecond=0)
+            totals = hourly_counts(self.world, tweet, list(range(len(METRICS))), first, hours, now).sum(axis=1)
+            value = {m: int(totals[i]) for i, m in enumerate(METRICS)}
+            entry: dict[str, Any] = {
+                "id": tweet_id,
+                "text": f"sandbox post {tweet.index}",
+                "created_at": format_time(tweet.created_at),
+            }
+            if "public_metrics" in wanted:
+                entry["public_metrics"] = {
+                    "retweet_count": value["retweets"],
+                    "reply_count": value["replies"],
+                    "like_count": value["favorites"],
+                    "quote_count": value.get("quote_tweets", 0),
+                    "impression_count": value["impressions"],
+                }
+            private = user == tweet.account and now - tweet.created_at <= timedelta(days=30)
+            if private and "non_public_metrics" in wanted:
+                entry["non_public_metrics"] = {
+                    "impression_count": value["impressions"],
+                    "url_link_clicks": value["url_clicks"],
+                    "user_profile_clicks": value["user_profile_clicks"],
+                }
+            if private and "organic_metrics" in wanted:
+                entry["organic_metrics"] = {
+                    "impression_count": value["impressions"],
+                    "like_count": value["favorites"],
+                    "reply_count": value["replies"],
+                    "retweet_count": value["retweets"],
+                }
+            data.append(entry)
+        body: dict[str, Any] = {"data": data} if data else {}
+        if problems:
+            body["errors"] = problems
+        return json_response(200, body)
+
+    # --- OAuth 2.0 Authorization Code with PKCE -----------------------------------------------------------
+
+    def authorize(self, environ: dict[str, Any]) -> Response:
+        """The consent page, answered at once: the sandbox user (``?user=``, else the first owned account)
+        approves, and the browser is redirected to ``redirect_uri`` with ``code`` and ``state``."""
+        params = dict(query(environ))
+        owned = [a.handle for a in self.world.accounts if a.owned]
+        handle = params.get("user") or owned[0]
+        missing = [
+            k for k in ("response_type", "client_id", "redirect_uri", "state", "code_challenge") if not params.get(k)
+        ]
+        if missing or params.get("response_type") != "code":
+            return problem(
+                400, "invalid-request", "Invalid Request", f"missing or wrong: {missing or ['response_type']}"
+            )
+        if params["client_id"] != self.client_id:
+            return problem(400, "invalid-request", "Invalid Request", "unknown client_id")
+        if params.get("code_challenge_method", "plain") != "S256":
+            return problem(400, "invalid-request", "Invalid Request", "code_challenge_method must be S256")
+        if handle not in owned:
+            return problem(400, "invalid-request", "Invalid Request", f"@{handle} cannot authorise apps")
+        scope = params.get("scope", "")
+        if not {"tweet.read", "users.read"} <= set(scope.split()):
+            return problem(400, "invalid-request", "Invalid Request", "scope must include tweet.read and users.read")
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._grants[code] = _Grant(
+                handle, params["client_id"], params["redirect_uri"], params["code_challenge"], scope
+            )
+        sep = "&" if "?" in params["redirect_uri"] else "?"
+        location = f"{params['redirect_uri']}{sep}{urlencode({'state': params['state'], 'code': code})}"
+        return Response(302, b"", "text/plain", [("Location", location)])
+
+    def token(self, environ: dict[str, Any], body: bytes) -> Response:
+        """``POST /2/oauth2/token``: exchange a code (checking the PKCE verifier) or a refresh token."""
+        submitted = dict(form(environ, body))
+        grant = submitted.get("grant_type")
+        if grant == "authorization_code":
+            with self._lock:
+                pending = self._grants.pop(submitted.get("code", ""), None)
+            if pending is None:
+                return _oauth_error("invalid_grant", "authorization code unknown or already used")
+            verifier = submitted.get("code_verifier", "")
+            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            if digest != pending.challenge:
+                return _oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
+            if (
+                submitted.get("redirect_uri") != pending.redirect_uri
+                or submitted.get("client_id", pending.client_id) != pending.client_id
+            ):
+                return _oauth_error("invalid_grant", "redirect_uri or client_id differs from the authorization request")
+            return self._issue(pending.handle, pending.scope)
+        if grant == "refresh_token":
+            with self._lock:
+                handle = self._refresh.pop(submitted.get("refresh_token", ""), None)
+            if handle is None:
+                return _oauth_error("invalid_grant", "refresh token unknown, expired or already used")
+            return self._issue(handle, " ".join(v2.SCOPES))
+        return _oauth_error("unsupported_grant_type", f"grant_type {grant!r}")
+
+    def _issue(self, handle: str, scope: str) -> Response:
+        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        with self._lock:
+            self.access[access] = (handle, self.wall() + 7200)
+            if "offline.access" in scope.split():
+                self._refresh[refresh] = handle
+        answer: dict[str, Any] = {"token_type": "bearer", "expires_in": 7200, "access_token": access, "scope": scope}
+        if "offline.access" in scope.split():
+            answer["refresh_token"] = refresh
+        return json_response(200, answer)
+
+
+def _oauth_error(code: str, description: str) -> Response:
+    return json_response(400, {"error": code, "error_description": description})
+
+
+def _bucket_starts(stamps: list[datetime], granularity: str, first: datetime) -> list[datetime]:
+    if granularity == "hourly":
+        return stamps
+    if granularity == "daily":
+        return [s.replace(hour=0) for s in stamps]
+    if granularity == "weekly":
+        return [(s - timedelta(days=s.weekday())).replace(hour=0) for s in stamps]
+    return [first for _ in stamps]
