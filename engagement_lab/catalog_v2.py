@@ -102,16 +102,12 @@ PROBLEM_TYPES: Final = tuple(
 )
 """[§4] RFC 7807 problem types; per-id failures arrive as these inside a 200."""
 
-TO_ENGAGEMENT_NAMES: Final = {
-    "likes": "favorites",
-    "follows": "user_follows",
-    "link_clicks": "url_clicks",
-    "profile_visits": "user_profile_clicks",
-}
-"""v2 metric names that mean what an Engagement API name means, renamed on load so every downstream tool
-(named rates, the watcher's rules, reports) reads them unchanged. ``link_clicks`` and ``profile_visits``
-appear only in the docs' example [§2]. The other shared names are spelled the same in both APIs
-(impressions, engagements, retweets, replies, quote_tweets, url_clicks, media_views, detail_expands,
-hashtag_clicks, permalink_clicks, app_install_attempts, app_opens, email_tweet, user_profile_clicks);
-``media_engagements`` keeps its name. v2-only metrics (bookmarks, shares, unfollows, unlikes and the media
-playback counters) keep theirs."""
+TO_ENGAGEMENT_NAMES: Final = {"likes": "favorites", "follows": "user_follows"}
+"""v2 metric names (from the spec's enum) that mean what an Engagement API name means, renamed on load so every
+downstream tool (named rates, the watcher's rules, reports) reads them unchanged. The other shared names are
+spelled the same in both APIs (impressions, engagements, retweets, replies, quote_tweets, url_clicks,
+media_views, detail_expands, hashtag_clicks, permalink_clicks, app_install_attempts, app_opens, email_tweet,
+user_profile_clicks). v2-only metrics (bookmarks, shares, unfollows, unlikes, the media playback counters) keep
+their names. Names outside the enum, such as ``link_clicks``, ``media_engagements`` and ``profile_visits`` in
+the docs' example [§2], are kept under their own names and reported, never merged into a similar metric: a
+guess could count one click twice."""

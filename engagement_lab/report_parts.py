@@ -95,7 +95,15 @@ def report_data(
         tweets = to_polars(per_tweet(tidy, metadata=metadata))
         fetched = tidy["retrieved_at"].min()
         assert isinstance(fetched, datetime)
-        source = f"{tidy.height:,} rows of the Engagement API fetched {fetched:%Y-%m-%d %H:%M} UTC"
+        endpoints = set(tidy["endpoint"].unique().to_list())
+        api = (
+            "X API v2 post analytics"
+            if endpoints <= {"tweets/analytics", "media/analytics"}
+            else "the Engagement API"
+            if not endpoints & {"tweets/analytics", "media/analytics"}
+            else "the Engagement API and X API v2 post analytics"
+        )
+        source = f"{tidy.height:,} rows of {api} fetched {fetched:%Y-%m-%d %H:%M} UTC"
     if where_column:
         if where_column not in tweets.columns:
             raise ConfigError(f"where: no column {where_column!r}; columns: {tweets.columns}")

@@ -71,9 +71,14 @@ class AnalyticsClient(EngagementClient):
                         on_refresh=(lambda token: callback(account, token)) if callback else None,
                     )
                 elif tokens.access_token:
-                    c = self.credentials
+                    c, clock = self.credentials, self._oauth_clock
+                    stamp = (lambda: str(int(clock()))) if clock is not None else None
                     self._auths[account] = OAuth1Auth(
-                        c.consumer_key, c.consumer_secret, tokens.access_token, tokens.access_token_secret
+                        c.consumer_key,
+                        c.consumer_secret,
+                        tokens.access_token,
+                        tokens.access_token_secret,
+                        timestamp=stamp,
                     )
                 else:
                     raise ConfigError(
@@ -352,7 +357,12 @@ def fetch_analytics(
     with (
         Archive(Path(out)) as archive,
         AnalyticsClient(
-            credentials, base_url=base_url, transport=transport, timeout=timeout, on_token_refresh=on_token_refresh
+            credentials,
+            base_url=base_url,
+            transport=transport,
+            timeout=timeout,
+            on_token_refresh=on_token_refresh,
+            oauth_clock=clock.time,  # OAuth 1.0a timestamps by the fetch's clock
         ) as client,
     ):
         if now is None:

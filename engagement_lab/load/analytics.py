@@ -31,7 +31,7 @@ from .report import LoadReport
 __all__ = ["parse_analytics"]
 
 _GRAIN = {"hourly": "hour", "daily": "day", "weekly": "week", "total": "total"}
-_KNOWN = frozenset(v2.POST_METRICS) | frozenset(v2.MEDIA_METRICS) | frozenset(v2.TO_ENGAGEMENT_NAMES)
+_KNOWN = frozenset(v2.POST_METRICS) | frozenset(v2.MEDIA_METRICS)
 _WHOLE = re.compile(r"^\s*\d+\s*$")
 _TS = pa.timestamp("us", tz="UTC")
 

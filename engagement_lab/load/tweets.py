@@ -61,7 +61,8 @@ def _check_ids(frame: pl.DataFrame, what: str) -> pl.DataFrame:
         return frame.with_columns(pl.col(C.TWEET_ID).cast(pl.String))
     if dtype != pl.String:
         raise DataError(f"{what}: {C.TWEET_ID} must hold strings, got {dtype}")
-    bad = frame.filter(pl.col(C.TWEET_ID).is_not_null() & ~pl.col(C.TWEET_ID).str.contains(r"^\s*\d+\s*$"))
+    # digits, or a media key (``7_1790...``: the rows of X API v2 media analytics, one per video)
+    bad = frame.filter(pl.col(C.TWEET_ID).is_not_null() & ~pl.col(C.TWEET_ID).str.contains(r"^\s*\d+(?:_\d+)?\s*$"))
     if bad.height:
         example = bad[C.TWEET_ID][0]
         hint = (
