@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup lint test test-fast demo lab notebooks sample-data benchmarks clean
+.PHONY: setup lint test test-fast demo demo-v2 lab notebooks sample-data benchmarks clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
@@ -36,6 +36,10 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/engagement-lab demo
+
+# the same analysis through the sandbox's X API v2 post analytics routes
+demo-v2: setup
+	$(BIN)/engagement-lab demo --api v2
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import polars as pl
 
-from .api import Credentials, FetchResult, fetch
+from .analytics_query import AnalyticsQuery
+from .api import Credentials, FetchResult, fetch, fetch_analytics
+from .errors import ConfigError
 from .load import per_tweet
 from .query import EngagementQuery
 from .report import render_report
@@ -48,10 +51,61 @@ def _summary(wide: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, progress: bool = True) -> DemoRun:
+def _fetch_engagement(
+    info: dict[str, Any], public: pl.DataFrame, owners: dict[str, str], now: datetime, out: Path, progress: bool
+) -> FetchResult:
+    ab_ids = public.filter(pl.col("campaign") == "spring_launch")["tweet_id"].to_list()
+    queries = [
+        EngagementQuery("totals", public["tweet_id"].to_list(), "all", "per_tweet"),
+        EngagementQuery(
+            "historical",
+            ab_ids,
+            ["impressions", "engagements", "favorites", "retweets", "replies", "url_clicks"],
+            "hourly",
+            start=now - timedelta(days=60),
+            end=now,
+        ),
+    ]
+    return fetch(
+        queries,
+        credentials=Credentials.from_mapping(info),
+        out=out / "archive",
+        owners=owners,
+        base_url=info["base_url"],
+        now=now,
+        progress=progress,
+    )
+
+
+def _fetch_v2(
+    info: dict[str, Any], owners: dict[str, str], now: datetime, out: Path, progress: bool, echo: Callable[[str], None]
+) -> FetchResult:
+    """Every owned tweet's totals over the last 130 days (the world's tweets are at most 120 days old)."""
+    echo(f"X API v2 post analytics for the {len(owners)} tweets the authorised accounts own")
+    end = now.replace(minute=0, second=0, microsecond=0)
+    query = AnalyticsQuery(list(owners), end - timedelta(days=130), end, granularity="total")
+    return fetch_analytics(
+        query,
+        credentials=Credentials.from_mapping(info),
+        out=out / "archive",
+        owners=owners,
+        base_url=info["base_url"],
+        now=now,
+        progress=progress,
+    )
+
+
+def run_demo(
+    out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, progress: bool = True, api: str = "engagement"
+) -> DemoRun:
     """Serve the sandbox on loopback, fetch totals for every tweet and hourly history for the A/B campaign, load
     the archive, compare the campaigns' variants and render the HTML report. Writes ``out/archive``,
-    ``out/per_tweet.csv``, ``out/tweets.csv`` and ``out/report.html``."""
+    ``out/per_tweet.csv``, ``out/tweets.csv`` and ``out/report.html``.
+
+    ``api="v2"`` runs the same analysis through X API v2 post analytics: each owned tweet's totals since before
+    the world's first tweet (v2 serves only the user's own posts, so the other account's tweets are left out)."""
+    if api not in ("engagement", "v2"):
+        raise ConfigError(f"api must be 'engagement' or 'v2', got {api!r}")
     out.mkdir(parents=True, exist_ok=True)
     with Sandbox(seed=seed, rate_limit_per_minute=600) as sandbox:
         info = sandbox.info
@@ -62,27 +116,10 @@ def run_demo(out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, p
         public = metadata.filter(pl.col("status") != "protected")
         owners = {r["tweet_id"]: r["account"] for r in public.iter_rows(named=True) if r["account"] in owned}
         now = parse_time(info["now"])
-        ab_ids = public.filter(pl.col("campaign") == "spring_launch")["tweet_id"].to_list()
-        queries = [
-            EngagementQuery("totals", public["tweet_id"].to_list(), "all", "per_tweet"),
-            EngagementQuery(
-                "historical",
-                ab_ids,
-                ["impressions", "engagements", "favorites", "retweets", "replies", "url_clicks"],
-                "hourly",
-                start=now - timedelta(days=60),
-                end=now,
-            ),
-        ]
-        result = fetch(
-            queries,
-            credentials=Credentials.from_mapping(info),
-            out=out / "archive",
-            owners=owners,
-            base_url=info["base_url"],
-            now=now,
-            progress=progress,
-        )
+        if api == "v2":
+            result = _fetch_v2(info, owners, now, out, progress, echo)
+        else:
+            result = _fetch_engagement(info, public, owners, now, out, progress)
     echo(result.summary())
     tidy = result.load(backend="polars")
     wide = per_tweet(tidy, metadata=metadata, rates=["engagement_rate"])

@@ -19,7 +19,7 @@ def cells(notebook: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
 
 
 def test_every_notebook_has_a_source() -> None:
-    assert len(SOURCES) == 6
+    assert len(SOURCES) == 7
     assert {p.stem for p in SOURCES} == {p.stem for p in NOTEBOOKS.glob("0*.ipynb")}
 
 

@@ -140,6 +140,17 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "demo" / "per_tweet.csv").exists()
 
 
+def test_the_v2_demo_reaches_the_same_numbers(tmp_path: Path) -> None:
+    """Every campaign tweet is owned, so X API v2 totals give the Engagement API demo's table and verdicts."""
+    lines: list[str] = []
+    v2 = run_demo(tmp_path / "v2", echo=lines.append, progress=False, api="v2")
+    engagement = run_demo(tmp_path / "engagement", echo=lambda _: None, progress=False)
+    assert v2.fetch.ok
+    assert v2.fetch.api == "x-v2"
+    assert v2.summary.equals(engagement.summary)
+    assert any("X API v2 post analytics for the 603 tweets" in line for line in lines)
+
+
 def test_the_report_says_whether_its_lifts_are_adjusted(tmp_path: Path) -> None:
     adjusted = render_report(
         archive=SAMPLE_DIR / "archive",

@@ -283,14 +283,15 @@ class _Runner:
 
 
 def _route(
-    requests: list[AnalyticsRequest], credentials: Credentials, owners: Mapping[str, str]
+    queries: list[Query], credentials: Credentials, owners: Mapping[str, str], now: datetime | None
 ) -> list[tuple[AnalyticsRequest, str]]:
-    """Split each request's ids by the account that must read them (v2 has no app-only fallback)."""
+    """Split each query's ids by the account that must read them (v2 has no app-only fallback), then plan each
+    account's share, so no request mixes two users' ids."""
     routed: list[tuple[AnalyticsRequest, str]] = []
     only = next(iter(credentials.accounts)) if len(credentials.accounts) == 1 else None
-    for request in requests:
+    for query in queries:
         groups: dict[str, list[str]] = {}
-        for item in request.ids:
+        for item in query.validate(now=now).ids:
             handle = owners.get(item) or only
             if handle is None:
                 raise ConfigError(
@@ -300,7 +301,8 @@ def _route(
             groups.setdefault(handle, []).append(item)
         for handle, ids in groups.items():
             credentials.account(handle)  # fail early, naming a missing account
-            routed.append((replace(request, ids=tuple(ids)), handle))
+            share = replace(query, ids=ids) if isinstance(query, AnalyticsQuery) else replace(query, media_keys=ids)
+            routed += [(request, handle) for request in share.plan(now=now)]
     return routed
 
 
@@ -367,10 +369,8 @@ def fetch_analytics(
     ):
         if now is None:
             now = client.server_time()
-        planned: list[AnalyticsRequest] = []
-        for query in [queries] if isinstance(queries, (AnalyticsQuery, MediaAnalyticsQuery)) else list(queries):
-            planned += query.plan(now=now)
-        items = _route(planned, credentials, owners or {})
+        listed = [queries] if isinstance(queries, (AnalyticsQuery, MediaAnalyticsQuery)) else list(queries)
+        items = _route(listed, credentials, owners or {}, now)
         limiters = {
             handle: RateLimiter(
                 clock=clock,

@@ -97,15 +97,22 @@ def add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Start the sandbox, fetch totals and hourly history for its tweets through the client, load "
         "them and print a summary per campaign and variant.",
     )
-    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--out", default=None, help="output folder (default out/demo, or out/demo-v2 with --api v2)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--api",
+        choices=["engagement", "v2"],
+        default="engagement",
+        help="fetch through the Engagement API (default) or X API v2 post analytics",
+    )
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    run_demo(Path(args.out), seed=args.seed, echo=print)
+    out = args.out or ("out/demo-v2" if args.api == "v2" else "out/demo")
+    run_demo(Path(out), seed=args.seed, echo=print, api=args.api)
     return 0
 
 

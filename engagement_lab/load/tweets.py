@@ -153,10 +153,22 @@ def _overlapping(ranked: pl.DataFrame) -> pl.Expr:
 
 def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
     """Refuse (or, with ``keep="latest"``, resolve) several observations of one cumulative number."""
-    repeat = _overlapping(ranked)
-    if not ranked.select(repeat.any()).item():  # the usual case: one pass, nothing materialised
+    # the usual case: no bucket seen twice, decided in one cheap pass (the window-overlap test below sorts within
+    # every bucket, which is slow over millions of one-row buckets and only matters when some repeat)
+    many = ranked.with_columns(_many=pl.len().over(_bucket(ranked)) > 1)
+    if not many["_many"].any():
         return ranked
-    flagged = ranked.with_columns(_repeat=repeat)
+    # the overlap test runs on the repeated buckets only (all rows of such a bucket are among them)
+    shared = many.filter("_many").drop("_many")
+    repeat = shared.select(_overlapping(shared)).to_series()
+    if not repeat.any():  # repeats, but contiguous windows of one history
+        return ranked
+    flagged = pl.concat(
+        [
+            many.filter(~pl.col("_many")).drop("_many").with_columns(_repeat=pl.lit(False)),
+            shared.with_columns(_repeat=repeat),
+        ]
+    )
     repeats = flagged.filter("_repeat")
     if keep == "raise":
         tweets = repeats[C.TWEET_ID].unique(maintain_order=True)
