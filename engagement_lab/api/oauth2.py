@@ -144,20 +144,6 @@ def _post_token(base_url: str, body: str, http: httpx.Client | None) -> OAuth2To
     return _token_from(answer, time.time())
 
 
-def refresh(base_url: str, client_id: str, token: OAuth2Token, *, http: httpx.Client | None = None) -> OAuth2Token:
-    """A new token from ``token``'s refresh token (which the API then retires)."""
-    if token.refresh_token is None:
-        raise AuthenticationError(
-            "the OAuth 2.0 token expired and has no refresh token; run `engagement-lab auth v2` again "
-            "(the offline.access scope gives a refresh token)",
-            status_code=401,
-        )
-    body = WebApplicationClient(client_id).prepare_refresh_body(
-        refresh_token=token.refresh_token.reveal(), client_id=client_id
-    )
-    return _post_token(base_url, body, http)
-
-
 class LoopbackRedirect:
     """A one-shot listener on ``http://127.0.0.1:<port>/callback`` that captures the redirect (RFC 8252 §7.3).
 

@@ -300,8 +300,9 @@ def test_faults_at_rate_015_do_not_change_the_data(tmp_path: Path, v2_world: Wor
         v2_world, wall=clock.time, rate_limit_per_minute=100_000, faults=FaultConfig.mixed(0.15, seed=4)
     )
     faulty = fetch_v2(
-        faulty_app, query, tmp_path / "faulty", owners=owners, retry=RetryPolicy(max_attempts=10, seed=2), clock=clock
-    )
+        faulty_app, query, tmp_path / "faulty", owners=owners, retry=RetryPolicy(max_attempts=10, seed=2), clock=clock,
+        concurrency=1,  # one worker: a simulated clock that other workers' backoffs move would skew OAuth timestamps
+    )  # fmt: skip
     assert faulty.ok, faulty.errors
     assert faulty.retries > 0
     assert {r.fault for r in faulty_app.records} >= {"server_error", "rate_limit", "drop", "truncate"}
@@ -325,7 +326,8 @@ def test_pacing_follows_x_rate_limit_headers_with_zero_429s(tmp_path: Path, v2_w
     ids = owned(v2_world, "acme", 12)
     query = AnalyticsQuery(ids, "2026-05-01", "2026-06-01")
     queries = [AnalyticsQuery([i], "2026-05-01", "2026-06-01") for i in ids]
-    result = fetch_v2(app, queries, tmp_path, clock=clock, owners=dict.fromkeys(ids, "acme"))
+    # one worker: with a simulated clock, a 900 s wait in one worker would skew another's OAuth timestamp
+    result = fetch_v2(app, queries, tmp_path, clock=clock, owners=dict.fromkeys(ids, "acme"), concurrency=1)
     assert result.ok, result.errors
     assert [r.status for r in app.records].count(429) == 0
     assert result.rate_limit_waits == 2  # 12 requests at 5 per window: two waits for the reset
