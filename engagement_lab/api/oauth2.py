@@ -132,16 +132,19 @@ def _post_token(base_url: str, body: str, http: httpx.Client | None) -> OAuth2To
     finally:
         if owned:
             client.close()
+    return _token_answer(response, "the token endpoint refused", time.time())
+
+
+def _token_answer(response: httpx.Response, refused: str, now: float) -> OAuth2Token:
+    """The token in a token-endpoint answer, or the endpoint's own reason (``error_description``) for refusing."""
     try:
         answer = response.json()
     except ValueError:
         answer = {}
     if response.status_code != 200:
         said = answer.get("error_description") or answer.get("error") or response.text[:200]
-        raise AuthenticationError(
-            f"the token endpoint refused ({response.status_code}): {said}", status_code=response.status_code
-        )
-    return _token_from(answer, time.time())
+        raise AuthenticationError(f"{refused} ({response.status_code}): {said}", status_code=response.status_code)
+    return _token_from(answer, now)
 
 
 class LoopbackRedirect:
@@ -228,16 +231,7 @@ class OAuth2UserAuth(httpx.Auth):
         )
 
     def _adopt(self, response: httpx.Response) -> None:
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {}
-        if response.status_code != 200:
-            said = answer.get("error_description") or answer.get("error") or response.text[:200]
-            raise AuthenticationError(
-                f"refreshing the OAuth 2.0 token failed: {said}", status_code=response.status_code
-            )
-        self.token = _token_from(answer, self._clock())
+        self.token = _token_answer(response, "refreshing the OAuth 2.0 token failed", self._clock())
         if self._on_refresh is not None:
             self._on_refresh(self.token)
 
