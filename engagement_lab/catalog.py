@@ -70,6 +70,9 @@ MAX_TWEET_ID_DIGITS: Final = 19
 MAX_TWEET_ID: Final = 2**63 - 1
 SNOWFLAKE_EPOCH_MS: Final = 1288834974657
 """Tweet ids since 2010-11-04 are snowflakes: ``(id >> 22) + epoch`` is the creation time in ms."""
+SNOWFLAKE_MIN_ID: Final = 30_000_000_000
+"""Below this, an id is one of the sequential ids from before snowflakes (they stayed under 3e10) and carries no
+creation time; a snowflake id this small would date from the epoch's first 7 seconds."""
 
 # --- rate limits (spec §8) ------------------------------------------------------------------------
 HEADER_LIMIT: Final = "x-per-minute-limit"

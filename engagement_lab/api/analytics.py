@@ -33,7 +33,7 @@ from .oauth2 import OAuth2UserAuth
 from .pacing import Clock, RateLimiter, RetryPolicy, SystemClock, WaitCallback
 from .result import FetchResult
 
-__all__ = ["AnalyticsClient", "fetch_analytics", "problems_of"]
+__all__ = ["AnalyticsClient", "classify_problems", "fetch_analytics", "problems_of", "split_by_owner"]
 
 Query = AnalyticsQuery | MediaAnalyticsQuery
 TokenCallback = Callable[[str, OAuth2Token], None]
@@ -148,18 +148,30 @@ class _Outcome:
     skipped: bool = False
 
 
-def _classify(outcome: _Outcome, body: Any, request: AnalyticsRequest) -> None:
-    """Per-id problems of a 200: not yours -> unowned, missing or protected -> unavailable, others -> errors."""
+UNOWNED, UNAVAILABLE = "unowned", "unavailable"
+
+
+def classify_problems(body: Any, ids: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """The per-id problems of a 200, by kind: an asked id that is not the user's post -> ``"unowned"``, missing,
+    deleted or protected -> ``"unavailable"``; every other problem as a line of text."""
+    kinds: dict[str, str] = {}
     others = []
     for p in problems_of(body):
         item = str(p.get("resource_id") or p.get("value") or "")
         kind = str(p.get("type", "")).removeprefix(v2.PROBLEM_PREFIX)
-        if item and item in request.ids and kind == "not-authorized-for-resource":
-            outcome.unowned.append(item)
-        elif item and item in request.ids and kind in ("resource-not-found", "resource-unavailable"):
-            outcome.unavailable.append(item)
+        if item and item in ids and kind == "not-authorized-for-resource":
+            kinds[item] = UNOWNED
+        elif item and item in ids and kind in ("resource-not-found", "resource-unavailable"):
+            kinds[item] = UNAVAILABLE
         else:
             others.append(f"{item or '?'}: {p.get('title') or kind} ({p.get('detail', '')})")
+    return kinds, others
+
+
+def _classify(outcome: _Outcome, body: Any, request: AnalyticsRequest) -> None:
+    kinds, others = classify_problems(body, request.ids)
+    outcome.unowned += [item for item, kind in kinds.items() if kind == UNOWNED]
+    outcome.unavailable += [item for item, kind in kinds.items() if kind == UNAVAILABLE]
     if others:
         outcome.error = f"{request.path} reported problems for some ids: " + "; ".join(others[:5])
 
@@ -282,25 +294,32 @@ class _Runner:
             return outcome
 
 
+def split_by_owner(ids: Iterable[str], credentials: Credentials, owners: Mapping[str, str]) -> dict[str, list[str]]:
+    """Each account's share of ``ids`` (v2 has no app-only fallback, so every id needs the account that owns it;
+    with one account, all of them). Raises ConfigError naming an id without an owner or a missing account."""
+    groups: dict[str, list[str]] = {}
+    only = next(iter(credentials.accounts)) if len(credentials.accounts) == 1 else None
+    for item in ids:
+        handle = owners.get(item) or only
+        if handle is None:
+            raise ConfigError(
+                f"id {item} has no known owner and there are {len(credentials.accounts)} accounts with tokens; "
+                "give owners (an 'account' column in the ids file) so each id is read with its owner's token"
+            )
+        groups.setdefault(handle, []).append(item)
+    for handle in groups:
+        credentials.account(handle)  # fail early, naming a missing account
+    return groups
+
+
 def _route(
     queries: list[Query], credentials: Credentials, owners: Mapping[str, str], now: datetime | None
 ) -> list[tuple[AnalyticsRequest, str]]:
-    """Split each query's ids by the account that must read them (v2 has no app-only fallback), then plan each
-    account's share, so no request mixes two users' ids."""
+    """Split each query's ids by the account that must read them, then plan each account's share, so no request
+    mixes two users' ids."""
     routed: list[tuple[AnalyticsRequest, str]] = []
-    only = next(iter(credentials.accounts)) if len(credentials.accounts) == 1 else None
     for query in queries:
-        groups: dict[str, list[str]] = {}
-        for item in query.validate(now=now).ids:
-            handle = owners.get(item) or only
-            if handle is None:
-                raise ConfigError(
-                    f"id {item} has no known owner and there are {len(credentials.accounts)} accounts with tokens; "
-                    "give owners (an 'account' column in the ids file) so each id is read with its owner's token"
-                )
-            groups.setdefault(handle, []).append(item)
-        for handle, ids in groups.items():
-            credentials.account(handle)  # fail early, naming a missing account
+        for handle, ids in split_by_owner(query.validate(now=now).ids, credentials, owners).items():
             share = replace(query, ids=ids) if isinstance(query, AnalyticsQuery) else replace(query, media_keys=ids)
             routed += [(request, handle) for request in share.plan(now=now)]
     return routed

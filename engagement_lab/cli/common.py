@@ -7,11 +7,15 @@ import csv
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..timeutil import parse_time
 
-__all__ = ["duration", "now_arg", "positive_int", "rate_arg", "read_ids_file", "time_arg"]
+if TYPE_CHECKING:
+    from ..api.auth import Credentials, OAuth2Token
+
+__all__ = ["TokenSaver", "duration", "now_arg", "positive_int", "rate_arg", "read_ids_file", "time_arg"]
 
 
 def positive_int(text: str) -> int:
@@ -117,3 +121,19 @@ def read_media_keys(path: str | Path) -> tuple[list[str], dict[str, str]]:
     if not keys:
         raise ConfigError(f"{path} lists no media keys (one per line, or a CSV with a media_key column)")
     return keys, owners
+
+
+class TokenSaver:
+    """``on_token_refresh`` for the commands: each refreshed OAuth 2.0 token is written back to the credentials
+    file it came from (the old refresh token stops working once used). Without a file (``ENGAGEMENT_*``
+    variables) the new token lives only in this process."""
+
+    def __init__(self, credentials: Credentials, path: str | None) -> None:
+        self.credentials, self.path = credentials, path
+
+    def __call__(self, handle: str, token: OAuth2Token) -> None:
+        from ..api.auth import AccountTokens, Secret
+
+        self.credentials = self.credentials.with_account(AccountTokens(handle, Secret(""), Secret(""), token))
+        if self.path:
+            self.credentials.save(self.path)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import catalog
 from .. import catalog_v2 as v2
 from ..errors import ConfigError
-from .common import duration, positive_int, read_ids_file, read_media_keys, time_arg
+from .common import TokenSaver, duration, positive_int, read_ids_file, read_media_keys, time_arg
 
 if TYPE_CHECKING:
     from ..api import Credentials, FetchResult
@@ -107,7 +107,7 @@ def _report_fetch(result: FetchResult) -> int:
 
 def _run_fetch_analytics(args: argparse.Namespace) -> int:
     from ..analytics_query import AnalyticsQuery, MediaAnalyticsQuery
-    from ..api import AccountTokens, Credentials, OAuth2Token, Secret, fetch_analytics
+    from ..api import Credentials, fetch_analytics
 
     if args.groupings or args.bearer:
         raise ConfigError("--groupings and --bearer are Engagement API options; analytics takes --granularity")
@@ -124,13 +124,6 @@ def _run_fetch_analytics(args: argparse.Namespace) -> int:
         keys, owners = read_media_keys(args.ids_file)
         query = MediaAnalyticsQuery(keys, args.start, args.end, granularity=args.granularity or "daily", fields=fields)
 
-    def save_refreshed(handle: str, token: OAuth2Token) -> None:
-        # the old refresh token stops working once used: keep the new one where the old one was read from
-        nonlocal credentials
-        credentials = credentials.with_account(AccountTokens(handle, Secret(""), Secret(""), token))
-        if args.credentials:
-            credentials.save(args.credentials)
-
     result = fetch_analytics(
         query,
         credentials=credentials,
@@ -141,7 +134,7 @@ def _run_fetch_analytics(args: argparse.Namespace) -> int:
         requests_per_window=args.requests_per_minute,
         progress=not args.no_progress,
         unreachable_after=args.give_up_after,
-        on_token_refresh=save_refreshed,
+        on_token_refresh=TokenSaver(credentials, args.credentials),
     )
     return _report_fetch(result)
 

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from .. import catalog
 from ..errors import ConfigError
-from .common import duration, read_ids_file
+from .common import TokenSaver, duration, read_ids_file
 
 __all__ = ["add_watch"]
 
@@ -22,9 +21,10 @@ def add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p = commands.add_parser(
         "watch",
         help="fire an action once when a tweet crosses a threshold",
-        description="Poll /totals for the listed tweets within the rate limit and run an action exactly once per "
-        "(tweet, rule) crossing, remembered in a SQLite state file across restarts. Without --webhook or "
-        "--command, events are printed as JSON lines. Stops cleanly on Ctrl-C or SIGTERM.",
+        description="Poll lifetime totals for the listed tweets within the rate limit (the Engagement API's /totals, "
+        "or X API v2 post analytics with --api v2) and run an action exactly once per (tweet, rule) crossing, "
+        "remembered in a SQLite state file across restarts. Without --webhook or --command, "
+        "events are printed as JSON lines. Stops cleanly on Ctrl-C or SIGTERM.",
     )
     p.add_argument("--ids-file", help="one tweet id per line, or a CSV with tweet_id (and account)")
     p.add_argument(
@@ -40,7 +40,14 @@ def add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--command", help="run this command per event (event JSON on stdin and in ENGAGEMENT_EVENT)")
     p.add_argument("--once", action="store_true", help="poll once and exit (for cron)")
     p.add_argument("--list", action="store_true", help="list the recorded events and their delivery status, then exit")
-    p.add_argument("--base-url", default=catalog.BASE_URL)
+    p.add_argument(
+        "--api",
+        choices=["engagement", "v2"],
+        default="engagement",
+        help="engagement: POST /insights/engagement/totals (default); v2: GET /2/tweets/analytics, granularity=total "
+        "since each tweet's creation (likes read as favorites; v2-only totals such as bookmarks can be watched)",
+    )
+    p.add_argument("--base-url", help="the API host (default: the chosen API's)")
     p.add_argument("--credentials", help="JSON credentials file (default: ENGAGEMENT_* variables)")
     p.set_defaults(run=_run_watch)
 
@@ -73,15 +80,18 @@ def _run_watch(args: argparse.Namespace) -> int:
     if not args.ids_file or not args.rule:
         raise ConfigError("give --ids-file and at least one --rule (or --list)")
     ids, owners = read_ids_file(args.ids_file)
+    credentials = Credentials.load(args.credentials)
     watcher = Watcher(
         ids,
         args.rule,
-        credentials=Credentials.load(args.credentials),
+        credentials=credentials,
         state=args.state,
         on_cross=_watch_action(args),
         interval=args.every,
         owners=owners,
+        api=args.api,
         base_url=args.base_url,
+        on_token_refresh=TokenSaver(credentials, args.credentials) if args.api == "v2" else None,
     )
     stop = {"now": False}
 
@@ -115,7 +125,7 @@ def _run_watch(args: argparse.Namespace) -> int:
         watcher.close()
     if args.once and outcome["nothing_polled"]:
         print(
-            f"engagement-lab: no tweet could be polled (the API at {args.base_url} did not answer); "
+            f"engagement-lab: no tweet could be polled (the API at {watcher.base_url} did not answer); "
             "nothing was recorded, run again later",
             file=sys.stderr,
         )

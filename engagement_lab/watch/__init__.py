@@ -1,4 +1,5 @@
-"""Threshold watcher: poll /totals, fire each (tweet, rule) crossing exactly once, survive restarts.
+"""Threshold watcher: poll lifetime totals (/totals, or X API v2 post analytics), fire each (tweet, rule) crossing
+exactly once, survive restarts.
 
 Every crossing is written to a SQLite state file (WAL, one transaction per poll) *before* its callback runs, so a
 crash or restart never loses a crossing and never records it twice; undelivered events stay pending and are

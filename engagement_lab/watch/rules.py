@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .. import catalog
-from ..errors import ConfigError
+from .. import catalog_v2 as v2
+from ..errors import ConfigError, check_choice, did_you_mean
 from ..metrics import NAMED_METRICS, Ratio
 
-__all__ = ["RateRule", "Rule", "Threshold", "parse_rule"]
+__all__ = ["APIS", "RateRule", "Rule", "Threshold", "check_rule", "parse_rule", "rule_metrics"]
 
 
 def _number(value: float) -> str:
@@ -76,24 +77,52 @@ class RateRule:
 
 Rule = Threshold | RateRule
 _RULE = re.compile(r"^\s*([a-z_]+)\s*>=\s*([0-9.]+)\s*(?:/\s*([0-9.]+))?\s*$")
+APIS = ("engagement", "v2")
+"""Where a watcher reads lifetime totals: the Engagement API's ``/totals`` or X API v2 post analytics."""
 
 
-def parse_rule(text: str) -> Rule:
-    """``"favorites>=100"``, or a named rate with an optional minimum denominator: ``"engagement_rate>=0.05/1000"``."""
+def rule_metrics(api: str = "engagement") -> tuple[str, ...]:
+    """The lifetime totals a rule may use on ``api``, by their Engagement API names (v2's ``likes`` and
+    ``follows`` are ``favorites`` and ``user_follows`` here, so one rule reads the same on both)."""
+    check_choice("api", api, APIS, ConfigError)
+    if api == "v2":
+        return tuple(v2.TO_ENGAGEMENT_NAMES.get(m, m) for m in v2.POST_METRICS)
+    return catalog.ENDPOINTS["totals"].metrics
+
+
+def _source(api: str) -> str:
+    return "X API v2 post analytics" if api == "v2" else "/totals"
+
+
+def check_rule(rule: Rule, api: str = "engagement") -> Rule:
+    """``rule`` when every total it needs is served by ``api``; otherwise a ConfigError naming the missing ones."""
+    served = rule_metrics(api)
+    unavailable = [m for m in rule.metrics if m not in served]
+    if unavailable:
+        raise ConfigError(f"rule {rule.name!r} needs {unavailable}, which {_source(api)} does not serve")
+    return rule
+
+
+def parse_rule(text: str, api: str = "engagement") -> Rule:
+    """``"favorites>=100"``, or a named rate with an optional minimum denominator: ``"engagement_rate>=0.05/1000"``.
+
+    ``api="v2"`` allows X API v2's post metrics too (e.g. ``"bookmarks>=10"``)."""
+    served = rule_metrics(api)
     match = _RULE.match(text)
     if match is None:
         raise ConfigError(f"rule {text!r} is not of the form metric>=N (e.g. favorites>=100) or rate>=x/min")
     name, value, minimum = match.group(1), float(match.group(2)), match.group(3)
+    rates = [k for k, v in NAMED_METRICS.items() if isinstance(v, Ratio)]
     if name in NAMED_METRICS and isinstance(NAMED_METRICS[name], Ratio):
         rule: Rule = RateRule(name, value, float(minimum) if minimum else 1000)
-    elif name in catalog.ENDPOINTS["totals"].metrics and minimum is None:
+    elif name in served and minimum is None:
         rule = Threshold(name, value)
     else:
+        hint = did_you_mean(name, [*served, *rates])
         raise ConfigError(
-            f"rule {text!r}: {name!r} is neither a /totals metric {list(catalog.ENDPOINTS['totals'].metrics)} "
-            f"nor a named rate {[k for k, v in NAMED_METRICS.items() if isinstance(v, Ratio)]}"
+            f"rule {text!r}: {name!r} is neither a {_source(api)} metric {list(served)} nor a named rate {rates}{hint}"
         )
-    unavailable = [m for m in rule.metrics if m not in catalog.ENDPOINTS["totals"].metrics]
-    if unavailable:
-        raise ConfigError(f"rule {text!r} needs {unavailable}, which /totals does not serve")
-    return rule
+    try:
+        return check_rule(rule, api)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(repr(rule.name), repr(text), 1)) from None

@@ -1,44 +1,29 @@
-"""The polling loop: paced /totals polls, crossings recorded before their actions run, retries with backoff."""
+"""The polling loop: paced polls of lifetime totals (/totals or X API v2), crossings recorded before their actions
+run, retries with backoff."""
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from .. import catalog
-from ..api import Credentials, EngagementClient, RateLimiter, RawResponse, route
-from ..api.client import raise_for_status
-from ..api.fetch import split_refusal
+from .. import catalog_v2 as v2
+from ..api import Credentials
+from ..api.analytics import TokenCallback
 from ..api.pacing import Clock, SystemClock
-from ..errors import APIConnectionError, APITimeoutError, ConfigError
-from ..query import EngagementQuery, EngagementRequest
-from .rules import Rule, parse_rule
+from ..errors import ConfigError, did_you_mean
+from .rules import Rule, check_rule, parse_rule, rule_metrics
+from .sources import AnalyticsTotals, EngagementTotals, TotalsSource
 from .state import CrossingEvent, WatchState
 
 __all__ = ["PollResult", "Watcher", "watch"]
-
-
-Refusal = tuple[list[EngagementRequest], dict[str, str]]
-"""What a partial refusal says: the requests to send instead, and each dropped id with the reason."""
-
-
-def _body(raw: RawResponse) -> dict[str, Any]:
-    try:
-        body = raw.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _unavailable(body: dict[str, Any]) -> list[str]:
-    ids = body.get(catalog.UNAVAILABLE_TWEET_IDS, [])
-    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 @dataclass(frozen=True)
@@ -64,7 +49,15 @@ class PollResult:
 
 
 class Watcher:
-    """Polls /totals within the rate limit and fires crossings. ``poll()`` once; ``run()`` until stopped."""
+    """Polls lifetime totals within the rate limit and fires crossings. ``poll()`` once; ``run()`` until stopped.
+
+    ``api="engagement"`` (default) polls the Engagement API's ``/totals``; ``api="v2"`` polls X API v2 post
+    analytics (``granularity=total`` from each tweet's creation hour, in windows of at most ``max_window``), with
+    the same rules: v2's ``likes`` and ``follows`` are read as ``favorites`` and ``user_follows``, and v2-only
+    totals such as ``bookmarks`` may be watched too. ``base_url`` defaults to the chosen API's host;
+    ``on_token_refresh(handle, token)`` hears of each refreshed OAuth 2.0 token (save it: the old refresh token
+    stops working).
+    """
 
     def __init__(
         self,
@@ -76,100 +69,56 @@ class Watcher:
         on_cross: Callable[[CrossingEvent], None],
         interval: float = 300.0,
         owners: Mapping[str, str] | None = None,
-        base_url: str = catalog.BASE_URL,
+        api: str = "engagement",
+        base_url: str | None = None,
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
         retry_base: float = 30.0,
+        max_window: timedelta = v2.MAX_WINDOW_CHOICE,
+        on_token_refresh: TokenCallback | None = None,
     ) -> None:
-        self.rules = [parse_rule(r) if isinstance(r, str) else r for r in rules]
+        rule_metrics(api)  # validates api, with a did-you-mean
+        self.rules = [parse_rule(r, api) if isinstance(r, str) else check_rule(r, api) for r in rules]
         if not self.rules:
             raise ConfigError("give at least one rule, e.g. favorites>=100")
         names = [r.name for r in self.rules]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ConfigError(f"rules {repeated} are given more than once; each rule fires once per tweet, keep one")
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
+            raise ConfigError(f"interval must be a positive number of seconds, got {interval!r}")
+        if api == "engagement" and (max_window != v2.MAX_WINDOW_CHOICE or on_token_refresh is not None):
+            raise ConfigError("max_window and on_token_refresh apply to api='v2' only")
         metrics = sorted({m for r in self.rules for m in r.metrics})
-        query = EngagementQuery("totals", list(tweet_ids), metrics, "per_tweet")
-        self.routes = route(query, credentials, owners)
-        self.state = state if isinstance(state, WatchState) else WatchState(state)
-        self.on_cross, self.interval, self.retry_base = on_cross, interval, retry_base
+        self.api, self.base_url = api, base_url or (v2.V2_BASE_URL if api == "v2" else catalog.BASE_URL)
         self.clock = clock or SystemClock()
-        self.limiter = RateLimiter(clock=self.clock)
-        # OAuth timestamps from the same clock, so a watcher on simulated time signs consistently
-        self.client = EngagementClient(credentials, base_url=base_url, transport=transport, oauth_clock=self.clock.time)
+        common: dict[str, Any] = {"credentials": credentials, "owners": owners, "clock": self.clock,
+                                  "transport": transport}  # fmt: skip
+        self.source: TotalsSource
+        if api == "v2":
+            self.source = AnalyticsTotals(
+                tweet_ids, metrics, base_url=self.base_url, max_window=max_window,
+                on_token_refresh=on_token_refresh, **common,
+            )  # fmt: skip
+        else:
+            self.source = EngagementTotals(tweet_ids, metrics, base_url=self.base_url, **common)
+        try:
+            self.state = state if isinstance(state, WatchState) else WatchState(state)
+        except BaseException:
+            self.source.close()
+            raise
+        self.on_cross, self.interval, self.retry_base = on_cross, interval, retry_base
         self.polls = 0
         self.skipped: dict[str, str] = {}
         """Tweets the API will not serve (protected, deleted, not owned): id -> reason."""
-
-    def _send(self, request: EngagementRequest, account: str) -> tuple[dict[str, Any], Refusal | None] | None:
-        """One batch, paced; 5xx, dropped connections and 429s are retried a few times, then left to the next poll.
-
-        Returns the decoded answer and, for a partial refusal, the requests to send instead and the dropped ids
-        (``None`` when nothing came back); other 4xx raise (bad credentials or ids are not worth repeating).
-        """
-        for _ in range(5):
-            self.limiter.acquire()
-            raw = None
-            try:
-                raw = self.client.send(request, account=account, check=False)
-            except (APIConnectionError, APITimeoutError):
-                pass
-            finally:
-                self.limiter.release(raw.headers if raw is not None else None)
-            if raw is None or raw.status_code >= 500:
-                continue
-            if raw.status_code == 429:
-                reset = raw.headers.get(catalog.HEADER_RESET)
-                self.limiter.exhausted(float(reset) if reset else None)
-                continue
-            body = _body(raw)
-            refusal = None if raw.status_code == 200 else split_refusal(request, account, raw.status_code, body)
-            if raw.status_code != 200 and refusal is None:
-                raise_for_status(raw)
-            return body, refusal
-        return None
-
-    def _totals(self) -> tuple[dict[str, dict[str, int]], int, list[tuple[str, str]], int]:
-        """Lifetime totals of every readable tweet; misses, newly skipped tweets and ignored answer ids."""
-        totals: dict[str, dict[str, int]] = {}
-        missed = unexpected = 0
-        skipped: list[tuple[str, str]] = []
-        for sub_query, account in self.routes:
-            ids = [i for i in sub_query.tweet_ids if i not in self.skipped]  # type: ignore[union-attr]
-            if not ids:
-                continue
-            queue = list(replace(sub_query, tweet_ids=ids).plan(age_rules="allow"))
-            while queue:
-                request = queue.pop(0)
-                answer = self._send(request, account)
-                if answer is None:
-                    missed += len(request.tweet_ids)
-                    continue
-                body, refusal = answer
-                dropped = (
-                    refusal[1] if refusal else dict.fromkeys(_unavailable(body), "unavailable: deleted or protected")
-                )
-                for tweet_id, reason in dropped.items():
-                    if tweet_id in request.tweet_ids and tweet_id not in self.skipped:
-                        self.skipped[tweet_id] = reason
-                        skipped.append((tweet_id, reason))
-                if refusal:
-                    queue.extend(refusal[0])
-                    continue
-                asked = set(request.tweet_ids)
-                for tweet_id, metrics in (body.get("per_tweet") or {}).items():
-                    if tweet_id not in asked or not isinstance(metrics, dict):
-                        unexpected += 1
-                        continue
-                    totals.setdefault(tweet_id, {}).update({m: int(v) for m, v in metrics.items()})
-        return totals, missed, skipped, unexpected
 
     def poll(self) -> PollResult:
         """Poll once: record crossings, then deliver what is due."""
         now = self.clock.time()
         last = self.state.last_poll()
         downtime = last is None or now - last > 1.5 * self.interval
-        totals, missed, skipped, unexpected = self._totals()
+        read = self.source.read(self.skipped)
+        totals, missed, skipped, unexpected = read.totals, read.missed, read.skipped, read.unexpected
         previous, fired = self.state.previous(), self.state.fired()
         observations, events = [], []
         stamp = datetime.fromtimestamp(now, UTC).isoformat()
@@ -225,8 +174,10 @@ class Watcher:
                 remaining -= nap
 
     def close(self) -> None:
-        self.client.close()
-        self.state.close()
+        try:
+            self.source.close()
+        finally:
+            self.state.close()
 
 
 def watch(
@@ -252,6 +203,10 @@ def watch(
 
         watch(ids, ["favorites>=100"], credentials=Credentials.load(), state="watch.db", on_cross=boost)
     """
+    known = [name for name in inspect.signature(Watcher).parameters if name not in ("tweet_ids", "rules")]
+    for name in options:
+        if name not in known:
+            raise ConfigError(f"watch() has no option {name!r}{did_you_mean(name, known)}; options: {known}")
     watcher = Watcher(
         tweet_ids, rules, credentials=credentials, state=state, on_cross=on_cross, interval=interval, **options
     )
