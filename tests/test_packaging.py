@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -53,3 +55,24 @@ def test_all_is_sorted_unique_and_importable() -> None:
 
 def test_package_is_typed() -> None:
     assert (ROOT / "engagement_lab" / "py.typed").exists()
+
+
+def test_importing_the_package_loads_no_heavy_library() -> None:
+    """``import engagement_lab`` stays light (timed in benchmarks/import_time.py); names load on first use."""
+    code = (
+        "import sys, engagement_lab\n"
+        "heavy = ['pandas', 'polars', 'scipy', 'numpy', 'httpx', 'narwhals', 'altair', 'pyarrow', 'statsmodels']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+        "from engagement_lab import compare, per_tweet, Comparison\n"
+        "import engagement_lab.stats\n"
+        "assert compare is engagement_lab.stats.compare and engagement_lab.compare is compare\n"
+        "assert engagement_lab.columns.__name__ == 'engagement_lab.columns'\n"
+        "try:\n"
+        "    engagement_lab.comapre\n"
+        "except AttributeError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    loaded, error = done.stdout.splitlines()
+    assert loaded == ""
+    assert "has no attribute 'comapre' (did you mean 'compare'?)" in error
