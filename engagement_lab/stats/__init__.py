@@ -33,12 +33,13 @@ from .planning import (
     sample_size_t_test,
     srm_check,
 )
-from .resampling import cluster_bootstrap, permutation_test
+from .resampling import BootstrapTest, bootstrap_test, cluster_bootstrap, permutation_test
 from .results import Comparison, Summary
 from .sufficient import GroupStats, group_stats
 from .wording import format_p
 
 __all__ = [
+    "BootstrapTest",
     "Comparison",
     "GroupStats",
     "Summary",
@@ -47,6 +48,7 @@ __all__ = [
     "balance",
     "barnard_exact",
     "bayesian_lift",
+    "bootstrap_test",
     "cluster_bootstrap",
     "compare",
     "confidence_sequence",

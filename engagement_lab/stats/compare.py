@@ -136,7 +136,8 @@ def _one_metric(
     is_ratio = isinstance(metric, Ratio)
     if method == "auto":
         method = "delta" if is_ratio else "welch"
-    arrays = tweet_arrays(frame, metric, by) if method in ("bootstrap", "mann-whitney", "fisher", "barnard") else {}
+    per_tweet_methods = ("bootstrap", "permutation", "mann-whitney", "fisher", "barnard")
+    arrays = tweet_arrays(frame, metric, by) if method in per_tweet_methods else {}
     if options["covariate"]:
         stats = covariate_adjusted(with_covariate(frame, metric, by, options["covariate"]))
     binary = any(g.binary for g in stats.values())
@@ -198,8 +199,12 @@ def compare(
         The reference group (default: the first value in sorted order).
     pairs : {"control", "all"}
         Every group against the control, or all pairs.
-    method : {"auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z"}
+    method : {"auto", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"}
         ``"auto"`` uses the delta method for ratios and Welch's t for means and says so in ``method``.
+        ``"bootstrap"`` resamples tweets within each group: BCa intervals of the difference and the lift, each
+        with the p-value read off the same bootstrap distribution (so interval and p-value agree).
+        ``"permutation"`` gives the same intervals with a permutation test of the arm labels (the sharp null of
+        no effect on any tweet); it costs about as much again, so it runs only when asked.
         ``"naive-z"`` is the common but wrong impression-level test, offered for contrast.
     alpha : float
         Significance level; intervals have coverage 1 − alpha.

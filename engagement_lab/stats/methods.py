@@ -14,7 +14,7 @@ from ..errors import StatsInputError
 from ..metrics import Mean, Metric
 from .classic import barnard_exact, fisher_exact, mann_whitney, proportions_ztest
 from .effects import Alternative
-from .resampling import cluster_bootstrap, permutation_test
+from .resampling import bootstrap_test, permutation_test
 from .sufficient import GroupStats, tweet_arrays
 
 __all__ = ["apply_method", "binary_counts", "covariate_adjusted", "exact_fallback", "method_label", "with_covariate"]
@@ -70,7 +70,8 @@ def method_label(method: str, is_ratio: bool, binary: bool, options: dict[str, A
     base = {
         "delta": "delta method (Welch t)",
         "welch": "Welch t",
-        "bootstrap": "cluster bootstrap (BCa) + permutation",
+        "bootstrap": "cluster bootstrap (BCa; p-value from the bootstrap distribution)",
+        "permutation": "cluster bootstrap (BCa) + permutation test",
         "mann-whitney": "Mann-Whitney U on per-tweet values",
         "fisher": "Fisher exact on tweets with/without the outcome",
         "barnard": "Barnard exact on tweets with/without the outcome",
@@ -100,26 +101,30 @@ def apply_method(
     """Replace the delta-method numbers with the chosen method's (p-values on the scale that method tests)."""
     c, t = pair
     alternative = options["alternative"]
-    if method in ("delta", "welch") or (not row["testable"] and method in ("bootstrap", "naive-z")):
+    if method in ("delta", "welch") or (not row["testable"] and method in ("bootstrap", "permutation", "naive-z")):
         return
-    if method == "bootstrap":
-        kinds: tuple[tuple[Literal["diff", "lift"], str, str], ...] = (
-            ("diff", "abs_ci_low", "abs_ci_high"),
-            ("lift", "rel_ci_low", "rel_ci_high"),
-        )
-        for kind, low, high in kinds:
-            if kind == "lift" and math.isnan(row["rel_lift"]):
-                row[low] = row[high] = math.nan
-                continue
-            boot = cluster_bootstrap(
-                arrays[c], arrays[t], statistic=kind, n_resamples=options["n_resamples"], alpha=row["alpha"],
-                alternative=alternative, seed=options["seed"],
+    if method in ("bootstrap", "permutation"):
+        statistics: tuple[Literal["diff", "lift"], ...] = ("diff",) if math.isnan(row["rel_lift"]) else ("diff", "lift")
+        found = bootstrap_test(
+            arrays[c], arrays[t], statistics=statistics, n_resamples=options["n_resamples"], alpha=row["alpha"],
+            alternative=alternative, seed=options["seed"],
+        )  # fmt: skip
+        row["abs_ci_low"], row["abs_ci_high"] = found["diff"].ci
+        row["rel_ci_low"], row["rel_ci_high"] = found["lift"].ci if "lift" in found else (math.nan, math.nan)
+        if method == "permutation":
+            p = permutation_test(
+                arrays[c], arrays[t], n_resamples=options["n_resamples"], alternative=alternative,
+                seed=options["seed"],
             )  # fmt: skip
-            row[low], row[high] = boot.ci
-        p = permutation_test(
-            arrays[c], arrays[t], n_resamples=options["n_resamples"], alternative=alternative, seed=options["seed"]
-        )
-        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
+            row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
+        else:
+            p_abs = found["diff"].p_value
+            p_rel = found["lift"].p_value if "lift" in found else math.nan
+            relative = options["scale"] == "relative" and not math.isnan(p_rel)
+            row.update(
+                p_value_abs=p_abs, p_value_rel=p_rel, p_value=p_rel if relative else p_abs,
+                p_scale="relative" if relative else "absolute",
+            )  # fmt: skip
     elif method == "mann-whitney":
         rate = {g: np.divide(m, d, out=np.full_like(m, np.nan), where=d > 0) for g, (m, d) in arrays.items()}
         x, y = rate[t][~np.isnan(rate[t])], rate[c][~np.isnan(rate[c])]

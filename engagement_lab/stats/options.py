@@ -10,8 +10,10 @@ from .multiple import CORRECTIONS, adjust_pvalues
 
 __all__ = ["METHODS", "Method", "adjust_options", "check_options", "correct"]
 
-Method = Literal["auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z"]
-METHODS: tuple[Method, ...] = ("auto", "delta", "welch", "bootstrap", "mann-whitney", "fisher", "barnard", "naive-z")
+Method = Literal["auto", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"]
+METHODS: tuple[Method, ...] = (
+    "auto", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"
+)  # fmt: skip
 
 
 def check_options(

@@ -21,7 +21,7 @@ from scipy import stats as sps
 from ..errors import StatsInputError, check_choice
 from .effects import Alternative, check_alternative
 
-__all__ = ["BootstrapResult", "cluster_bootstrap", "permutation_test"]
+__all__ = ["BootstrapResult", "BootstrapTest", "bootstrap_test", "cluster_bootstrap", "permutation_test"]
 
 Statistic = Literal["diff", "lift"]
 STATISTICS: tuple[Statistic, ...] = ("diff", "lift")
@@ -55,29 +55,33 @@ def _observed(
     return float(_stat(sums[0], sums[1], sums[2], sums[3], statistic)[0])
 
 
-def _replicates(
+def _replicate_sums(
     control: tuple[np.ndarray, np.ndarray],
     treatment: tuple[np.ndarray, np.ndarray],
     n_resamples: int,
-    statistic: Statistic,
     seed: int | None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per resample, ΣM_T, ΣD_T, ΣM_C, ΣD_C: every statistic of a replicate is a function of these four sums,
+    so the difference and the lift come from one pass over the same resamples."""
     xc = (control[0] + 1j * control[1]).astype(np.complex64)
     xt = (treatment[0] + 1j * treatment[1]).astype(np.complex64)
     chunk = max(1, _CHUNK_ELEMENTS // (len(xc) + len(xt)))
     starts = list(range(0, n_resamples, chunk))
     streams = np.random.SeedSequence(seed).spawn(len(starts))
 
-    def work(k: int) -> np.ndarray:
+    def work(k: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(streams[k])
         size = min(chunk, n_resamples - starts[k])
         sc = np.take(xc, rng.integers(0, len(xc), size=(size, len(xc)))).sum(axis=1, dtype=np.complex128)
         st = np.take(xt, rng.integers(0, len(xt), size=(size, len(xt)))).sum(axis=1, dtype=np.complex128)
-        return _stat(st.real, st.imag, sc.real, sc.imag, statistic)
+        return st, sc
 
     workers = min(2, os.cpu_count() or 1, len(starts))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return np.concatenate(list(pool.map(work, range(len(starts)))))
+        parts = list(pool.map(work, range(len(starts))))
+    st = np.concatenate([p[0] for p in parts])
+    sc = np.concatenate([p[1] for p in parts])
+    return st.real, st.imag, sc.real, sc.imag
 
 
 def _jackknife(
@@ -103,11 +107,7 @@ def _levels(alpha: float, alternative: Alternative) -> tuple[float | None, float
 def _bca(
     theta: float, reps: np.ndarray, jack: np.ndarray, levels: tuple[float | None, float | None]
 ) -> tuple[float, float]:
-    below = np.mean(reps < theta) + 0.5 * np.mean(reps == theta)
-    z0 = sps.norm.ppf(np.clip(below, 1e-12, 1 - 1e-12))
-    d = jack.mean() - jack
-    denominator = 6 * (np.sum(d * d) ** 1.5)
-    acceleration = np.sum(d**3) / denominator if denominator > 0 else 0.0
+    z0, acceleration = _bias_and_acceleration(theta, reps, jack)
     out = []
     for q, infinite in zip(levels, (-math.inf, math.inf), strict=True):
         if q is None:
@@ -144,6 +144,90 @@ def _arms(
     return arms[0], arms[1]
 
 
+def _p_value(
+    theta: float, reps: np.ndarray, jack: np.ndarray | None, alternative: Alternative, null: float = 0.0
+) -> float:
+    """The p-value that agrees with the interval: the largest level at which the (BCa, or percentile when
+    ``jack`` is None) interval still holds ``null``. Two-sided: twice the smaller tail. Resolution: 1/B."""
+    b = len(reps)
+    below = (np.sum(reps < null) + 0.5 * np.sum(reps == null)) / b
+    below = float(np.clip(below, 0.5 / b, 1 - 0.5 / b))
+    if jack is None:
+        level = below  # the percentile interval's end reaches null at this quantile level
+    else:
+        z0, acceleration = _bias_and_acceleration(theta, reps, jack)
+        z = float(sps.norm.ppf(below)) - z0
+        scale = 1 + acceleration * z
+        level = (0.0 if z < 0 else 1.0) if scale <= 0 else float(sps.norm.cdf(z / scale - z0))
+    if alternative == "greater":
+        return level
+    if alternative == "less":
+        return 1 - level
+    return min(1.0, 2 * min(level, 1 - level))
+
+
+def _bias_and_acceleration(theta: float, reps: np.ndarray, jack: np.ndarray) -> tuple[float, float]:
+    below = np.mean(reps < theta) + 0.5 * np.mean(reps == theta)
+    z0 = float(sps.norm.ppf(np.clip(below, 1e-12, 1 - 1e-12)))
+    d = jack.mean() - jack
+    denominator = 6 * (np.sum(d * d) ** 1.5)
+    return z0, float(np.sum(d**3) / denominator) if denominator > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class BootstrapTest(BootstrapResult):
+    """A bootstrap interval with the p-value that agrees with it (:func:`bootstrap_test`)."""
+
+    p_value: float = math.nan
+
+
+def bootstrap_test(
+    control: tuple[np.ndarray, np.ndarray],
+    treatment: tuple[np.ndarray, np.ndarray],
+    *,
+    statistics: tuple[Statistic, ...] = ("diff", "lift"),
+    n_resamples: int = 10_000,
+    method: Literal["percentile", "bca"] = "bca",
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+    seed: int | None = 0,
+) -> dict[Statistic, BootstrapTest]:
+    """Cluster-bootstrap intervals of several statistics from one set of resamples, each with the p-value of
+    no difference read off its own bootstrap distribution (the interval excludes 0 exactly when p < alpha, up to
+    the 1/B resolution). Each statistic's interval equals :func:`cluster_bootstrap`'s with the same seed."""
+    for statistic in statistics:
+        _arms(control, treatment, statistic, "bootstrap")
+    control, treatment = _arms(control, treatment, statistics[0], "bootstrap")
+    check_choice("method", method, ("percentile", "bca"))
+    alternative = check_alternative(alternative)
+    _check_resamples(n_resamples, alpha)
+    sums = _replicate_sums(control, treatment, n_resamples, seed)
+    levels = _levels(alpha, alternative)
+    out = {}
+    for statistic in statistics:
+        theta = _observed(control, treatment, statistic)
+        reps = _stat(*sums, statistic)
+        finite = reps[np.isfinite(reps)]
+        if len(finite) < 0.99 * len(reps):
+            raise StatsInputError(
+                f"{len(reps) - len(finite)} of {len(reps)} resamples have an undefined statistic (a resampled "
+                "control with a zero total): the control has too few tweets with engagements for a relative lift; "
+                "use statistic='diff'"
+            )
+        jack = _jackknife(control, treatment, statistic) if method == "bca" else None
+        if jack is None:
+            ends = [
+                float(np.quantile(finite, q)) if q is not None else inf
+                for q, inf in zip(levels, (-math.inf, math.inf), strict=True)
+            ]
+            ci = (ends[0], ends[1])
+        else:
+            ci = _bca(theta, finite, jack, levels)
+        p = _p_value(theta, finite, jack, alternative)
+        out[statistic] = BootstrapTest(theta, ci, float(finite.std(ddof=1)), method, len(finite), p)
+    return out
+
+
 def cluster_bootstrap(
     control: tuple[np.ndarray, np.ndarray],
     treatment: tuple[np.ndarray, np.ndarray],
@@ -158,29 +242,12 @@ def cluster_bootstrap(
     """Bootstrap interval of ΣM_T/ΣD_T − ΣM_C/ΣD_C (``"diff"``) or of the relative lift (``"lift"``), resampling
     tweets within each arm. Pass D as ones for per-tweet means. One-sided alternatives give an interval with
     one infinite end. Inputs that cannot be resampled raise :class:`StatsInputError` with the reason."""
-    control, treatment = _arms(control, treatment, statistic, "bootstrap")
-    check_choice("method", method, ("percentile", "bca"))
-    alternative = check_alternative(alternative)
-    _check_resamples(n_resamples, alpha)
-    theta = _observed(control, treatment, statistic)
-    reps = _replicates(control, treatment, n_resamples, statistic, seed)
-    finite = reps[np.isfinite(reps)]
-    if len(finite) < 0.99 * len(reps):
-        raise StatsInputError(
-            f"{len(reps) - len(finite)} of {len(reps)} resamples have an undefined statistic (a resampled control "
-            "with a zero total): the control has too few tweets with engagements for a relative lift; use "
-            "statistic='diff'"
-        )
-    levels = _levels(alpha, alternative)
-    if method == "percentile":
-        ends = [
-            float(np.quantile(finite, q)) if q is not None else inf
-            for q, inf in zip(levels, (-math.inf, math.inf), strict=True)
-        ]
-        ci = (ends[0], ends[1])
-    else:
-        ci = _bca(theta, finite, _jackknife(control, treatment, statistic), levels)
-    return BootstrapResult(theta, ci, float(finite.std(ddof=1)), method, len(finite))
+    check_choice("statistic", statistic, STATISTICS)
+    found = bootstrap_test(
+        control, treatment, statistics=(statistic,), n_resamples=n_resamples, method=method, alpha=alpha,
+        alternative=alternative, seed=seed,
+    )[statistic]  # fmt: skip
+    return BootstrapResult(found.estimate, found.ci, found.se, found.method, found.n_resamples)
 
 
 def _check_resamples(n_resamples: object, alpha: float) -> None:

@@ -154,21 +154,25 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
 
 
 def tweet_arrays(frame: Any, metric: Metric, by: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per group, the per-tweet (M, D) arrays (D ≡ 1 for a mean): for bootstrap, rank and exact tests."""
+    """Per group, the per-tweet (M, D) arrays (D ≡ 1 for a mean): for bootstrap, rank and exact tests.
+
+    Only the group and metric columns are selected, and nulls dropped, before a lazy frame is collected, so a
+    wide or lazy table costs only what these methods use."""
     _check(frame, metric, by)
     numerator = metric.numerator if isinstance(metric, Ratio) else metric.column
-    native = nw.from_native(frame)
-    if isinstance(native, nw.LazyFrame):
-        native = native.collect()
     columns = [by, numerator] + ([metric.denominator] if isinstance(metric, Ratio) else [])
-    data = native.select(*columns)
+    data = nw.from_native(frame).select(*columns)
     floats = [c for c, t in data.collect_schema().items() if t.is_float()]
     data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats]).drop_nulls() if floats else data.drop_nulls()
-    groups = data[by].to_numpy().astype(str)
-    m_all = data[numerator].to_numpy().astype(float)
-    d_all = data[metric.denominator].to_numpy().astype(float) if isinstance(metric, Ratio) else np.ones_like(m_all)
+    if isinstance(data, nw.LazyFrame):
+        data = data.collect()
+    names, which = np.unique(data[by].to_numpy().astype(str), return_inverse=True)
+    order = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[order], np.arange(len(names) + 1))
+    m_all = data[numerator].to_numpy().astype(float)[order]
+    d_all = data[metric.denominator].to_numpy().astype(float)[order] if isinstance(metric, Ratio) else None
     out = {}
-    for name in sorted(set(groups.tolist())):
-        mask = groups == name
-        out[name] = (m_all[mask], d_all[mask])
+    for k, name in enumerate(names.tolist()):
+        lo, hi = bounds[k], bounds[k + 1]
+        out[name] = (m_all[lo:hi], d_all[lo:hi] if d_all is not None else np.ones(hi - lo))
     return out

@@ -14,6 +14,7 @@ from engagement_lab import Mean, Ratio, StatsInputError, columns
 from engagement_lab.stats import (
     GroupStats,
     bayesian_lift,
+    bootstrap_test,
     cluster_bootstrap,
     compare,
     confidence_sequence,
@@ -221,6 +222,79 @@ def test_permutation_p_value_under_null_and_effect() -> None:
         arms = {g: (x.engagements.to_numpy(float), x.impressions.to_numpy(float)) for g, x in df.groupby("variant")}
         p = permutation_test(arms["A"], arms["B"], n_resamples=3000, seed=1)
         assert (p < 0.01) is expect_small
+
+
+def test_the_bootstrap_p_value_agrees_with_its_interval_and_is_calibrated() -> None:
+    rng = np.random.default_rng(3)
+    checked = 0
+    for lift in (0.0, 0.1, 0.2, 0.3, 0.5):
+        for seed in range(4):
+            df = tweets(seed=100 + seed, n=160, lift=lift)
+            arms = {g: (x.engagements.to_numpy(float), x.impressions.to_numpy(float)) for g, x in df.groupby("variant")}
+            for alternative in ("two-sided", "greater", "less"):
+                found = bootstrap_test(arms["A"], arms["B"], n_resamples=2000, seed=seed, alternative=alternative)
+                for kind in ("diff", "lift"):
+                    test = found[kind]
+                    if abs(test.p_value - 0.05) < 0.01:
+                        continue  # at the boundary the interval's quantile interpolation decides
+                    excludes = test.ci[0] > 0 or test.ci[1] < 0
+                    assert excludes == (test.p_value < 0.05), (lift, seed, alternative, kind, test)
+                    checked += 1
+    assert checked > 100
+    # sharper: the interval at level alpha = p has an end at 0 (same seed, so the same resamples)
+    for lift, kind in ((0.03, "diff"), (0.05, "lift"), (0.08, "diff"), (0.1, "lift")):
+        df = tweets(seed=7, n=300, lift=lift)
+        arms = {g: (x.engagements.to_numpy(float), x.impressions.to_numpy(float)) for g, x in df.groupby("variant")}
+        p_value = bootstrap_test(arms["A"], arms["B"], n_resamples=4000, seed=1)[kind].p_value
+        assert 0.002 < p_value < 0.9
+        at_p = bootstrap_test(arms["A"], arms["B"], n_resamples=4000, seed=1, alpha=p_value)[kind]
+        assert min(abs(at_p.ci[0]), abs(at_p.ci[1])) < 0.005 * (at_p.ci[1] - at_p.ci[0]), (lift, kind, at_p)
+    # percentile: the p-value is the tail fraction of the replicates beyond 0
+    arms = {
+        g: (x.engagements.to_numpy(float), x.impressions.to_numpy(float)) for g, x in tweets(n=80).groupby("variant")
+    }
+    pct = bootstrap_test(arms["A"], arms["B"], n_resamples=1000, method="percentile", alternative="greater")["diff"]
+    assert 0 <= pct.p_value <= 1
+    # calibration under the null: 300 A/A tests reject about 5% of the time
+    rejections = 0
+    for _ in range(300):
+        m = rng.poisson(20, 120).astype(float)
+        d = rng.poisson(500, 120).astype(float) + 1
+        p = bootstrap_test((m[:60], d[:60]), (m[60:], d[60:]), n_resamples=999, seed=int(rng.integers(1 << 30)))
+        rejections += p["diff"].p_value < 0.05
+    assert 0.015 <= rejections / 300 <= 0.09
+
+
+def test_compare_runs_the_permutation_test_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engagement_lab.stats import methods
+
+    df = tweets(lift=0.4)
+    called: list[int] = []
+    real = methods.permutation_test
+    monkeypatch.setattr(methods, "permutation_test", lambda *a, **k: called.append(1) or real(*a, **k))
+    boot = compare(df, metric="engagement_rate", by="variant", method="bootstrap", n_resamples=2000).rows[0]
+    assert called == []
+    assert boot.p_scale == "relative"
+    assert "p-value from the bootstrap distribution" in boot.method
+    perm = compare(df, metric="engagement_rate", by="variant", method="permutation", n_resamples=2000).rows[0]
+    assert called == [1]
+    assert perm.p_scale == "permutation"
+    assert "permutation test" in perm.method
+    assert (perm.rel_ci_low, perm.rel_ci_high) == (boot.rel_ci_low, boot.rel_ci_high)  # the same resamples
+    assert perm.p_value < 0.05
+
+
+@pytest.mark.parametrize("method", ["auto", "bootstrap", "permutation", "mann-whitney"])
+def test_a_lazy_frame_is_read_only_for_the_columns_a_method_needs(method: str) -> None:
+    df = tweets(lift=0.4)
+
+    def boom(_: pl.Series) -> pl.Series:
+        raise AssertionError("a column the comparison does not need was computed")
+
+    lazy = pl.from_pandas(df).lazy().with_columns(unused=pl.col("impressions").map_batches(boom, return_dtype=pl.Int64))
+    options = {"metric": "engagement_rate", "by": "variant", "method": method, "n_resamples": 500}
+    eager = compare(df, **options).to_frame()  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(compare(lazy, **options).to_frame(), eager)  # type: ignore[arg-type]
 
 
 def test_bayesian_view_matches_monte_carlo() -> None:
