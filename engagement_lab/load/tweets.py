@@ -111,22 +111,26 @@ def _check_rounded_join(tweet_ids: pl.Series, metadata: pl.DataFrame) -> None:
         raise rounded_ids_error(f"metadata ({len(hits)} ids match a tweet only after rounding)", hits)
 
 
+def _priority(column: str, order: Sequence[str], columns: Sequence[str]) -> pl.Expr:
+    """A column's rank in ``order`` (null counts as "", a value not listed ranks last)."""
+    values = pl.col(column).fill_null("") if column in columns else pl.lit("")
+    return values.replace_strict(order, list(range(len(order))), default=len(order), return_dtype=pl.Int64)
+
+
 def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
-    """Per (tweet, metric): only the rows of the best source, endpoint and grain, then one grouping."""
-    source = pl.col(C.SOURCE).fill_null("") if C.SOURCE in tidy.columns else pl.lit("")
-    ranked = tidy.filter(pl.col(C.TWEET_ID).is_not_null() & pl.col(C.ENGAGEMENT_TYPE).is_not_null()).with_columns(
-        _source=source.replace_strict(SOURCE_PRIORITY, list(range(len(SOURCE_PRIORITY))), default=len(SOURCE_PRIORITY)),
-        _grain=pl.col(C.GRAIN).replace_strict(GRAIN_PRIORITY, list(range(len(GRAIN_PRIORITY))), default=9),
-    )
-    endpoint = pl.col(C.ENDPOINT) if C.ENDPOINT in tidy.columns else pl.lit("")
-    ranked = ranked.with_columns(
-        _endpoint=endpoint.replace_strict(ENDPOINT_PRIORITY, list(range(len(ENDPOINT_PRIORITY))), default=9)
+    """Per (tweet, metric): only the rows of the best source, then endpoint, then grain (in that order of
+    precedence, so some row always wins), then one grouping."""
+    columns = tidy.columns
+    rank = (
+        _priority(C.SOURCE, SOURCE_PRIORITY, columns) * 10_000
+        + _priority(C.ENDPOINT, ENDPOINT_PRIORITY, columns) * 100
+        + _priority(C.GRAIN, GRAIN_PRIORITY, columns)
     )
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
-    best = ranked.group_by(keys).agg(pl.min("_source"), pl.min("_endpoint"), pl.min("_grain"))
-    ranked = ranked.join(best, on=[*keys, "_source", "_endpoint", "_grain"])
-    first = ranked.group_by(keys).agg(pl.min(C.GROUPING).alias("_grouping"))
-    return ranked.join(first, on=keys).filter(pl.col(C.GROUPING) == pl.col("_grouping"))
+    ranked = tidy.filter(pl.col(C.TWEET_ID).is_not_null() & pl.col(C.ENGAGEMENT_TYPE).is_not_null())
+    ranked = ranked.with_columns(_rank=rank).filter(pl.col("_rank") == pl.col("_rank").min().over(keys))
+    grouping = pl.col(C.GROUPING).fill_null("")
+    return ranked.filter(grouping == grouping.min().over(keys)).drop("_rank")
 
 
 def _bucket(frame: pl.DataFrame) -> list[str]:

@@ -360,3 +360,51 @@ def test_per_tweet_raises_or_returns_the_latest(frames: list[pl.DataFrame], as_p
         )
     got = per_tweet(frame, keep="latest", backend="polars")
     assert dict(zip(got["tweet_id"].to_list(), got["impressions"].to_list(), strict=True)) == latest
+
+
+# --- property: one source, endpoint and grain per tweet and metric, chosen in that order -----------------
+
+_SOURCES = [None, "v2.public_metrics", "analytics_csv", "v2.organic_metrics"]
+_ENDPOINTS = [None, "totals", "historical", "28hr"]
+_GRAINS = ["total", "hour", "day"]
+
+
+@st.composite
+def mixed_rows(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(1, 8))
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    return pl.DataFrame(
+        {
+            "tweet_id": ["1790000000000000001"] * n,
+            "engagement_type": ["impressions"] * n,
+            "grain": draw(st.lists(st.sampled_from(_GRAINS), min_size=n, max_size=n)),
+            "timestamp": [start + timedelta(hours=i) for i in range(n)],  # every row its own bucket
+            "value": draw(st.lists(st.integers(0, 1000), min_size=n, max_size=n)),
+            "grouping": draw(st.lists(st.sampled_from(["a", "b"]), min_size=n, max_size=n)),
+            "endpoint": draw(st.lists(st.sampled_from(_ENDPOINTS), min_size=n, max_size=n)),
+            "source": draw(st.lists(st.sampled_from(_SOURCES), min_size=n, max_size=n)),
+        },
+        schema_overrides={"timestamp": pl.Datetime("us", "UTC"), "value": pl.Int64, "endpoint": pl.String,
+                          "source": pl.String},
+    )  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(mixed_rows())
+def test_per_tweet_takes_the_best_source_then_endpoint_then_grain(rows: pl.DataFrame) -> None:
+    from engagement_lab.load.tweets import ENDPOINT_PRIORITY, GRAIN_PRIORITY, SOURCE_PRIORITY
+
+    def rank(row: dict[str, Any]) -> tuple[int, int, int]:
+        return (
+            SOURCE_PRIORITY.index(row["source"] or ""),
+            ENDPOINT_PRIORITY.index(row["endpoint"] or ""),
+            GRAIN_PRIORITY.index(row["grain"]),
+        )
+
+    listed = rows.to_dicts()
+    best = min(rank(r) for r in listed)
+    chosen = [r for r in listed if rank(r) == best]
+    grouping = min(r["grouping"] for r in chosen)
+    expected = sum(r["value"] for r in chosen if r["grouping"] == grouping)
+    for frame in (rows, rows.to_pandas()):
+        assert frame_rows(per_tweet(frame))[0]["impressions"] == expected  # never lost, never a mixed sum
