@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import reduce
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,26 +44,32 @@ ENDPOINT_PRIORITY = ("totals", "", "historical", "28hr")
 _REQUIRED = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.VALUE, C.GROUPING)
 
 
+_ID_FIX = (
+    "read it as text, e.g. pd.read_csv(path, dtype={'tweet_id': str}) "
+    "or pl.read_csv(path, schema_overrides={'tweet_id': pl.String})"
+)
+
+
+def _id_dtype(dtype: pl.DataType, what: str) -> pl.Expr:
+    """Tweet ids must be text: ints are exact and become strings, floats are refused (read from the schema)."""
+    if dtype.is_float():
+        raise DataError(
+            f"{what}: {C.TWEET_ID} is {dtype}; ids above 2**53 have already lost digits as floats. Re-{_ID_FIX}"
+        )
+    if dtype.is_integer():
+        return pl.col(C.TWEET_ID).cast(pl.String)
+    if dtype != pl.String:
+        raise DataError(f"{what}: {C.TWEET_ID} must hold strings, got {dtype}")
+    return pl.col(C.TWEET_ID)
+
+
 def _check_ids(frame: pl.DataFrame, what: str) -> pl.DataFrame:
     """Tweet ids must be text; ints are exact and converted, floats and scientific notation are refused."""
     if C.TWEET_ID not in frame.columns:
         raise DataError(
             f"{what} has no {C.TWEET_ID!r} column{did_you_mean(C.TWEET_ID, frame.columns)}; columns: {frame.columns}"
         )
-    dtype = frame.schema[C.TWEET_ID]
-    fix = (
-        "read it as text, e.g. pd.read_csv(path, dtype={'tweet_id': str}) "
-        "or pl.read_csv(path, schema_overrides={'tweet_id': pl.String})"
-    )
-    if dtype.is_float():
-        raise DataError(
-            f"{what}: {C.TWEET_ID} is {dtype}; ids above 2**53 have already lost digits as floats. Re-{fix}"
-        )
-    if dtype.is_integer():
-        return frame.with_columns(pl.col(C.TWEET_ID).cast(pl.String))
-    if dtype != pl.String:
-        raise DataError(f"{what}: {C.TWEET_ID} must hold strings, got {dtype}")
-    # digits, or a media key (``7_1790...``: the rows of X API v2 media analytics, one per video)
+    frame = frame.with_columns(_id_dtype(frame.schema[C.TWEET_ID], what))
     bad = frame.filter(pl.col(C.TWEET_ID).is_not_null() & ~pl.col(C.TWEET_ID).str.contains(r"^\s*\d+(?:_\d+)?\s*$"))
     if bad.height:
         example = bad[C.TWEET_ID][0]
@@ -70,7 +78,9 @@ def _check_ids(frame: pl.DataFrame, what: str) -> pl.DataFrame:
             if "e" in example.lower()
             else ""
         )
-        raise DataError(f"{what}: tweet id {example!r} is not a string of digits{hint}; {fix} from the original source")
+        raise DataError(
+            f"{what}: tweet id {example!r} is not a string of digits{hint}; {_ID_FIX} from the original source"
+        )
     return frame.with_columns(pl.col(C.TWEET_ID).str.strip_chars())
 
 
@@ -97,11 +107,13 @@ def read_metadata(metadata: Any) -> pl.DataFrame:
     return frame
 
 
-def _check_rounded_join(tweet_ids: pl.Series, metadata: pl.DataFrame) -> None:
+def _check_rounded_join(wide: pl.LazyFrame, metadata: pl.DataFrame) -> None:
     """Metadata ids that match no tweet but equal a tweet's id rounded to 15 digits were saved by a spreadsheet."""
-    known = set(tweet_ids.to_list())
     # only ids with nothing but zeros after the 15th digit can be rounded ones: usually none, so no work
     shaped = [i for i in metadata[C.TWEET_ID].drop_nulls().to_list() if len(i) > 15 and set(i[15:]) == {"0"}]
+    if not shaped:
+        return
+    known = set(wide.select(C.TWEET_ID).collect()[C.TWEET_ID].to_list())
     unmatched = [i for i in shaped if i not in known]
     if not unmatched:
         return
@@ -215,28 +227,75 @@ def _metric_order(names: Sequence[str]) -> list[str]:
     return known + sorted(set(names) - set(known))
 
 
+_ID_SHAPE = r"^\d+(?:_\d+)?$"
+"""A tweet id (digits) or a media key (``7_1790...``: the rows of X API v2 media analytics, one per video)."""
+_RANKED = (C.SOURCE, C.ENDPOINT, C.GRAIN, C.GROUPING)
+
+
+def _uniform(column: str) -> pl.Expr:
+    """True when ``column`` holds one value throughout (or only nulls)."""
+    values = pl.col(column)
+    nulls = values.null_count()
+    return ((values == values.first()).all() & (nulls == 0)) | (nulls == pl.len())
+
+
+def _bucket_hash(columns: Sequence[str]) -> pl.Expr:
+    """A 64-bit hash of the columns that name one number (tweet, metric, grain, day, hour, timestamp), one seed
+    per column. Distinct hashes prove distinct buckets; equal ones (a repeat, or rarely a collision) send the
+    frame the exact way."""
+    names = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP) if c in columns]
+    return reduce(operator.xor, [pl.col(c).hash(seed) for seed, c in enumerate(names, start=1)])
+
+
+def _survey(
+    frame: pl.LazyFrame, columns: Sequence[str], sums: pl.LazyFrame | None = None
+) -> tuple[dict[str, Any], pl.DataFrame | None]:
+    """What the fast path needs to know, from two concurrent queries: account-level rows, whether every row has
+    the same source, endpoint, grain and grouping, whether ids are clean, the metric names, and whether any
+    bucket repeats (sorted hashes, compared with their neighbours: cheaper than counting distinct values).
+    ``sums``, when given, is collected alongside (the fast path's answer, for an eager input)."""
+    named = {
+        "clean_ids": pl.col(C.TWEET_ID).drop_nulls().unique().str.contains(_ID_SHAPE).all(),
+        "metrics": pl.col(C.ENGAGEMENT_TYPE).drop_nulls().unique().implode(),
+    }  # read off the small sums when there are sums
+    facts = frame.select(
+        rows=pl.len(),
+        id_nulls=pl.col(C.TWEET_ID).null_count(),
+        uniform=pl.all_horizontal(*[_uniform(c) for c in _RANKED if c in columns]),
+        **({} if sums is not None else named),
+    )
+    hashes = frame.select(_h=_bucket_hash(columns)).select(pl.col("_h").sort())
+    repeats = hashes.select(repeats=(pl.col("_h") == pl.col("_h").shift(1)).any())
+    found, repeated, *summed = pl.collect_all([facts, repeats, *([sums] if sums is not None else [])])
+    survey = {**found.row(0, named=True), **repeated.row(0, named=True)}
+    if summed:
+        survey.update(summed[0].select(**named).row(0, named=True))
+    return survey, summed[0] if summed else None
+
+
 def per_tweet(
-    tidy: Frame,
+    tidy: Frame | pl.LazyFrame,
     *,
     metadata: Any = None,
     rates: Sequence[str] = (),
     backend: Backend | None = None,
     keep: Literal["raise", "latest"] = "raise",
-) -> Frame:
+) -> Frame | pl.LazyFrame:
     """One row per tweet, one int64 column per metric, metadata joined on string ids.
 
     Parameters
     ----------
-    tidy : pandas or polars DataFrame
-        A tidy frame from any loader. Where a tweet's metric appears at several grains, lifetime totals
-        win over hourly, daily, then hour-of-day sums; one grouping and one source are used, never summed
-        across them.
+    tidy : pandas or polars DataFrame, or polars LazyFrame
+        A tidy frame from any loader (or ``scan()``). Where a tweet's metric appears at several grains, lifetime
+        totals win over hourly, daily, then hour-of-day sums; one grouping and one source are used, never summed
+        across them. A LazyFrame gives a LazyFrame: when every row has one source, endpoint, grain and grouping
+        and no bucket repeats (one pass over the data checks), nothing else is read until you collect.
     metadata : DataFrame or path to CSV, optional
         One row per tweet with a ``tweet_id`` column (campaign, variant, content type...).
     rates : sequence of str
         Named rates to add as float columns (``"engagement_rate"``, ``"ctr"``...; see ``NAMED_METRICS``).
     backend : {"pandas", "polars"}, optional
-        Defaults to the backend of ``tidy``.
+        Defaults to the backend of ``tidy`` (polars, lazily, for a LazyFrame).
     keep : {"raise", "latest"}
         What to do when the frame holds one number more than once (a lifetime total, day or hour of one tweet
         from two files or snapshots, e.g. a hand-made ``pd.concat``): ``"raise"`` (default) refuses, naming the
@@ -245,39 +304,66 @@ def per_tweet(
 
     A ``created_at`` column in ``tidy`` (exports, v2 payloads) is kept as a column of the result.
     """
-    out_backend = check_backend(backend or ("polars" if isinstance(tidy, pl.DataFrame) else "pandas"))
+    lazy_in = isinstance(tidy, pl.LazyFrame)
+    if lazy_in and backend not in (None, "polars"):
+        raise DataError(f"a LazyFrame gives a polars LazyFrame; collect it first for backend={backend!r}")
+    out_backend = check_backend(backend or ("polars" if isinstance(tidy, (pl.DataFrame, pl.LazyFrame)) else "pandas"))
     check_choice("keep", keep, ("raise", "latest"), DataError)
-    frame = to_polars(tidy, "tidy")
-    missing = [c for c in _REQUIRED if c not in frame.columns]
+    frame = tidy.lazy() if isinstance(tidy, (pl.LazyFrame, pl.DataFrame)) else to_polars(tidy, "tidy").lazy()
+    schema = frame.collect_schema()
+    columns = schema.names()
+    missing = [c for c in _REQUIRED if c not in columns]
     if missing:
         raise DataError(
-            f"tidy frame lacks {missing}{did_you_mean(missing[0], frame.columns)}; build it with a load_* function"
+            f"tidy frame lacks {missing}{did_you_mean(missing[0], columns)}; build it with a load_* function"
         )
-    frame = _check_ids(frame, "tidy frame")
-    _refuse_account_level(frame)
-    chosen = _choose_rows(frame, keep)
-    metrics = _metric_order(chosen[C.ENGAGEMENT_TYPE].unique().to_list())
-    wide = chosen.pivot(on=C.ENGAGEMENT_TYPE, index=C.TWEET_ID, values=C.VALUE).select(C.TWEET_ID, *metrics)
-    wide = wide.with_columns(pl.col(metrics).cast(pl.Int64)).sort(C.TWEET_ID)
-    if C.CREATED_AT in frame.columns:
+    frame = frame.with_columns(_id_dtype(schema[C.TWEET_ID], "tidy frame"))
+    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
+    chosen = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))
+    # an eager input is summed while it is surveyed (the sums are small); a lazy one stays lazy
+    survey, summed = _survey(frame, columns, None if lazy_in else chosen)
+    if survey["rows"] and survey["id_nulls"] == survey["rows"]:
+        _refuse_account_level(frame.collect())
+    if survey["uniform"] and survey["clean_ids"] and not survey["repeats"]:
+        # the usual load: nothing to rank, no bucket seen twice (equal hashes would send it the exact way)
+        chosen = summed.lazy() if summed is not None else chosen
+        metrics = _metric_order(survey["metrics"])
+    else:
+        eager = _check_ids(frame.collect(), "tidy frame")
+        _refuse_account_level(eager)
+        found = _choose_rows(eager, keep)
+        metrics = _metric_order(found[C.ENGAGEMENT_TYPE].unique().to_list())
+        chosen = found.lazy()
+    wide = chosen.pivot(on=C.ENGAGEMENT_TYPE, on_columns=metrics, index=C.TWEET_ID, values=C.VALUE)
+    wide = wide.select(C.TWEET_ID, *[pl.col(m).cast(pl.Int64) for m in metrics])
+    if C.CREATED_AT in columns:
         created = frame.group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).drop_nulls().first())
         wide = wide.join(created, on=C.TWEET_ID, how="left")
+    wide = _with_rates(wide, rates, [C.TWEET_ID, *metrics])
+    if metadata is not None:
+        meta = read_metadata(metadata)
+        _check_rounded_join(wide, meta)
+        if C.CREATED_AT in columns and C.CREATED_AT in meta.columns:
+            meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
+        wide = wide.join(meta.lazy(), on=C.TWEET_ID, how="left")
+    wide = wide.sort(C.TWEET_ID)
+    if lazy_in:
+        return wide
+    result = to_frame(wide.collect().to_arrow(), out_backend)
+    if isinstance(result, pd.DataFrame):
+        result = result.astype(dict.fromkeys(metrics, "Int64"))
+    return result
+
+
+def _with_rates(wide: pl.LazyFrame, rates: Sequence[str], columns: list[str]) -> pl.LazyFrame:
     for name in rates:
         try:
-            rate = resolve_metric(name, wide.columns)
+            rate = resolve_metric(name, columns)
         except StatsInputError as exc:
             raise DataError(str(exc)) from None
         if not isinstance(rate, Ratio):
             raise DataError(f"{name!r} is not a rate; choose from the named rates such as 'engagement_rate'")
         den = pl.col(rate.denominator).cast(pl.Float64)
         wide = wide.with_columns((pl.col(rate.numerator) / pl.when(den > 0).then(den)).alias(name))
-    if metadata is not None:
-        meta = read_metadata(metadata)
-        _check_rounded_join(wide[C.TWEET_ID], meta)
-        if C.CREATED_AT in wide.columns and C.CREATED_AT in meta.columns:
-            meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
-        wide = wide.join(meta, on=C.TWEET_ID, how="left")
-    result = to_frame(wide.to_arrow(), out_backend)
-    if isinstance(result, pd.DataFrame):
-        result = result.astype(dict.fromkeys(metrics, "Int64"))
-    return result
+        columns = [*columns, name]
+    return wide

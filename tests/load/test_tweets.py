@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import polars as pl
@@ -113,3 +114,43 @@ def test_parquet_round_trip_is_lazy_and_exact(tmp_path: Path) -> None:
     total = lazy.filter(pl.col("grain") == "total").select(pl.col("value").sum()).collect().item()
     assert total == 2 * (1000 + 50 + 1000)
     assert {p.name for p in (tmp_path / "ds").iterdir()} == {"endpoint=unknown"}
+
+
+def test_a_lazy_frame_in_gives_a_lazy_frame_out_equal_to_the_eager_result(tmp_path: Path) -> None:
+    to_parquet(load_response(PAYLOAD, backend="polars"), tmp_path / "ds")
+    lazy = per_tweet(scan(tmp_path / "ds"), rates=["engagement_rate"])
+    assert isinstance(lazy, pl.LazyFrame)
+    eager = per_tweet(load_response(PAYLOAD, backend="polars"), rates=["engagement_rate"])
+    assert isinstance(eager, pl.DataFrame)
+    assert lazy.collect().equals(eager)
+    with pytest.raises(DataError, match="collect it first"):
+        per_tweet(scan(tmp_path / "ds"), backend="pandas")
+
+
+def test_the_fast_path_and_the_exact_path_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-pass survey may skip ranking and the repeat test only when they would change nothing."""
+    from engagement_lab.load import tweets
+
+    hourly = {"g": {A: {"impressions": {"2026-05-01": {"00": "10", "01": "12"}}, "engagements": {"2026-05-01":
+              {"00": "1", "01": "2"}}}, B: {"impressions": {"2026-05-01": {"00": "7"}}}}}  # fmt: skip
+    frames = [load_response(PAYLOAD, backend="polars"), load_response(hourly, backend="polars")]
+    frames.append(pl.concat([frames[1], load_v2({"data": [{"id": A, "public_metrics": {"like_count": 3}}]},
+                                                backend="polars")], how="diagonal_relaxed"))  # fmt: skip
+    fast = [per_tweet(f) for f in frames]
+    real = tweets._survey
+
+    def never_uniform(*args: Any, **kwargs: Any) -> Any:
+        found, summed = real(*args, **kwargs)
+        return {**found, "uniform": False}, summed
+
+    monkeypatch.setattr(tweets, "_survey", never_uniform)
+    for frame, expected in zip(frames, fast, strict=True):
+        assert per_tweet(frame).equals(expected)  # type: ignore[union-attr]
+        assert per_tweet(frame.lazy()).collect().equals(expected)  # type: ignore[union-attr]
+
+
+def test_a_lazy_frame_with_a_repeated_total_is_refused_at_the_call(tmp_path: Path) -> None:
+    twice = pl.concat([load_response(PAYLOAD, backend="polars")] * 2)  # type: ignore[list-item]
+    with pytest.raises(DataError, match="same number more than once"):
+        per_tweet(twice.lazy())
+    assert per_tweet(twice.lazy(), keep="latest").collect().equals(per_tweet(load_response(PAYLOAD, backend="polars")))  # type: ignore[union-attr]
