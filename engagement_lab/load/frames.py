@@ -7,6 +7,9 @@ timestamps are ``datetime64[us, UTC]``, values ``int64``. polars: ``String``, ``
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
+from functools import reduce
 from typing import Any, Literal, TypeAlias
 
 import pandas as pd
@@ -15,7 +18,7 @@ import pyarrow as pa
 
 from ..errors import DataError, check_choice
 
-__all__ = ["Backend", "Frame", "check_backend", "to_arrow", "to_frame", "to_polars"]
+__all__ = ["Backend", "Frame", "check_backend", "repeats_query", "to_arrow", "to_frame", "to_polars"]
 
 Backend = Literal["pandas", "polars"]
 Frame: TypeAlias = pd.DataFrame | pl.DataFrame
@@ -72,3 +75,14 @@ def to_polars(frame: Any, what: str = "frame") -> pl.DataFrame:
     out = pl.from_arrow(table)
     assert isinstance(out, pl.DataFrame)
     return out
+
+
+def repeats_query(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """A one-row query: ``repeats`` is False when no two rows share ``keys``.
+
+    The keys are hashed (one 64-bit hash per column, a seed each, combined by xor), sorted, and compared with
+    their neighbours: cheaper than grouping or counting distinct values. Distinct hashes prove distinct keys;
+    an equal pair means a repeat or, rarely, a collision, so a True sends the caller its exact way."""
+    hashed = reduce(operator.xor, [pl.col(k).hash(seed) for seed, k in enumerate(keys, start=1)])
+    ordered = frame.lazy().select(_h=hashed).select(pl.col("_h").sort())
+    return ordered.select(repeats=(pl.col("_h") == pl.col("_h").shift(1)).any())

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
-from functools import reduce
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +14,7 @@ from .. import columns as C
 from ..errors import DataError, StatsInputError, check_choice, did_you_mean
 from ..ids import rounded_ids, rounded_ids_error, spreadsheet_rounding
 from ..metrics import Ratio, resolve_metric
-from .frames import Backend, Frame, check_backend, to_frame, to_polars
+from .frames import Backend, Frame, check_backend, repeats_query, to_frame, to_polars
 
 __all__ = ["SOURCE_PRIORITY", "per_tweet", "read_metadata"]
 
@@ -239,14 +237,6 @@ def _uniform(column: str) -> pl.Expr:
     return ((values == values.first()).all() & (nulls == 0)) | (nulls == pl.len())
 
 
-def _bucket_hash(columns: Sequence[str]) -> pl.Expr:
-    """A 64-bit hash of the columns that name one number (tweet, metric, grain, day, hour, timestamp), one seed
-    per column. Distinct hashes prove distinct buckets; equal ones (a repeat, or rarely a collision) send the
-    frame the exact way."""
-    names = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP) if c in columns]
-    return reduce(operator.xor, [pl.col(c).hash(seed) for seed, c in enumerate(names, start=1)])
-
-
 def _survey(
     frame: pl.LazyFrame, columns: Sequence[str], sums: pl.LazyFrame | None = None
 ) -> tuple[dict[str, Any], pl.DataFrame | None]:
@@ -264,8 +254,8 @@ def _survey(
         uniform=pl.all_horizontal(*[_uniform(c) for c in _RANKED if c in columns]),
         **({} if sums is not None else named),
     )
-    hashes = frame.select(_h=_bucket_hash(columns)).select(pl.col("_h").sort())
-    repeats = hashes.select(repeats=(pl.col("_h") == pl.col("_h").shift(1)).any())
+    bucket = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP) if c in columns]
+    repeats = repeats_query(frame, bucket)
     found, repeated, *summed = pl.collect_all([facts, repeats, *([sums] if sums is not None else [])])
     survey = {**found.row(0, named=True), **repeated.row(0, named=True)}
     if summed:

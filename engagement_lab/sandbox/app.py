@@ -346,7 +346,8 @@ class SandboxApp:
             )
         response = self.v2.analytics("tweets" if path == v2.POSTS_PATH else "media", environ, user)
         response.headers.extend(limits)
-        return self._record(endpoint, request_url(environ).encode(), response, fault, user)
+        sent = f"{request_url(environ)}?{environ.get('QUERY_STRING', '')}"  # a GET is named by its whole URL
+        return self._record(endpoint, sent.encode(), response, fault, user)
 
     # --- OAuth flows and sandbox extras ----------------------------------------------------------------
 
