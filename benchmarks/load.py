@@ -11,11 +11,10 @@ Run: .venv/bin/python benchmarks/load.py
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+from timing import best  # benchmarks/timing.py, beside this script
 
 from engagement_lab import catalog, load_response
 from engagement_lab.query import EngagementRequest
@@ -62,15 +61,6 @@ def naive(raw: bytes) -> pd.DataFrame:
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     frame["timestamp"] = pd.to_datetime(frame["day"].astype(str)) + pd.to_timedelta(frame["hour"], unit="h")
     return frame
-
-
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from timing import best  # benchmarks/timing.py, beside this script
 
 from engagement_lab import catalog, load_archive, load_response
 from engagement_lab.api.archive import Archive
@@ -44,15 +44,6 @@ def archived(root: Path, target_leaves: int) -> list[bytes]:
             bodies.append(text)
             leaves += len(batch) * len(metrics) * 28 * 24
     return bodies
-
-
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:

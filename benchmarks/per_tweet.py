@@ -11,12 +11,11 @@ Run: .venv/bin/python benchmarks/per_tweet.py [--rows N]
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+from timing import best  # benchmarks/timing.py, beside this script
 
 from engagement_lab import catalog, per_tweet
 
@@ -57,15 +56,6 @@ def tidy_rows(rows: int, seed: int = 0) -> pl.DataFrame:
 def plain(tidy: pl.DataFrame) -> pl.DataFrame:
     sums = tidy.group_by("tweet_id", "engagement_type").agg(pl.sum("value"))
     return sums.pivot(on="engagement_type", index="tweet_id", values="value")
-
-
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:
