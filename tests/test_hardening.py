@@ -21,8 +21,9 @@ import polars as pl
 import pytest
 
 from engagement_lab import ConfigError, DataError, EngagementQuery
-from engagement_lab.api import Credentials, fetch
+from engagement_lab.api import Credentials, OAuth2Token, Secret, fetch
 from engagement_lab.api.archive import Archive
+from engagement_lab.api.auth import AccountTokens
 from engagement_lab.errors import LockError
 from engagement_lab.load import load_archive
 from engagement_lab.sandbox import (
@@ -550,3 +551,56 @@ def test_disk_errors_are_explained(code: int, fix: str) -> None:
     message = _explain(OSError(code, os.strerror(code), "/data/archive/responses/x.json.gz"))
     assert message.startswith("cannot use '/data/archive/responses/x.json.gz': ")
     assert fix in message
+
+
+_SAVER = """
+import pathlib, sys, time
+from engagement_lab.api import Credentials, OAuth2Token, Secret
+from engagement_lab.cli.common import TokenSaver
+path, handle = sys.argv[1], sys.argv[2]
+saver = TokenSaver(Credentials.load(path), path)
+ready = pathlib.Path(path).with_name(handle + ".ready")
+ready.touch()
+deadline = time.monotonic() + 60
+while len(list(ready.parent.glob("*.ready"))) < 2 and time.monotonic() < deadline:  # start together
+    time.sleep(0.01)
+for i in range(40):
+    saver(handle, OAuth2Token(Secret(f"{handle}-{i}"), Secret(f"r-{handle}-{i}"), 2e9, "tweet.read"))
+    time.sleep(0.002)
+"""
+
+
+def test_two_processes_saving_refreshed_tokens_keep_each_others(tmp_path: Path) -> None:
+    """A watcher and a fetch that share one credentials file each refresh their own account's token: neither
+    save may put back the other's retired token (the next run would fail to authenticate)."""
+    path = tmp_path / "creds.json"
+    base = Credentials.from_mapping({"consumer_key": "k", "consumer_secret": "s", "oauth2_client_id": "c"})
+    for handle in ("acme", "acme_support"):
+        base = base.with_account(
+            AccountTokens(handle, Secret(""), Secret(""), OAuth2Token(Secret("old"), Secret("r"), 2e9, "tweet.read"))
+        )
+    base.save(path)
+    savers = [
+        subprocess.Popen([sys.executable, "-c", _SAVER, str(path), handle]) for handle in ("acme", "acme_support")
+    ]
+    assert [p.wait(timeout=120) for p in savers] == [0, 0]
+    saved = Credentials.load(path)
+    for handle in ("acme", "acme_support"):
+        token = saved.account(handle).oauth2
+        assert token is not None
+        assert token.access_token.reveal() == f"{handle}-39"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_listing_a_state_a_watcher_is_still_creating_shows_no_events(tmp_path: Path) -> None:
+    """``watch --list`` (or a test's poll) can open the file in the moment after the watcher created it and before
+    its tables exist: that state holds no events yet, which is not an error."""
+    path = tmp_path / "w.db"
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").close()  # the file exists, the schema does not
+    reader = WatchState(path, writer=False)
+    try:
+        assert reader.listing() == []
+    finally:
+        reader.close()
+    done = run_cli("watch", "--state", str(path), "--list")
+    assert (done.returncode, done.stdout) == (0, "")

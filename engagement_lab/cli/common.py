@@ -123,17 +123,45 @@ def read_media_keys(path: str | Path) -> tuple[list[str], dict[str, str]]:
     return keys, owners
 
 
+TOKEN_SAVE_WAIT = 10.0
+"""Seconds a refreshed token waits for another process's save of the same credentials file to finish."""
+
+
 class TokenSaver:
     """``on_token_refresh`` for the commands: each refreshed OAuth 2.0 token is written back to the credentials
     file it came from (the old refresh token stops working once used). Without a file (``ENGAGEMENT_*``
-    variables) the new token lives only in this process."""
+    variables) the new token lives only in this process.
+
+    Two commands may share one file (a watcher and a fetch, each refreshing its own account), so a save holds
+    the file's writer lock (``<file>.lock``, waited for at most ``TOKEN_SAVE_WAIT`` seconds), reads the file
+    again and replaces only this account's OAuth 2.0 token: another process's newer tokens are never
+    overwritten with this process's older copy."""
 
     def __init__(self, credentials: Credentials, path: str | None) -> None:
         self.credentials, self.path = credentials, path
 
     def __call__(self, handle: str, token: OAuth2Token) -> None:
-        from ..api.auth import AccountTokens, Secret
+        import time
 
-        self.credentials = self.credentials.with_account(AccountTokens(handle, Secret(""), Secret(""), token))
-        if self.path:
-            self.credentials.save(self.path)
+        from ..api.auth import AccountTokens, Credentials, Secret
+        from ..errors import LockError
+        from ..locking import WriterLock
+
+        refreshed = AccountTokens(handle, Secret(""), Secret(""), token)
+        self.credentials = self.credentials.with_account(refreshed)
+        if not self.path:
+            return
+        lock = WriterLock(f"{self.path}.lock", f"credentials file {self.path}")
+        deadline = time.monotonic() + TOKEN_SAVE_WAIT
+        while True:
+            try:
+                lock.acquire()
+                break
+            except LockError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        try:
+            Credentials.load(self.path).with_account(refreshed).save(self.path)
+        finally:
+            lock.release()

@@ -145,7 +145,11 @@ class WatchState:
         return int(self.db.execute("SELECT COUNT(*) FROM events WHERE status = 'pending'").fetchone()[0])
 
     def listing(self) -> list[dict[str, Any]]:
-        """Every event with its delivery status, attempts and last error (for a status display)."""
+        """Every event with its delivery status, attempts and last error (for a status display). A state a
+        watcher is still creating (its tables not yet written) has none."""
+        created = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+        if created is None:
+            return []
         cursor = self.db.execute(
             "SELECT event_id, tweet_id, rule, value, crossed_at, late, status, attempts, last_error, delivered_at "
             "FROM events ORDER BY crossed_at, event_id"
