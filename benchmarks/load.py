@@ -22,21 +22,26 @@ from engagement_lab.sandbox import World
 from engagement_lab.sandbox.responses import build_response
 
 
-def sandbox_payloads(target_leaves: int) -> list[bytes]:
-    """Real sandbox /historical responses (25 tweets x 17 metrics x 28 days x 24 hours each)."""
+def sandbox_answers(target_leaves: int) -> list[tuple[EngagementRequest, bytes]]:
+    """Real sandbox /historical requests and responses (25 tweets x 17 metrics x 28 days x 24 hours each)."""
     world = World(seed=7)
     tweets = [t for t in world.tweets if t.status == "ok" and world.accounts_by_handle[t.account].owned]
     metrics = list(catalog.ENDPOINTS["historical"].metrics)
-    payloads, leaves, i = [], 0, 0
+    answers, leaves, i = [], 0, 0
     while leaves < target_leaves:
         batch = tweets[i : i + 25]
         i += 25
         body = {"tweet_ids": [t.tweet_id for t in batch], "engagement_types": metrics,
                 "groupings": {"hourly": {"group_by": list(catalog.FOUR_ITEM_ORDERS[0])}}}  # fmt: skip
         request = EngagementRequest.from_body("historical", body, now=world.now)
-        payloads.append(json.dumps(build_response(request, world, batch, [], world.now)).encode())
+        answers.append((request, json.dumps(build_response(request, world, batch, [], world.now)).encode()))
         leaves += len(batch) * len(metrics) * 28 * 24
-    return payloads
+    return answers
+
+
+def sandbox_payloads(target_leaves: int) -> list[bytes]:
+    """The response bodies of :func:`sandbox_answers`."""
+    return [body for _, body in sandbox_answers(target_leaves)]
 
 
 def naive(raw: bytes) -> pd.DataFrame:

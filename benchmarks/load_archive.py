@@ -10,40 +10,26 @@ Run: .venv/bin/python benchmarks/load_archive.py [--leaves N]
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from timing import best  # benchmarks/timing.py, beside this script
+from load import sandbox_answers  # benchmarks/load.py and timing.py, beside this script
+from timing import best
 
-from engagement_lab import catalog, load_archive, load_response
+from engagement_lab import load_archive, load_response
 from engagement_lab.api.archive import Archive
 from engagement_lab.api.client import RawResponse
-from engagement_lab.query import EngagementRequest
-from engagement_lab.sandbox import World
-from engagement_lab.sandbox.responses import build_response
 
 
 def archived(root: Path, target_leaves: int) -> list[bytes]:
-    """Real sandbox /historical answers (25 tweets x 17 metrics x 28 days x 24 hours each), saved to ``root``."""
-    world = World(seed=7)
-    tweets = [t for t in world.tweets if t.status == "ok" and world.accounts_by_handle[t.account].owned]
-    metrics = list(catalog.ENDPOINTS["historical"].metrics)
-    bodies, leaves, i = [], 0, 0
+    """The load benchmark's sandbox /historical answers, saved to an archive at ``root``; their bodies."""
+    answers = sandbox_answers(target_leaves)
     with Archive(root) as archive:
-        while leaves < target_leaves:
-            batch = tweets[i : i + 25]
-            i += 25
-            body = {"tweet_ids": [t.tweet_id for t in batch], "engagement_types": metrics,
-                    "groupings": {"hourly": {"group_by": list(catalog.FOUR_ITEM_ORDERS[0])}}}  # fmt: skip
-            request = EngagementRequest.from_body("historical", body, now=world.now)
-            text = json.dumps(build_response(request, world, batch, [], world.now)).encode()
-            when = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(seconds=i)
+        for k, (request, text) in enumerate(answers):
+            when = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(seconds=k)
             archive.save(RawResponse(200, text, {}, request, "acme", b"", when, 0.1))
-            bodies.append(text)
-            leaves += len(batch) * len(metrics) * 28 * 24
-    return bodies
+    return [text for _, text in answers]
 
 
 def main() -> None:

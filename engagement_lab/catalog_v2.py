@@ -111,3 +111,5 @@ user_profile_clicks). v2-only metrics (bookmarks, shares, unfollows, unlikes, th
 their names. Names outside the enum, such as ``link_clicks``, ``media_engagements`` and ``profile_visits`` in
 the docs' example [§2], are kept under their own names and reported, never merged into a similar metric: a
 guess could count one click twice."""
+FROM_ENGAGEMENT_NAMES: Final = {name: v2_name for v2_name, name in TO_ENGAGEMENT_NAMES.items()}
+"""The same table the other way: an Engagement API name -> the v2 field that serves it."""

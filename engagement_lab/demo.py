@@ -14,7 +14,7 @@ import polars as pl
 
 from .analytics_query import AnalyticsQuery
 from .api import Credentials, FetchResult, fetch, fetch_analytics
-from .errors import ConfigError
+from .errors import ConfigError, check_choice
 from .load import per_tweet
 from .query import EngagementQuery
 from .report import render_report
@@ -51,11 +51,10 @@ def _summary(wide: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _fetch_engagement(
-    info: dict[str, Any], public: pl.DataFrame, owners: dict[str, str], now: datetime, out: Path, progress: bool
-) -> FetchResult:
+def _engagement_queries(public: pl.DataFrame, now: datetime) -> list[EngagementQuery]:
+    """Lifetime totals of every public tweet, and 60 days of hourly history for the A/B campaign."""
     ab_ids = public.filter(pl.col("campaign") == "spring_launch")["tweet_id"].to_list()
-    queries = [
+    return [
         EngagementQuery("totals", public["tweet_id"].to_list(), "all", "per_tweet"),
         EngagementQuery(
             "historical",
@@ -66,33 +65,12 @@ def _fetch_engagement(
             end=now,
         ),
     ]
-    return fetch(
-        queries,
-        credentials=Credentials.from_mapping(info),
-        out=out / "archive",
-        owners=owners,
-        base_url=info["base_url"],
-        now=now,
-        progress=progress,
-    )
 
 
-def _fetch_v2(
-    info: dict[str, Any], owners: dict[str, str], now: datetime, out: Path, progress: bool, echo: Callable[[str], None]
-) -> FetchResult:
+def _v2_query(owners: dict[str, str], now: datetime) -> AnalyticsQuery:
     """Every owned tweet's totals over the last 130 days (the world's tweets are at most 120 days old)."""
-    echo(f"X API v2 post analytics for the {len(owners)} tweets the authorised accounts own")
     end = now.replace(minute=0, second=0, microsecond=0)
-    query = AnalyticsQuery(list(owners), end - timedelta(days=130), end, granularity="total")
-    return fetch_analytics(
-        query,
-        credentials=Credentials.from_mapping(info),
-        out=out / "archive",
-        owners=owners,
-        base_url=info["base_url"],
-        now=now,
-        progress=progress,
-    )
+    return AnalyticsQuery(list(owners), end - timedelta(days=130), end, granularity="total")
 
 
 def run_demo(
@@ -104,8 +82,7 @@ def run_demo(
 
     ``api="v2"`` runs the same analysis through X API v2 post analytics: each owned tweet's totals since before
     the world's first tweet (v2 serves only the user's own posts, so the other account's tweets are left out)."""
-    if api not in ("engagement", "v2"):
-        raise ConfigError(f"api must be 'engagement' or 'v2', got {api!r}")
+    check_choice("api", api, ("engagement", "v2"), ConfigError)
     out.mkdir(parents=True, exist_ok=True)
     with Sandbox(seed=seed, rate_limit_per_minute=600) as sandbox:
         info = sandbox.info
@@ -116,10 +93,19 @@ def run_demo(
         public = metadata.filter(pl.col("status") != "protected")
         owners = {r["tweet_id"]: r["account"] for r in public.iter_rows(named=True) if r["account"] in owned}
         now = parse_time(info["now"])
+        common: dict[str, Any] = {
+            "credentials": Credentials.from_mapping(info),
+            "out": out / "archive",
+            "owners": owners,
+            "base_url": info["base_url"],
+            "now": now,
+            "progress": progress,
+        }
         if api == "v2":
-            result = _fetch_v2(info, owners, now, out, progress, echo)
+            echo(f"X API v2 post analytics for the {len(owners)} tweets the authorised accounts own")
+            result = fetch_analytics(_v2_query(owners, now), **common)
         else:
-            result = _fetch_engagement(info, public, owners, now, out, progress)
+            result = fetch(_engagement_queries(public, now), **common)
     echo(result.summary())
     tidy = result.load(backend="polars")
     wide = per_tweet(tidy, metadata=metadata, rates=["engagement_rate"])

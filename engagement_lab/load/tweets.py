@@ -40,6 +40,8 @@ SOURCE_PRIORITY = (
 ENDPOINT_PRIORITY = ("totals", "", "historical", "28hr")
 """Lifetime totals first; then plain responses; then historical windows (summed); /28hr last."""
 _REQUIRED = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.VALUE, C.GROUPING)
+_BUCKET = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP)
+"""The columns that can name one number: tweet, metric, grain and the bucket's day/hour/timestamp."""
 
 
 _ID_FIX = (
@@ -146,8 +148,7 @@ def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
 def _bucket(frame: pl.DataFrame) -> list[str]:
     """The columns that name one number: tweet, metric, grain and the bucket's day/hour/timestamp (a column that
     is null throughout names nothing and is left out, which keeps the check cheap on large hourly frames)."""
-    candidates = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP)
-    return [c for c in candidates if c in frame.columns and frame[c].null_count() < frame.height]
+    return [c for c in _BUCKET if c in frame.columns and frame[c].null_count() < frame.height]
 
 
 def _overlapping(ranked: pl.DataFrame) -> pl.Expr:
@@ -240,7 +241,7 @@ def _uniform(column: str) -> pl.Expr:
 def _survey(
     frame: pl.LazyFrame, columns: Sequence[str], sums: pl.LazyFrame | None = None
 ) -> tuple[dict[str, Any], pl.DataFrame | None]:
-    """What the fast path needs to know, from two concurrent queries: account-level rows, whether every row has
+    """What the fast path needs to know, from queries run concurrently: account-level rows, whether every row has
     the same source, endpoint, grain and grouping, whether ids are clean, the metric names, and whether any
     bucket repeats (sorted hashes, compared with their neighbours: cheaper than counting distinct values).
     ``sums``, when given, is collected alongside (the fast path's answer, for an eager input)."""
@@ -254,8 +255,7 @@ def _survey(
         uniform=pl.all_horizontal(*[_uniform(c) for c in _RANKED if c in columns]),
         **({} if sums is not None else named),
     )
-    bucket = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP) if c in columns]
-    repeats = repeats_query(frame, bucket)
+    repeats = repeats_query(frame, [c for c in _BUCKET if c in columns])
     found, repeated, *summed = pl.collect_all([facts, repeats, *([sums] if sums is not None else [])])
     survey = {**found.row(0, named=True), **repeated.row(0, named=True)}
     if summed:
@@ -313,14 +313,13 @@ def per_tweet(
     # an eager input is summed while it is surveyed (the sums are small); a lazy one stays lazy
     survey, summed = _survey(frame, columns, None if lazy_in else chosen)
     if survey["rows"] and survey["id_nulls"] == survey["rows"]:
-        _refuse_account_level(frame.collect())
+        _refuse_account_level(frame.select(C.TWEET_ID, C.GRAIN).collect())
     if survey["uniform"] and survey["clean_ids"] and not survey["repeats"]:
         # the usual load: nothing to rank, no bucket seen twice (equal hashes would send it the exact way)
         chosen = summed.lazy() if summed is not None else chosen
         metrics = _metric_order(survey["metrics"])
     else:
-        eager = _check_ids(frame.collect(), "tidy frame")
-        _refuse_account_level(eager)
+        eager = _check_ids(frame.collect(), "tidy frame")  # account-level data was refused above
         found = _choose_rows(eager, keep)
         metrics = _metric_order(found[C.ENGAGEMENT_TYPE].unique().to_list())
         chosen = found.lazy()

@@ -40,7 +40,7 @@ from .world import METRICS, Tweet, World
 __all__ = ["V2Routes", "media_key_of"]
 
 _HOUR = timedelta(hours=1)
-_TO_V2 = {"favorites": "likes", "user_follows": "follows"}
+_TO_V2 = v2.FROM_ENGAGEMENT_NAMES
 _POST_ROWS = {_TO_V2.get(m, m): i for i, m in enumerate(METRICS) if _TO_V2.get(m, m) in v2.POST_METRICS}
 _VIDEO_ROW = METRICS.index("video_views")
 # fractions of video views that reach each playback mark (deterministic, so buckets always sum)

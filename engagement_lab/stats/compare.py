@@ -24,7 +24,15 @@ from .classic import (
 )
 from .effects import Alternative, Contrast, RelativeCI, contrast
 from .inputs import checked_frame
-from .methods import apply_method, binary_counts, covariate_adjusted, exact_fallback, method_label, with_covariate
+from .methods import (
+    apply_method,
+    binary_counts,
+    choose_scale,
+    covariate_adjusted,
+    exact_fallback,
+    method_label,
+    with_covariate,
+)
 from .multiple import Correction
 from .options import METHODS, Method, adjust_options, check_options, correct
 from .results import Comparison, ContrastRow, Summary, SummaryRow
@@ -112,16 +120,6 @@ def _row(
     }
 
 
-def _choose_scale(row: dict[str, Any], scale: Scale) -> None:
-    """The verdict's p: the requested scale, or the absolute one (said so) when the lift cannot be tested."""
-    p_abs, p_rel = row["p_value_abs"], row["p_value_rel"]
-    row["p_scale"] = scale
-    row["p_value"] = p_rel if scale == "relative" else p_abs
-    if scale == "relative" and math.isnan(p_rel) and not math.isnan(p_abs):
-        row["p_scale"], row["p_value"] = "absolute", p_abs
-        row["warnings"].append("the verdict uses the absolute difference because the relative lift cannot be tested")
-
-
 def _one_metric(
     frame: Any,
     metric: Metric,
@@ -152,7 +150,7 @@ def _one_metric(
             ratio=is_ratio and not options["covariate"],
         )
         row = _row(metric, by, (c, t), stats, result, method_label(method, is_ratio, binary, options), options)
-        _choose_scale(row, options["scale"])
+        choose_scale(row, options["scale"])
         apply_method(row, method, arrays, stats, (c, t), options)
         if not row["testable"] and binary and method in ("delta", "welch"):
             exact_fallback(row, stats[c], stats[t], alternative)

@@ -66,6 +66,20 @@ def exact_fallback(row: dict[str, Any], control: GroupStats, treatment: GroupSta
     row["warnings"].append("an arm has no variation, so the p-value is Fisher's exact test on tweets with/without")
 
 
+CANNOT_TEST_LIFT = "the verdict uses the absolute difference because the relative lift cannot be tested"
+
+
+def choose_scale(row: dict[str, Any], scale: str) -> None:
+    """The verdict's p: the requested scale, or the absolute one (said so, once) when the lift cannot be tested."""
+    p_abs, p_rel = row["p_value_abs"], row["p_value_rel"]
+    row["p_scale"] = scale
+    row["p_value"] = p_rel if scale == "relative" else p_abs
+    if scale == "relative" and math.isnan(p_rel) and not math.isnan(p_abs):
+        row["p_scale"], row["p_value"] = "absolute", p_abs
+        if CANNOT_TEST_LIFT not in row["warnings"]:
+            row["warnings"].append(CANNOT_TEST_LIFT)
+
+
 def method_label(method: str, is_ratio: bool, binary: bool, options: dict[str, Any]) -> str:
     base = {
         "delta": "delta method (Welch t)",
@@ -118,13 +132,9 @@ def apply_method(
             )  # fmt: skip
             row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
         else:
-            p_abs = found["diff"].p_value
-            p_rel = found["lift"].p_value if "lift" in found else math.nan
-            relative = options["scale"] == "relative" and not math.isnan(p_rel)
-            row.update(
-                p_value_abs=p_abs, p_value_rel=p_rel, p_value=p_rel if relative else p_abs,
-                p_scale="relative" if relative else "absolute",
-            )  # fmt: skip
+            row["p_value_abs"] = found["diff"].p_value
+            row["p_value_rel"] = found["lift"].p_value if "lift" in found else math.nan
+            choose_scale(row, options["scale"])
     elif method == "mann-whitney":
         rate = {g: np.divide(m, d, out=np.full_like(m, np.nan), where=d > 0) for g, (m, d) in arrays.items()}
         x, y = rate[t][~np.isnan(rate[t])], rate[c][~np.isnan(rate[c])]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -120,10 +120,14 @@ def _bca(
 
 
 def _arms(
-    control: tuple[np.ndarray, np.ndarray], treatment: tuple[np.ndarray, np.ndarray], statistic: object, what: str
+    control: tuple[np.ndarray, np.ndarray],
+    treatment: tuple[np.ndarray, np.ndarray],
+    statistics: Sequence[object],
+    what: str,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Checked float arrays of both arms; the reason named when the statistic cannot be resampled."""
-    check_choice("statistic", statistic, STATISTICS)
+    """Checked float arrays of both arms; the reason named when a statistic cannot be resampled."""
+    for statistic in statistics:
+        check_choice("statistic", statistic, STATISTICS)
     arms = []
     for name, (m, d) in (("control", control), ("treatment", treatment)):
         m, d = np.asarray(m, float), np.asarray(d, float)
@@ -136,7 +140,7 @@ def _arms(
         if d.sum() <= 0:
             raise StatsInputError(f"{name}'s denominators sum to {d.sum():g}: its rate is undefined")
         arms.append((m, d))
-    if statistic == "lift" and arms[0][0].sum() == 0:
+    if "lift" in statistics and arms[0][0].sum() == 0:
         raise StatsInputError(
             "the control has a numerator total of 0, so the relative lift is undefined (division by zero); "
             "use statistic='diff' (the absolute difference)"
@@ -195,9 +199,7 @@ def bootstrap_test(
     """Cluster-bootstrap intervals of several statistics from one set of resamples, each with the p-value of
     no difference read off its own bootstrap distribution (the interval excludes 0 exactly when p < alpha, up to
     the 1/B resolution). Each statistic's interval equals :func:`cluster_bootstrap`'s with the same seed."""
-    for statistic in statistics:
-        _arms(control, treatment, statistic, "bootstrap")
-    control, treatment = _arms(control, treatment, statistics[0], "bootstrap")
+    control, treatment = _arms(control, treatment, statistics, "bootstrap")
     check_choice("method", method, ("percentile", "bca"))
     alternative = check_alternative(alternative)
     _check_resamples(n_resamples, alpha)
@@ -242,7 +244,6 @@ def cluster_bootstrap(
     """Bootstrap interval of ΣM_T/ΣD_T − ΣM_C/ΣD_C (``"diff"``) or of the relative lift (``"lift"``), resampling
     tweets within each arm. Pass D as ones for per-tweet means. One-sided alternatives give an interval with
     one infinite end. Inputs that cannot be resampled raise :class:`StatsInputError` with the reason."""
-    check_choice("statistic", statistic, STATISTICS)
     found = bootstrap_test(
         control, treatment, statistics=(statistic,), n_resamples=n_resamples, method=method, alpha=alpha,
         alternative=alternative, seed=seed,
@@ -271,7 +272,7 @@ def permutation_test(
 
     Each permutation's group sums are one matrix product of a 0/1 assignment matrix with the (M, D) columns.
     """
-    control, treatment = _arms(control, treatment, statistic, "permutation test")
+    control, treatment = _arms(control, treatment, (statistic,), "permutation test")
     alternative = check_alternative(alternative)
     _check_resamples(n_resamples, 0.05)
     m = np.concatenate([control[0], treatment[0]])

@@ -94,12 +94,13 @@ def _source(api: str) -> str:
     return "X API v2 post analytics" if api == "v2" else "/totals"
 
 
-def check_rule(rule: Rule, api: str = "engagement") -> Rule:
-    """``rule`` when every total it needs is served by ``api``; otherwise a ConfigError naming the missing ones."""
+def check_rule(rule: Rule, api: str = "engagement", *, written: str | None = None) -> Rule:
+    """``rule`` when every total it needs is served by ``api``; otherwise a ConfigError naming the missing ones
+    (and the rule as ``written``, when it came from text)."""
     served = rule_metrics(api)
     unavailable = [m for m in rule.metrics if m not in served]
     if unavailable:
-        raise ConfigError(f"rule {rule.name!r} needs {unavailable}, which {_source(api)} does not serve")
+        raise ConfigError(f"rule {written or rule.name!r} needs {unavailable}, which {_source(api)} does not serve")
     return rule
 
 
@@ -122,7 +123,4 @@ def parse_rule(text: str, api: str = "engagement") -> Rule:
         raise ConfigError(
             f"rule {text!r}: {name!r} is neither a {_source(api)} metric {list(served)} nor a named rate {rates}{hint}"
         )
-    try:
-        return check_rule(rule, api)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace(repr(rule.name), repr(text), 1)) from None
+    return check_rule(rule, api, written=text)

@@ -153,11 +153,6 @@ class EngagementTotals:
         self.client.close()
 
 
-FROM_ENGAGEMENT_NAMES = {name: v2_name for v2_name, name in v2.TO_ENGAGEMENT_NAMES.items()}
-V2_RULE_METRICS = tuple(v2.TO_ENGAGEMENT_NAMES.get(m, m) for m in v2.POST_METRICS)
-"""What a rule may measure on X API v2: its post metrics under the Engagement API's names."""
-
-
 class AnalyticsTotals:
     """``GET /2/tweets/analytics`` with ``granularity=total`` from each tweet's creation hour to now.
 
@@ -190,7 +185,7 @@ class AnalyticsTotals:
                 "X API v2 cannot be asked for their lifetime totals; watch them with the Engagement API "
                 "(api='engagement')"
             )
-        self.fields = tuple(dict.fromkeys(FROM_ENGAGEMENT_NAMES.get(m, m) for m in metrics))
+        self.fields = tuple(dict.fromkeys(v2.FROM_ENGAGEMENT_NAMES.get(m, m) for m in metrics))
         self.max_window, self.clock = max_window, clock
         self.groups = split_by_owner(ids, credentials, owners or {})
         self.limiters = {
@@ -201,6 +196,8 @@ class AnalyticsTotals:
             )
             for handle in self.groups
         }
+        for share in self.groups.values():  # plan once now, so a bad max_window is refused here, not at the first poll
+            self._requests(share)
         self.client = AnalyticsClient(
             credentials, base_url=base_url, transport=transport, on_token_refresh=on_token_refresh,
             oauth_clock=clock.time,

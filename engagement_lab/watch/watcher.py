@@ -18,8 +18,8 @@ from .. import catalog_v2 as v2
 from ..api import Credentials
 from ..api.analytics import TokenCallback
 from ..api.pacing import Clock, SystemClock
-from ..errors import ConfigError, did_you_mean
-from .rules import Rule, check_rule, parse_rule, rule_metrics
+from ..errors import ConfigError, check_choice, did_you_mean
+from .rules import APIS, Rule, check_rule, parse_rule
 from .sources import AnalyticsTotals, EngagementTotals, TotalsSource
 from .state import CrossingEvent, WatchState
 
@@ -77,7 +77,7 @@ class Watcher:
         max_window: timedelta = v2.MAX_WINDOW_CHOICE,
         on_token_refresh: TokenCallback | None = None,
     ) -> None:
-        rule_metrics(api)  # validates api, with a did-you-mean
+        check_choice("api", api, APIS, ConfigError)
         self.rules = [parse_rule(r, api) if isinstance(r, str) else check_rule(r, api) for r in rules]
         if not self.rules:
             raise ConfigError("give at least one rule, e.g. favorites>=100")

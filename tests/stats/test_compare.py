@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -249,12 +250,15 @@ def test_the_bootstrap_p_value_agrees_with_its_interval_and_is_calibrated() -> N
         assert 0.002 < p_value < 0.9
         at_p = bootstrap_test(arms["A"], arms["B"], n_resamples=4000, seed=1, alpha=p_value)[kind]
         assert min(abs(at_p.ci[0]), abs(at_p.ci[1])) < 0.005 * (at_p.ci[1] - at_p.ci[0]), (lift, kind, at_p)
-    # percentile: the p-value is the tail fraction of the replicates beyond 0
-    arms = {
-        g: (x.engagements.to_numpy(float), x.impressions.to_numpy(float)) for g, x in tweets(n=80).groupby("variant")
-    }
-    pct = bootstrap_test(arms["A"], arms["B"], n_resamples=1000, method="percentile", alternative="greater")["diff"]
-    assert 0 <= pct.p_value <= 1
+    # percentile, one-sided: the p-value is the tail fraction below 0, so the interval at alpha = p starts at 0
+    df = tweets(seed=7, n=300, lift=0.05)
+    arms = {g: (x.engagements.to_numpy(float), x.impressions.to_numpy(float)) for g, x in df.groupby("variant")}
+    options: dict[str, Any] = {"n_resamples": 4000, "method": "percentile", "alternative": "greater", "seed": 1}
+    pct = bootstrap_test(arms["A"], arms["B"], **options)["diff"]
+    assert 0.01 < pct.p_value < 0.5
+    at_p = bootstrap_test(arms["A"], arms["B"], alpha=pct.p_value, **options)["diff"]
+    assert at_p.ci[1] == math.inf
+    assert abs(at_p.ci[0]) < 0.01 * at_p.se, (pct, at_p)
     # calibration under the null: 300 A/A tests reject about 5% of the time
     rejections = 0
     for _ in range(300):
