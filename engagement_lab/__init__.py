@@ -35,7 +35,9 @@ if _typing.TYPE_CHECKING:
     from .api.fetch import fetch
     from .ids import parse_tweet_id, parse_tweet_ids, tweet_created_at
     from .load import (
+        CompactResult,
         LoadReport,
+        compact,
         load_analytics,
         load_analytics_csv,
         load_archive,
@@ -61,7 +63,9 @@ _LAZY = {
     **dict.fromkeys(["parse_tweet_id", "parse_tweet_ids", "tweet_created_at"], ".ids"),
     **dict.fromkeys(
         [
+            "CompactResult",
             "LoadReport",
+            "compact",
             "load_analytics",
             "load_analytics_csv",
             "load_archive",
@@ -89,6 +93,7 @@ __all__ = [
     "AnalyticsQuery",
     "AuthenticationError",
     "BadRequestError",
+    "CompactResult",
     "Comparison",
     "ConfigError",
     "Credentials",
@@ -114,6 +119,7 @@ __all__ = [
     "__version__",
     "catalog",
     "columns",
+    "compact",
     "compare",
     "enable_offline",
     "fetch",

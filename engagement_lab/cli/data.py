@@ -1,4 +1,4 @@
-"""Commands that fetch, authorise and report: ``fetch``, ``auth``, ``report``."""
+"""Commands that fetch, authorise, compact and report: ``fetch``, ``auth``, ``compact``, ``report``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .common import TokenSaver, duration, positive_int, read_ids_file, read_medi
 if TYPE_CHECKING:
     from ..api import Credentials, FetchResult
 
-__all__ = ["add_auth", "add_fetch", "add_report"]
+__all__ = ["add_auth", "add_compact", "add_fetch", "add_report"]
 
 
 def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -297,4 +297,35 @@ def _run_report(args: argparse.Namespace) -> int:
         adjust_for=args.adjust_for,
     )
     print(f"report written to {path}")
+    return 0
+
+
+def add_compact(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "compact",
+        help="compact a fetch archive into a Parquet dataset for lazy reading",
+        description="Write the archive's responses into a Parquet dataset (default ARCHIVE/parquet), a batch of rows "
+        "at a time; rerunning adds only the responses not compacted before. Read it with engagement_lab.scan(ARCHIVE) "
+        "as a polars LazyFrame, or with backend='duckdb' as a DuckDB relation.",
+    )
+    p.add_argument("archive", help="the --out folder of a fetch")
+    p.add_argument("--out", help="the dataset folder (default ARCHIVE/parquet)")
+    p.add_argument("--batch-rows", type=positive_int, default=1_000_000, help="rows held in memory per write")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(run=_compact)
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..load import compact
+
+    with tqdm(desc="compacting", unit="response", disable=args.no_progress or None, file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = compact(args.archive, out=args.out, batch_rows=args.batch_rows, progress=progress)
+    print(result)
     return 0

@@ -13,6 +13,7 @@ from .analytics import parse_analytics
 from .analytics_csv import export_period_end, parse_analytics_csv
 from .archive import load_archive_with_report
 from .combine import Observation, combine
+from .compaction import DATASET, CompactResult, compact, scan_compacted
 from .engagement import ParsedResponse, parse_response
 from .frames import Backend, Frame, check_backend, to_frame
 from .parquet import scan, to_parquet
@@ -23,9 +24,11 @@ from .v2 import observed_at, parse_v2
 
 __all__ = [
     "Backend",
+    "CompactResult",
     "Frame",
     "LoadReport",
     "ParsedResponse",
+    "compact",
     "load_analytics",
     "load_analytics_csv",
     "load_archive",
@@ -200,19 +203,39 @@ def load_analytics_csv(
 def load_archive(
     path: str | Path,
     *,
-    backend: Backend = "pandas",
+    backend: Backend | Literal["duckdb"] | None = None,
     on_conflict: Literal["raise", "latest"] = "raise",
     report: bool = False,
-) -> Frame | tuple[Frame, LoadReport]:
+    lazy: bool = False,
+) -> Any:
     """A fetch archive directory -> one tidy frame with ``endpoint``, ``window_start``, ``window_end`` and
     ``retrieved_at`` columns.
 
     Overlapping windows and re-fetched batches collapse when their values agree. Later snapshots of live data
     (``/totals``, ``/28hr``) replace earlier ones. Historical values that disagree raise :class:`DataError`
     (or, with ``on_conflict="latest"``, the most recent is kept); nothing is ever summed twice.
+
+    Parameters
+    ----------
+    backend : {"pandas", "polars", "duckdb"}, optional
+        Eager: pandas (default) or polars. Lazy: a polars LazyFrame (default) or a DuckDB relation.
+    lazy : bool
+        Compact the archive into Parquet first (:func:`compact`: only responses not compacted before are read,
+        in bounded memory) and return a lazy frame over it, with the same rules, for archives larger than
+        memory.
     """
     check_choice("on_conflict", on_conflict, ("raise", "latest"), DataError)
-    frame, merged = load_archive_with_report(path, backend=check_backend(backend), on_conflict=on_conflict)
+    if not isinstance(lazy, bool):
+        raise DataError(f"lazy must be True or False, got {lazy!r}")
+    if lazy:
+        lazy_backend = check_choice("backend", backend or "polars", ("polars", "duckdb"), DataError)
+        if report:
+            raise DataError("report=True needs an eager load (lazy=False); compact(archive) says what it added")
+        compact(path)
+        return scan_compacted(Path(path) / DATASET, backend=lazy_backend, on_conflict=on_conflict)
+    if backend == "duckdb":
+        raise DataError("backend='duckdb' gives a lazy relation: call load_archive(path, lazy=True, backend='duckdb')")
+    frame, merged = load_archive_with_report(path, backend=check_backend(backend or "pandas"), on_conflict=on_conflict)
     if isinstance(frame, pd.DataFrame):
         frame.attrs["load_report"] = merged
     return (frame, merged) if report else frame

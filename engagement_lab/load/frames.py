@@ -18,7 +18,16 @@ import pyarrow as pa
 
 from ..errors import DataError, check_choice
 
-__all__ = ["Backend", "Frame", "check_backend", "repeats_query", "to_arrow", "to_frame", "to_polars"]
+__all__ = [
+    "Backend",
+    "Frame",
+    "check_backend",
+    "import_duckdb",
+    "repeats_query",
+    "to_arrow",
+    "to_frame",
+    "to_polars",
+]
 
 Backend = Literal["pandas", "polars"]
 Frame: TypeAlias = pd.DataFrame | pl.DataFrame
@@ -86,3 +95,12 @@ def repeats_query(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str]) -> pl
     hashed = reduce(operator.xor, [pl.col(k).hash(seed) for seed, k in enumerate(keys, start=1)])
     ordered = frame.lazy().select(_h=hashed).select(pl.col("_h").sort())
     return ordered.select(repeats=(pl.col("_h") == pl.col("_h").shift(1)).any())
+
+
+def import_duckdb() -> Any:
+    """The duckdb module (an optional dependency), or a DataError saying how to install it."""
+    try:
+        import duckdb
+    except ImportError:
+        raise DataError("backend='duckdb' needs the duckdb package: pip install duckdb") from None
+    return duckdb
