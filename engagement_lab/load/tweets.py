@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import narwhals as nw
 import pandas as pd
 import polars as pl
 
@@ -14,7 +15,7 @@ from .. import columns as C
 from ..errors import DataError, StatsInputError, check_choice, did_you_mean
 from ..ids import rounded_ids, rounded_ids_error, spreadsheet_rounding
 from ..metrics import Ratio, resolve_metric
-from .frames import Backend, Frame, check_backend, repeats_query, to_frame, to_polars
+from .frames import Backend, check_backend, repeats_query, to_frame, to_polars
 
 __all__ = ["SOURCE_PRIORITY", "per_tweet", "read_metadata"]
 
@@ -39,8 +40,8 @@ SOURCE_PRIORITY = (
 (the Engagement API's impressions are organic)."""
 ENDPOINT_PRIORITY = ("totals", "", "historical", "28hr")
 """Lifetime totals first; then plain responses; then historical windows (summed); /28hr last."""
-_REQUIRED = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.VALUE, C.GROUPING)
-_BUCKET = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP)
+REQUIRED = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.VALUE, C.GROUPING)
+BUCKET = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP)
 """The columns that can name one number: tweet, metric, grain and the bucket's day/hour/timestamp."""
 
 
@@ -107,13 +108,13 @@ def read_metadata(metadata: Any) -> pl.DataFrame:
     return frame
 
 
-def _check_rounded_join(wide: pl.LazyFrame, metadata: pl.DataFrame) -> None:
+def check_rounded_join(tweet_ids: Callable[[], set[str]], metadata: pl.DataFrame) -> None:
     """Metadata ids that match no tweet but equal a tweet's id rounded to 15 digits were saved by a spreadsheet."""
     # only ids with nothing but zeros after the 15th digit can be rounded ones: usually none, so no work
     shaped = [i for i in metadata[C.TWEET_ID].drop_nulls().to_list() if len(i) > 15 and set(i[15:]) == {"0"}]
     if not shaped:
         return
-    known = set(wide.select(C.TWEET_ID).collect()[C.TWEET_ID].to_list())
+    known = tweet_ids()
     unmatched = [i for i in shaped if i not in known]
     if not unmatched:
         return
@@ -148,10 +149,10 @@ def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
 def _bucket(frame: pl.DataFrame) -> list[str]:
     """The columns that name one number: tweet, metric, grain and the bucket's day/hour/timestamp (a column that
     is null throughout names nothing and is left out, which keeps the check cheap on large hourly frames)."""
-    return [c for c in _BUCKET if c in frame.columns and frame[c].null_count() < frame.height]
+    return [c for c in BUCKET if c in frame.columns and frame[c].null_count() < frame.height]
 
 
-def _overlapping(ranked: pl.DataFrame) -> pl.Expr:
+def overlapping(ranked: pl.DataFrame) -> pl.Expr:
     """True for rows that repeat a bucket another row already covers: the same lifetime total, day or hour
     seen twice, or two windows of one bucket that overlap. Contiguous windows of a history are not repeats."""
     bucket = _bucket(ranked)
@@ -166,6 +167,19 @@ def _overlapping(ranked: pl.DataFrame) -> pl.Expr:
     return repeated & (hour | unwindowed | overlaps)
 
 
+def repeats_error(repeats: pl.DataFrame) -> DataError:
+    """The refusal of rows that observe one number more than once, naming the tweets and metrics."""
+    tweets = repeats[C.TWEET_ID].unique(maintain_order=True)
+    metrics = repeats[C.ENGAGEMENT_TYPE].unique(maintain_order=True).to_list()
+    return DataError(
+        f"the frame holds {repeats.height} rows that observe the same number more than once "
+        f"({tweets.len()} tweet(s), e.g. {tweets.head(5).to_list()}; metrics {metrics[:5]}): lifetime totals or "
+        "buckets from overlapping files or snapshots, which must not be added. Load the files together "
+        "(load_analytics_csv([...]), load_v2([...]), load_response([...]) or load_archive keep the latest "
+        "observation), or call per_tweet(..., keep='latest')."
+    )
+
+
 def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
     """Refuse (or, with ``keep="latest"``, resolve) several observations of one cumulative number."""
     # the usual case: no bucket seen twice, decided in one cheap pass (the window-overlap test below sorts within
@@ -175,7 +189,7 @@ def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
         return ranked
     # the overlap test runs on the repeated buckets only (all rows of such a bucket are among them)
     shared = many.filter("_many").drop("_many")
-    repeat = shared.select(_overlapping(shared)).to_series()
+    repeat = shared.select(overlapping(shared)).to_series()
     if not repeat.any():  # repeats, but contiguous windows of one history
         return ranked
     flagged = pl.concat(
@@ -186,15 +200,7 @@ def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
     )
     repeats = flagged.filter("_repeat")
     if keep == "raise":
-        tweets = repeats[C.TWEET_ID].unique(maintain_order=True)
-        metrics = repeats[C.ENGAGEMENT_TYPE].unique(maintain_order=True).to_list()
-        raise DataError(
-            f"the frame holds {repeats.height} rows that observe the same number more than once "
-            f"({tweets.len()} tweet(s), e.g. {tweets.head(5).to_list()}; metrics {metrics[:5]}): lifetime totals or "
-            "buckets from overlapping files or snapshots, which must not be added. Load the files together "
-            "(load_analytics_csv([...]), load_v2([...]), load_response([...]) or load_archive keep the latest "
-            "observation), or call per_tweet(..., keep='latest')."
-        )
+        raise repeats_error(repeats)
     bucket = _bucket(ranked)
     time = pl.col(C.RETRIEVED_AT) if C.RETRIEVED_AT in ranked.columns else pl.lit(None, pl.Datetime("us", "UTC"))
     latest = (
@@ -221,12 +227,12 @@ def _refuse_account_level(frame: pl.DataFrame) -> None:
         )
 
 
-def _metric_order(names: Sequence[str]) -> list[str]:
+def metric_order(names: Sequence[str]) -> list[str]:
     known = [m for m in catalog.METRICS if m in names]
     return known + sorted(set(names) - set(known))
 
 
-_ID_SHAPE = r"^\d+(?:_\d+)?$"
+ID_SHAPE = r"^\d+(?:_\d+)?$"
 """A tweet id (digits) or a media key (``7_1790...``: the rows of X API v2 media analytics, one per video)."""
 _RANKED = (C.SOURCE, C.ENDPOINT, C.GRAIN, C.GROUPING)
 
@@ -246,7 +252,7 @@ def _survey(
     bucket repeats (sorted hashes, compared with their neighbours: cheaper than counting distinct values).
     ``sums``, when given, is collected alongside (the fast path's answer, for an eager input)."""
     named = {
-        "clean_ids": pl.col(C.TWEET_ID).drop_nulls().unique().str.contains(_ID_SHAPE).all(),
+        "clean_ids": pl.col(C.TWEET_ID).drop_nulls().unique().str.contains(ID_SHAPE).all(),
         "metrics": pl.col(C.ENGAGEMENT_TYPE).drop_nulls().unique().implode(),
     }  # read off the small sums when there are sums
     facts = frame.select(
@@ -255,7 +261,7 @@ def _survey(
         uniform=pl.all_horizontal(*[_uniform(c) for c in _RANKED if c in columns]),
         **({} if sums is not None else named),
     )
-    repeats = repeats_query(frame, [c for c in _BUCKET if c in columns])
+    repeats = repeats_query(frame, [c for c in BUCKET if c in columns])
     found, repeated, *summed = pl.collect_all([facts, repeats, *([sums] if sums is not None else [])])
     survey = {**found.row(0, named=True), **repeated.row(0, named=True)}
     if summed:
@@ -264,22 +270,24 @@ def _survey(
 
 
 def per_tweet(
-    tidy: Frame | pl.LazyFrame,
+    tidy: Any,
     *,
     metadata: Any = None,
     rates: Sequence[str] = (),
     backend: Backend | None = None,
     keep: Literal["raise", "latest"] = "raise",
-) -> Frame | pl.LazyFrame:
+) -> Any:
     """One row per tweet, one int64 column per metric, metadata joined on string ids.
 
     Parameters
     ----------
-    tidy : pandas or polars DataFrame, or polars LazyFrame
+    tidy : pandas or polars DataFrame, polars LazyFrame, or another engine's lazy frame
         A tidy frame from any loader (or ``scan()``). Where a tweet's metric appears at several grains, lifetime
         totals win over hourly, daily, then hour-of-day sums; one grouping and one source are used, never summed
         across them. A LazyFrame gives a LazyFrame: when every row has one source, endpoint, grain and grouping
-        and no bucket repeats (one pass over the data checks), nothing else is read until you collect.
+        and no bucket repeats (one pass over the data checks), nothing else is read until you collect. A lazy
+        frame of another engine that narwhals supports (a DuckDB relation, Ibis, Dask, PySpark...) gives the same
+        kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only there).
     metadata : DataFrame or path to CSV, optional
         One row per tweet with a ``tweet_id`` column (campaign, variant, content type...).
     rates : sequence of str
@@ -294,15 +302,23 @@ def per_tweet(
 
     A ``created_at`` column in ``tidy`` (exports, v2 payloads) is kept as a column of the result.
     """
+    check_choice("keep", keep, ("raise", "latest"), DataError)
+    if not isinstance(tidy, (pd.DataFrame, pl.DataFrame, pl.LazyFrame)):
+        other = nw.from_native(tidy, pass_through=True)
+        if isinstance(other, nw.LazyFrame):  # DuckDB, Ibis, Dask, PySpark...: evaluated there, lazily
+            if backend is not None:
+                raise DataError(f"a lazy {other.implementation} frame gives the same kind back; drop backend=")
+            from .tweets_engine import per_tweet_lazy  # imported here: it builds on this module
+
+            return per_tweet_lazy(tidy, metadata=metadata, rates=rates, keep=keep)
     lazy_in = isinstance(tidy, pl.LazyFrame)
     if lazy_in and backend not in (None, "polars"):
         raise DataError(f"a LazyFrame gives a polars LazyFrame; collect it first for backend={backend!r}")
     out_backend = check_backend(backend or ("polars" if isinstance(tidy, (pl.DataFrame, pl.LazyFrame)) else "pandas"))
-    check_choice("keep", keep, ("raise", "latest"), DataError)
     frame = tidy.lazy() if isinstance(tidy, (pl.LazyFrame, pl.DataFrame)) else to_polars(tidy, "tidy").lazy()
     schema = frame.collect_schema()
     columns = schema.names()
-    missing = [c for c in _REQUIRED if c not in columns]
+    missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise DataError(
             f"tidy frame lacks {missing}{did_you_mean(missing[0], columns)}; build it with a load_* function"
@@ -317,21 +333,21 @@ def per_tweet(
     if survey["uniform"] and survey["clean_ids"] and not survey["repeats"]:
         # the usual load: nothing to rank, no bucket seen twice (equal hashes would send it the exact way)
         chosen = summed.lazy() if summed is not None else chosen
-        metrics = _metric_order(survey["metrics"])
+        metrics = metric_order(survey["metrics"])
     else:
         eager = _check_ids(frame.collect(), "tidy frame")  # account-level data was refused above
         found = _choose_rows(eager, keep)
-        metrics = _metric_order(found[C.ENGAGEMENT_TYPE].unique().to_list())
+        metrics = metric_order(found[C.ENGAGEMENT_TYPE].unique().to_list())
         chosen = found.lazy()
     wide = chosen.pivot(on=C.ENGAGEMENT_TYPE, on_columns=metrics, index=C.TWEET_ID, values=C.VALUE)
     wide = wide.select(C.TWEET_ID, *[pl.col(m).cast(pl.Int64) for m in metrics])
     if C.CREATED_AT in columns:
         created = frame.group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).drop_nulls().first())
         wide = wide.join(created, on=C.TWEET_ID, how="left")
-    wide = _with_rates(wide, rates, [C.TWEET_ID, *metrics])
+    wide = with_rates(wide, rates, [C.TWEET_ID, *metrics])
     if metadata is not None:
         meta = read_metadata(metadata)
-        _check_rounded_join(wide, meta)
+        check_rounded_join(lambda: set(wide.select(C.TWEET_ID).collect()[C.TWEET_ID].to_list()), meta)
         if C.CREATED_AT in columns and C.CREATED_AT in meta.columns:
             meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
         wide = wide.join(meta.lazy(), on=C.TWEET_ID, how="left")
@@ -344,7 +360,7 @@ def per_tweet(
     return result
 
 
-def _with_rates(wide: pl.LazyFrame, rates: Sequence[str], columns: list[str]) -> pl.LazyFrame:
+def with_rates(wide: pl.LazyFrame, rates: Sequence[str], columns: list[str]) -> pl.LazyFrame:
     for name in rates:
         try:
             rate = resolve_metric(name, columns)

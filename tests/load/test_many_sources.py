@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import polars as pl
 import pytest
@@ -351,6 +352,8 @@ def test_per_tweet_raises_or_returns_the_latest(frames: list[pl.DataFrame], as_p
     if repeated:
         with pytest.raises(DataError, match="same number more than once"):
             per_tweet(frame)
+        with pytest.raises(DataError, match="same number more than once"):
+            per_tweet(duckdb.from_arrow(glued.to_arrow()))
     else:
         assert (
             dict(
@@ -408,3 +411,5 @@ def test_per_tweet_takes_the_best_source_then_endpoint_then_grain(rows: pl.DataF
     expected = sum(r["value"] for r in chosen if r["grouping"] == grouping)
     for frame in (rows, rows.to_pandas()):
         assert frame_rows(per_tweet(frame))[0]["impressions"] == expected  # never lost, never a mixed sum
+    in_duckdb = per_tweet(duckdb.from_arrow(rows.to_arrow()))  # the same rules, evaluated by DuckDB
+    assert in_duckdb.fetchall() == [("1790000000000000001", expected)]

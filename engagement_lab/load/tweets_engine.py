@@ -1,0 +1,170 @@
+"""per_tweet on a lazy frame of another engine (DuckDB, Ibis, Dask, PySpark... through narwhals): the same rules,
+evaluated in that engine, and a lazy frame of the same kind back.
+
+Only small answers leave the engine: a one-row survey, the metric names, the count of repeated buckets and, when
+some bucket repeats, the rows of those buckets (to tell contiguous history windows from real repeats with the
+same code as the polars path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import narwhals as nw
+
+from .. import columns as C
+from ..errors import DataError, StatsInputError, did_you_mean
+from ..metrics import Ratio, resolve_metric
+from .tweets import (
+    BUCKET,
+    ENDPOINT_PRIORITY,
+    GRAIN_PRIORITY,
+    ID_SHAPE,
+    REQUIRED,
+    SOURCE_PRIORITY,
+    check_rounded_join,
+    metric_order,
+    overlapping,
+    read_metadata,
+    repeats_error,
+)
+
+__all__ = ["per_tweet_lazy"]
+
+
+def _priority(column: str, order: Sequence[str], columns: Sequence[str]) -> nw.Expr:
+    """A column's rank in ``order`` (null counts as "", a value not listed ranks last)."""
+    if column not in columns:
+        return nw.lit(order.index("") if "" in order else len(order))
+    values = nw.col(column).fill_null("")
+    ranked: nw.Expr = nw.lit(len(order))
+    for rank, value in reversed(list(enumerate(order))):
+        ranked = nw.when(values == value).then(nw.lit(rank)).otherwise(ranked)
+    return ranked
+
+
+def _ids(frame: nw.LazyFrame[Any], dtype: Any, what: str) -> nw.LazyFrame[Any]:
+    """Tweet ids as stripped text: integers are exact and become text, floats are refused (from the schema)."""
+    if dtype.is_float():
+        raise DataError(
+            f"{what}: {C.TWEET_ID} is {dtype}; ids above 2**53 have already lost digits as floats. Re-read it as "
+            "text from the original source"
+        )
+    if dtype.is_integer():
+        return frame.with_columns(nw.col(C.TWEET_ID).cast(nw.String))
+    if dtype != nw.String:
+        raise DataError(f"{what}: {C.TWEET_ID} must hold strings, got {dtype}")
+    return frame.with_columns(nw.col(C.TWEET_ID).str.strip_chars())
+
+
+def _one_row(frame: nw.LazyFrame[Any]) -> dict[str, Any]:
+    row: dict[str, Any] = frame.collect(backend="polars").to_native().row(0, named=True)
+    return row
+
+
+def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: str) -> Any:
+    """See :func:`engagement_lab.load.per_tweet`; ``native`` is a lazy frame narwhals supports."""
+    frame = nw.from_native(native)
+    assert isinstance(frame, nw.LazyFrame)
+    kind = frame.implementation
+    schema = frame.collect_schema()
+    columns = list(schema.names())
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise DataError(
+            f"tidy frame lacks {missing}{did_you_mean(missing[0], columns)}; build it with a load_* function"
+        )
+    frame = _ids(frame, schema[C.TWEET_ID], "tidy frame")
+    survey = _one_row(
+        frame.select(
+            rows=nw.len(),
+            id_nulls=nw.col(C.TWEET_ID).is_null().sum(),
+            bad_ids=(~nw.col(C.TWEET_ID).is_null() & ~nw.col(C.TWEET_ID).str.contains(ID_SHAPE)).sum(),
+        )
+    )
+    if survey["rows"] and survey["id_nulls"] == survey["rows"]:
+        raise DataError(
+            "this data has no tweets: every row is account-level (rows without a tweet id). per_tweet needs "
+            "per-tweet rows; for account-level days use engagement_lab.timeseries.daily(tidy)."
+        )
+    if survey["bad_ids"]:
+        bad = frame.filter(~nw.col(C.TWEET_ID).str.contains(ID_SHAPE)).select(C.TWEET_ID).head(1)
+        example = _one_row(bad)[C.TWEET_ID]
+        raise DataError(
+            f"tidy frame: tweet id {example!r} is not a string of digits ({survey['bad_ids']} such rows); read the "
+            "ids as text from the original source"
+        )
+    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
+    frame = frame.filter(~nw.col(C.TWEET_ID).is_null() & ~nw.col(C.ENGAGEMENT_TYPE).is_null())
+    rank = (
+        _priority(C.SOURCE, SOURCE_PRIORITY, columns) * 10_000
+        + _priority(C.ENDPOINT, ENDPOINT_PRIORITY, columns) * 100
+        + _priority(C.GRAIN, GRAIN_PRIORITY, columns)
+    )
+    ranked = frame.with_columns(_rank=rank).filter(nw.col("_rank") == nw.col("_rank").min().over(*keys))
+    grouping = nw.col(C.GROUPING).fill_null("")
+    ranked = ranked.filter(grouping == grouping.min().over(*keys)).drop("_rank")
+    _refuse_repeats(ranked, [c for c in BUCKET if c in columns], keep, kind)
+    chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
+    names = chosen.select(C.ENGAGEMENT_TYPE).unique().collect(backend="polars").to_native()
+    metrics = metric_order(names[C.ENGAGEMENT_TYPE].to_list())
+    picked = [
+        nw.when(nw.col(C.ENGAGEMENT_TYPE) == m).then(nw.col(C.VALUE)).max().cast(nw.Int64).alias(m) for m in metrics
+    ]
+    wide = chosen.group_by(C.TWEET_ID).agg(*picked)
+    if C.CREATED_AT in columns:
+        wide = wide.join(frame.group_by(C.TWEET_ID).agg(nw.col(C.CREATED_AT).min()), on=C.TWEET_ID, how="left")
+    wide = _with_rates(wide, rates, [C.TWEET_ID, *metrics])
+    if metadata is not None:
+        meta = read_metadata(metadata)
+        check_rounded_join(lambda: _tweet_ids(wide), meta)
+        if C.CREATED_AT in columns and C.CREATED_AT in meta.columns:
+            meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
+        try:
+            joined = nw.from_native(meta).lazy(backend=kind)
+        except (ValueError, TypeError, NotImplementedError) as exc:
+            raise DataError(
+                f"metadata cannot be sent to a {kind} frame ({exc}); join it there yourself, or collect the tidy "
+                "frame to polars first"
+            ) from None
+        wide = wide.join(joined, on=C.TWEET_ID, how="left")
+    return wide.sort(C.TWEET_ID).to_native()
+
+
+def _tweet_ids(wide: nw.LazyFrame[Any]) -> set[str]:
+    """The tweet ids of ``wide`` (asked only when the metadata holds ids a spreadsheet may have rounded)."""
+    ids: list[str] = wide.select(C.TWEET_ID).collect(backend="polars").to_native()[C.TWEET_ID].to_list()
+    return set(ids)
+
+
+def _refuse_repeats(ranked: nw.LazyFrame[Any], bucket: list[str], keep: str, kind: Any) -> None:
+    """One number observed twice must not be added: the repeated buckets (usually none) are read out and judged
+    by the polars path's rule (contiguous history windows are not repeats)."""
+    counted = ranked.with_columns(_n=nw.len().over(*bucket))
+    if not _one_row(counted.select(repeated=(nw.col("_n") > 1).sum()))["repeated"]:
+        return
+    shared = counted.filter(nw.col("_n") > 1).drop("_n").collect(backend="polars").to_native()
+    flags = shared.select(overlapping(shared)).to_series()
+    if not flags.any():
+        return
+    if keep == "raise":
+        raise repeats_error(shared.filter(flags))
+    raise DataError(
+        f"keep='latest' is not available on a {kind} frame that observes one number more than once; deduplicate it "
+        "first (load_archive and a compacted archive's scan keep the latest), or collect it to polars"
+    )
+
+
+def _with_rates(wide: nw.LazyFrame[Any], rates: Sequence[str], columns: list[str]) -> nw.LazyFrame[Any]:
+    for name in rates:
+        try:
+            rate = resolve_metric(name, columns)
+        except StatsInputError as exc:
+            raise DataError(str(exc)) from None
+        if not isinstance(rate, Ratio):
+            raise DataError(f"{name!r} is not a rate; choose from the named rates such as 'engagement_rate'")
+        den = nw.col(rate.denominator).cast(nw.Float64)
+        wide = wide.with_columns((nw.col(rate.numerator).cast(nw.Float64) / nw.when(den > 0).then(den)).alias(name))
+        columns = [*columns, name]
+    return wide

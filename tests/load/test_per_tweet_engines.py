@@ -1,0 +1,121 @@
+"""per_tweet on a DuckDB relation: a relation back, equal to the polars result, with the same refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pytest
+
+from engagement_lab import DataError
+from engagement_lab.load import load_analytics_csv, load_response, load_v2, per_tweet
+
+from .test_many_sources import exports  # noqa: F401  (a fixture)
+from .test_tweets import PAYLOAD
+
+TWARC_PAGE = {
+    "data": [
+        {"id": "1790000000000000001", "created_at": "2026-05-01T10:00:00.000Z",
+         "public_metrics": {"like_count": 3, "retweet_count": 1, "reply_count": 0, "quote_count": 0,
+                            "impression_count": 120},
+         "organic_metrics": {"like_count": 2, "impression_count": 100, "retweet_count": 1, "reply_count": 0}},
+        {"id": "1790000000000000002", "created_at": "2026-05-02T10:00:00.000Z",
+         "public_metrics": {"like_count": 5, "retweet_count": 0, "reply_count": 1, "quote_count": 0,
+                            "impression_count": 300}},
+    ],
+    "__twarc": {"url": "https://api.twitter.com/2/tweets", "version": "2.14.0", "retrieved_at": "2026-05-03T00:00:00+00:00"},
+}  # fmt: skip
+
+
+def _relation(frame: Any) -> Any:
+    table = frame.to_arrow() if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame).to_arrow()
+    return duckdb.from_arrow(table)
+
+
+def _polars(relation: Any) -> pl.DataFrame:
+    out = pl.from_arrow(relation.arrow())
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+def _tidy_frames(files: list[Path], tmp_path: Path) -> dict[str, pl.DataFrame]:
+    (tmp_path / "page.jsonl").write_text(json.dumps(TWARC_PAGE) + "\n")
+    return {
+        "engagement api, several grains": load_response(PAYLOAD, backend="polars"),  # type: ignore[dict-item]
+        "overlapping exports": load_analytics_csv(files, backend="polars"),  # type: ignore[dict-item]
+        "twarc2 page, two sources": load_v2(tmp_path / "page.jsonl", backend="polars"),  # type: ignore[dict-item]
+    }
+
+
+def test_a_relation_gives_a_relation_equal_to_the_polars_result(
+    exports: list[Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    for name, tidy in _tidy_frames(exports, tmp_path).items():
+        want = per_tweet(tidy)
+        rates = ["engagement_rate"] if "engagements" in want.columns else []
+        want = per_tweet(tidy, rates=rates)
+        got = per_tweet(_relation(tidy), rates=rates)
+        assert isinstance(got, duckdb.DuckDBPyRelation), name
+        got_frame = _polars(got)
+        assert got_frame.columns == want.columns, name
+        assert got_frame.cast(dict(want.schema)).equals(want), name  # type: ignore[arg-type]
+
+
+def test_metadata_joins_in_the_engine(tmp_path: Path) -> None:
+    tidy = load_response(PAYLOAD, backend="polars")
+    meta = pd.DataFrame({"tweet_id": ["1790000000000000001", "1790000000000000002"], "arm": ["a", "b"]})
+    want = per_tweet(tidy, metadata=meta)
+    got = per_tweet(_relation(tidy), metadata=meta)
+    assert isinstance(got, duckdb.DuckDBPyRelation)
+    assert _polars(got).cast(dict(want.schema)).equals(want)  # type: ignore[arg-type]
+    rounded = pd.DataFrame({"tweet_id": ["1790000000000000000"], "arm": ["a"]})
+    with pytest.raises(DataError, match="rounding"):
+        per_tweet(_relation(tidy), metadata=rounded)
+
+
+def test_int_ids_become_exact_strings() -> None:
+    tidy = load_response(PAYLOAD, backend="polars").with_columns(pl.col("tweet_id").cast(pl.Int64))  # type: ignore[union-attr]
+    got = _polars(per_tweet(_relation(tidy)))
+    assert got["tweet_id"].to_list() == ["1790000000000000001", "1790000000000000002"]
+
+
+@pytest.mark.parametrize(
+    ("change", "phrase"),
+    [
+        (pl.col("tweet_id").cast(pl.Float64), "lost digits as floats"),
+        (pl.lit("1.79e18"), "is not a string of digits"),
+        (pl.lit(None, pl.String), "every row is account-level"),
+    ],
+)
+def test_ids_that_cannot_be_right_are_refused(change: pl.Expr, phrase: str) -> None:
+    tidy = load_response(PAYLOAD, backend="polars").with_columns(change.alias("tweet_id"))  # type: ignore[union-attr]
+    with pytest.raises(DataError, match=phrase):
+        per_tweet(_relation(tidy))
+
+
+def test_a_number_seen_twice_is_refused_never_added() -> None:
+    tidy = load_response(PAYLOAD, backend="polars")
+    twice = _relation(pl.concat([tidy, tidy]))  # type: ignore[list-item]
+    with pytest.raises(DataError, match="same number more than once"):
+        per_tweet(twice)
+    with pytest.raises(DataError, match="keep='latest' is not available on a duckdb frame"):
+        per_tweet(twice, keep="latest")
+    with pytest.raises(DataError, match="drop backend="):
+        per_tweet(_relation(tidy), backend="polars")
+    with pytest.raises(DataError, match="did you mean 'latest'"):
+        per_tweet(_relation(tidy), keep="lates")  # type: ignore[arg-type]
+
+
+def test_contiguous_history_windows_are_summed_not_refused(tmp_path: Path) -> None:
+    tweet = "1790000000000000001"
+    for i, (start, end, value) in enumerate([("2026-03-01", "2026-03-29", 3), ("2026-03-29", "2026-04-26", 4)]):
+        body = {"start": f"{start}T00:00:00Z", "end": f"{end}T00:00:00Z", "g": {tweet: {"impressions": str(value)}}}
+        (tmp_path / f"{i}.json").write_text(json.dumps(body))
+    tidy = load_response(tmp_path, backend="polars")
+    assert per_tweet(tidy)["impressions"].to_list() == [7]  # type: ignore[index]
+    assert _polars(per_tweet(_relation(tidy)))["impressions"].to_list() == [7]
