@@ -23,6 +23,7 @@ __all__ = [
     "Frame",
     "check_backend",
     "import_duckdb",
+    "repeat_parts",
     "repeats_query",
     "to_arrow",
     "to_frame",
@@ -86,15 +87,32 @@ def to_polars(frame: Any, what: str = "frame") -> pl.DataFrame:
     return out
 
 
-def repeats_query(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+REPEAT_PASS_ROWS = 20_000_000
+"""Rows whose key hashes one repeat-check pass sorts (160 MB of hashes): larger inputs take several passes."""
+
+
+def repeats_query(
+    frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str], part: int = 0, parts: int = 1
+) -> pl.LazyFrame:
     """A one-row query: ``repeats`` is False when no two rows share ``keys``.
 
     The keys are hashed (one 64-bit hash per column, a seed each, combined by xor), sorted, and compared with
     their neighbours: cheaper than grouping or counting distinct values. Distinct hashes prove distinct keys;
-    an equal pair means a repeat or, rarely, a collision, so a True sends the caller its exact way."""
+    an equal pair means a repeat or, rarely, a collision, so a True sends the caller its exact way.
+
+    With ``parts`` > 1 the query looks only at the rows whose hash falls in ``part`` (equal keys hash alike, so
+    the parts together decide the whole): memory is bounded by one part's hashes, not by the data."""
     hashed = reduce(operator.xor, [pl.col(k).hash(seed) for seed, k in enumerate(keys, start=1)])
-    ordered = frame.lazy().select(_h=hashed).select(pl.col("_h").sort())
+    selected = frame.lazy().select(_h=hashed)
+    if parts > 1:
+        selected = selected.filter(pl.col("_h") % parts == part)
+    ordered = selected.select(pl.col("_h").sort())
     return ordered.select(repeats=(pl.col("_h") == pl.col("_h").shift(1)).any())
+
+
+def repeat_parts(rows: int) -> int:
+    """How many hash parts keep each repeat-check pass within :data:`REPEAT_PASS_ROWS` rows."""
+    return max(1, -(-rows // REPEAT_PASS_ROWS))
 
 
 def import_duckdb() -> Any:

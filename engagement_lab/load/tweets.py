@@ -15,7 +15,7 @@ from .. import columns as C
 from ..errors import DataError, StatsInputError, check_choice, did_you_mean
 from ..ids import rounded_ids, rounded_ids_error, spreadsheet_rounding
 from ..metrics import Ratio, resolve_metric
-from .frames import Backend, check_backend, repeats_query, to_frame, to_polars
+from .frames import Backend, check_backend, repeat_parts, repeats_query, to_frame, to_polars
 
 __all__ = ["SOURCE_PRIORITY", "per_tweet", "read_metadata"]
 
@@ -234,38 +234,54 @@ def metric_order(names: Sequence[str]) -> list[str]:
 
 ID_SHAPE = r"^\d+(?:_\d+)?$"
 """A tweet id (digits) or a media key (``7_1790...``: the rows of X API v2 media analytics, one per video)."""
-_RANKED = (C.SOURCE, C.ENDPOINT, C.GRAIN, C.GROUPING)
+RANKED = (C.SOURCE, C.ENDPOINT, C.GRAIN, C.GROUPING)
 
 
 def _uniform(column: str) -> pl.Expr:
     """True when ``column`` holds one value throughout (or only nulls)."""
     values = pl.col(column)
     nulls = values.null_count()
-    return ((values == values.first()).all() & (nulls == 0)) | (nulls == pl.len())
+    # min and max: aggregations a streaming scan keeps in constant memory
+    return ((values.min() == values.max()) & (nulls == 0)) | (nulls == pl.len())
 
 
 def _survey(
-    frame: pl.LazyFrame, columns: Sequence[str], sums: pl.LazyFrame | None = None
+    frame: pl.LazyFrame, columns: Sequence[str], sums: pl.LazyFrame | None = None, rows: int | None = None
 ) -> tuple[dict[str, Any], pl.DataFrame | None]:
-    """What the fast path needs to know, from queries run concurrently: account-level rows, whether every row has
-    the same source, endpoint, grain and grouping, whether ids are clean, the metric names, and whether any
-    bucket repeats (sorted hashes, compared with their neighbours: cheaper than counting distinct values).
-    ``sums``, when given, is collected alongside (the fast path's answer, for an eager input)."""
-    named = {
-        "clean_ids": pl.col(C.TWEET_ID).drop_nulls().unique().str.contains(ID_SHAPE).all(),
-        "metrics": pl.col(C.ENGAGEMENT_TYPE).drop_nulls().unique().implode(),
-    }  # read off the small sums when there are sums
+    """What the fast path needs to know (from queries run concurrently on an eager input): account-level rows,
+    whether every row has the same source, endpoint, grain and grouping, whether ids are clean, the metric names,
+    and whether any bucket repeats (sorted hashes, compared with their neighbours: cheaper than counting
+    distinct values). ``sums``, when given, is collected alongside (the fast path's answer, for an eager input);
+    ``rows`` is the input's height when known."""
+    clean_ids = pl.col(C.TWEET_ID).drop_nulls().unique().str.contains(ID_SHAPE).all()
     facts = frame.select(
         rows=pl.len(),
         id_nulls=pl.col(C.TWEET_ID).null_count(),
-        uniform=pl.all_horizontal(*[_uniform(c) for c in _RANKED if c in columns]),
-        **({} if sums is not None else named),
+        uniform=pl.all_horizontal(*[_uniform(c) for c in RANKED if c in columns]),
+        **({} if sums is not None else {"clean_ids": clean_ids}),
     )
-    repeats = repeats_query(frame, [c for c in BUCKET if c in columns])
-    found, repeated, *summed = pl.collect_all([facts, repeats, *([sums] if sums is not None else [])])
+    keys = [c for c in BUCKET if c in columns]
+    # the repeat check sorts one hash per row: an input larger than one pass is checked in hash parts, one after
+    # another, so memory stays bounded (a Parquet scan counts its rows from the file footers)
+    parts = repeat_parts(rows) if rows is not None else repeat_parts(frame.select(pl.len()).collect().item())
+    queries = [facts, repeats_query(frame, keys, 0, parts), *([sums] if sums is not None else [])]
+    if rows is not None:  # in memory already: the queries run concurrently
+        found, repeated, *summed = pl.collect_all(queries)
+    else:
+        # a lazy input (a scan of a large dataset) is read in streaming batches, one query at a time: collect_all
+        # would cache the input the queries share, i.e. hold all of it in memory
+        found, repeated, *summed = [query.collect(engine="streaming") for query in queries]
     survey = {**found.row(0, named=True), **repeated.row(0, named=True)}
+    for part in range(1, parts):
+        if survey["repeats"]:
+            break
+        survey["repeats"] = repeats_query(frame, keys, part, parts).collect(engine="streaming").item()
     if summed:
-        survey.update(summed[0].select(**named).row(0, named=True))
+        survey["clean_ids"] = summed[0].select(clean_ids).item()
+    # the metric names, from the small sums when there are sums; a group_by streams (unique() held the column)
+    names = summed[0].lazy() if summed else frame
+    found_names = names.group_by(C.ENGAGEMENT_TYPE).len().collect(engine="streaming")
+    survey["metrics"] = found_names[C.ENGAGEMENT_TYPE].drop_nulls().to_list()
     return survey, summed[0] if summed else None
 
 
@@ -327,7 +343,8 @@ def per_tweet(
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     chosen = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))
     # an eager input is summed while it is surveyed (the sums are small); a lazy one stays lazy
-    survey, summed = _survey(frame, columns, None if lazy_in else chosen)
+    height = None if lazy_in else (tidy.height if isinstance(tidy, pl.DataFrame) else len(tidy))
+    survey, summed = _survey(frame, columns, None if lazy_in else chosen, height)
     if survey["rows"] and survey["id_nulls"] == survey["rows"]:
         _refuse_account_level(frame.select(C.TWEET_ID, C.GRAIN).collect())
     if survey["uniform"] and survey["clean_ids"] and not survey["repeats"]:

@@ -21,6 +21,7 @@ from .tweets import (
     ENDPOINT_PRIORITY,
     GRAIN_PRIORITY,
     ID_SHAPE,
+    RANKED,
     REQUIRED,
     SOURCE_PRIORITY,
     check_rounded_join,
@@ -42,6 +43,12 @@ def _priority(column: str, order: Sequence[str], columns: Sequence[str]) -> nw.E
     for rank, value in reversed(list(enumerate(order))):
         ranked = nw.when(values == value).then(nw.lit(rank)).otherwise(ranked)
     return ranked
+
+
+def _uniform(column: str) -> nw.Expr:
+    """True when ``column`` holds one value throughout (or only nulls)."""
+    values, nulls = nw.col(column), nw.col(column).is_null().sum()
+    return ((values.min() == values.max()) & (nulls == 0)) | (nulls == nw.len())
 
 
 def _ids(frame: nw.LazyFrame[Any], dtype: Any, what: str) -> nw.LazyFrame[Any]:
@@ -80,19 +87,22 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
         frame.select(
             rows=nw.len(),
             id_nulls=nw.col(C.TWEET_ID).is_null().sum(),
-            bad_ids=(~nw.col(C.TWEET_ID).is_null() & ~nw.col(C.TWEET_ID).str.contains(ID_SHAPE)).sum(),
+            **{f"_uniform_{c}": _uniform(c) for c in RANKED if c in columns},
         )
     )
+    uniform = all(v for k, v in survey.items() if k.startswith("_uniform_"))
     if survey["rows"] and survey["id_nulls"] == survey["rows"]:
         raise DataError(
             "this data has no tweets: every row is account-level (rows without a tweet id). per_tweet needs "
             "per-tweet rows; for account-level days use engagement_lab.timeseries.daily(tidy)."
         )
-    if survey["bad_ids"]:
-        bad = frame.filter(~nw.col(C.TWEET_ID).str.contains(ID_SHAPE)).select(C.TWEET_ID).head(1)
-        example = _one_row(bad)[C.TWEET_ID]
+    # the id shape is tested on the distinct ids (thousands), not on every row (a regex per row is slow)
+    bad = frame.select(C.TWEET_ID).unique().filter(~nw.col(C.TWEET_ID).is_null())
+    bad = bad.filter(~nw.col(C.TWEET_ID).str.contains(ID_SHAPE))
+    found = bad.select(n=nw.len(), example=nw.col(C.TWEET_ID).min())
+    if (row := _one_row(found))["n"]:
         raise DataError(
-            f"tidy frame: tweet id {example!r} is not a string of digits ({survey['bad_ids']} such rows); read the "
+            f"tidy frame: tweet id {row['example']!r} is not a string of digits ({row['n']} such ids); read the "
             "ids as text from the original source"
         )
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
@@ -102,9 +112,11 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
         + _priority(C.ENDPOINT, ENDPOINT_PRIORITY, columns) * 100
         + _priority(C.GRAIN, GRAIN_PRIORITY, columns)
     )
-    ranked = frame.with_columns(_rank=rank).filter(nw.col("_rank") == nw.col("_rank").min().over(*keys))
-    grouping = nw.col(C.GROUPING).fill_null("")
-    ranked = ranked.filter(grouping == grouping.min().over(*keys)).drop("_rank")
+    ranked = frame
+    if not uniform:  # several sources, endpoints, grains or groupings: keep the best per tweet and metric
+        ranked = frame.with_columns(_rank=rank).filter(nw.col("_rank") == nw.col("_rank").min().over(*keys))
+        grouping = nw.col(C.GROUPING).fill_null("")
+        ranked = ranked.filter(grouping == grouping.min().over(*keys)).drop("_rank")
     _refuse_repeats(ranked, [c for c in BUCKET if c in columns], keep, kind)
     chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
     names = chosen.select(C.ENGAGEMENT_TYPE).unique().collect(backend="polars").to_native()
@@ -141,9 +153,10 @@ def _tweet_ids(wide: nw.LazyFrame[Any]) -> set[str]:
 def _refuse_repeats(ranked: nw.LazyFrame[Any], bucket: list[str], keep: str, kind: Any) -> None:
     """One number observed twice must not be added: the repeated buckets (usually none) are read out and judged
     by the polars path's rule (contiguous history windows are not repeats)."""
-    counted = ranked.with_columns(_n=nw.len().over(*bucket))
-    if not _one_row(counted.select(repeated=(nw.col("_n") > 1).sum()))["repeated"]:
+    sizes = ranked.group_by(*bucket).agg(nw.len().alias("_n")).filter(nw.col("_n") > 1)
+    if not _one_row(sizes.select(repeated=nw.len()))["repeated"]:
         return
+    counted = ranked.with_columns(_n=nw.len().over(*bucket))  # null-safe, unlike a join on the bucket columns
     shared = counted.filter(nw.col("_n") > 1).drop("_n").collect(backend="polars").to_native()
     flags = shared.select(overlapping(shared)).to_series()
     if not flags.any():

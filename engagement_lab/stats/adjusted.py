@@ -31,6 +31,7 @@ from scipy import stats as sps
 from ..errors import StatsInputError, check_choice
 from ..metrics import Metric, Ratio
 from .effects import Alternative
+from .inputs import collect
 
 __all__ = [
     "MAX_LEVELS",
@@ -192,9 +193,7 @@ def fit_adjusted(
     needed = list(dict.fromkeys([by, numerator, *([metric.denominator] if isinstance(metric, Ratio) else []),
                                  *covariates, *([cluster] if cluster else [])]))  # fmt: skip
     frame = nw.from_native(data).select(*needed)
-    if isinstance(frame, nw.LazyFrame):
-        frame = frame.collect()
-    table = frame.to_pandas().dropna()
+    table = collect(frame).to_pandas().dropna()
     table[by] = table[by].astype(str)
     if isinstance(metric, Ratio):
         table = table[table[metric.denominator] > 0]

@@ -19,6 +19,7 @@ import pyarrow as pa
 from ..errors import StatsInputError, did_you_mean
 from ..load.frames import Backend, check_backend, to_frame
 from .adjusted import is_categorical
+from .inputs import collect
 
 __all__ = ["IMBALANCED", "balance"]
 
@@ -48,9 +49,7 @@ def balance(
         if name not in columns:
             raise StatsInputError(f"{name!r} is not a column{did_you_mean(name, columns)}; columns: {columns[:15]}")
     selected = native.select(*dict.fromkeys([by, *covariates]))
-    if isinstance(selected, nw.LazyFrame):
-        selected = selected.collect()
-    table = selected.to_pandas().dropna(subset=[by])
+    table = collect(selected).to_pandas().dropna(subset=[by])
     table[by] = table[by].astype(str)
     groups = sorted(table[by].unique())
     reference = control if control is not None else (groups[0] if groups else None)

@@ -16,13 +16,19 @@ import narwhals as nw
 from ..errors import StatsInputError
 from ..metrics import Metric, Ratio
 
-__all__ = ["checked_frame"]
+__all__ = ["checked_frame", "collect"]
 
 _SHOWN = 5
 
 
-def _collect(frame: Any) -> Any:
-    return frame.collect() if isinstance(frame, nw.LazyFrame) else frame
+def collect(frame: Any) -> Any:
+    """A narwhals frame, collected if lazy. polars runs the query on its streaming engine, so a plan over a large
+    scan (e.g. per_tweet of a Parquet dataset) is read in batches instead of whole into memory."""
+    if not isinstance(frame, nw.LazyFrame):
+        return frame
+    if frame.implementation.is_polars():
+        return frame.collect(engine="streaming")
+    return frame.collect()
 
 
 def _numeric(frame: Any, columns: Sequence[str]) -> list[str]:
@@ -69,7 +75,7 @@ def _problems(metrics: Sequence[Metric], schema: Any) -> list[tuple[str, Any]]:
 
 def _examples(frame: Any, bad: Any, columns: list[str]) -> list[dict[str, Any]]:
     shown = [c for c in ("tweet_id", *columns) if c in frame.columns]
-    rows: list[dict[str, Any]] = _collect(frame.filter(bad).select(*dict.fromkeys(shown)).head(_SHOWN)).rows(named=True)
+    rows: list[dict[str, Any]] = collect(frame.filter(bad).select(*dict.fromkeys(shown)).head(_SHOWN)).rows(named=True)
     return rows
 
 
@@ -98,7 +104,7 @@ def checked_frame(
     label_null = nw.col(by).is_null()
     if by in floats:
         label_null = label_null | nw.col(by).is_nan()
-    counts = _collect(
+    counts = collect(
         data.select(
             label_null.sum().alias("_null_labels"),
             *[(expr.fill_null(False)).sum().alias(f"_rule{i}") for i, (_, expr) in enumerate(rules)],

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import StatsInputError, did_you_mean
 from ..metrics import Metric, Ratio
+from .inputs import collect
 
 __all__ = ["GroupStats", "group_stats", "tweet_arrays"]
 
@@ -141,8 +142,7 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
         nw.col("_bin").all().alias("binary"),
     ]
     table = data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations)
-    if isinstance(table, nw.LazyFrame):
-        table = table.collect()
+    table = collect(table)
     rows = table.rows(named=True)
     binary = not isinstance(metric, Ratio) and bool(rows) and all(row["binary"] for row in rows)
     out = {}
@@ -164,8 +164,7 @@ def tweet_arrays(frame: Any, metric: Metric, by: str) -> dict[str, tuple[np.ndar
     data = nw.from_native(frame).select(*columns)
     floats = [c for c, t in data.collect_schema().items() if t.is_float()]
     data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats]).drop_nulls() if floats else data.drop_nulls()
-    if isinstance(data, nw.LazyFrame):
-        data = data.collect()
+    data = collect(data)
     names, which = np.unique(data[by].to_numpy().astype(str), return_inverse=True)
     order = np.argsort(which, kind="stable")
     bounds = np.searchsorted(which[order], np.arange(len(names) + 1))

@@ -154,3 +154,25 @@ def test_a_lazy_frame_with_a_repeated_total_is_refused_at_the_call(tmp_path: Pat
     with pytest.raises(DataError, match="same number more than once"):
         per_tweet(twice.lazy())
     assert per_tweet(twice.lazy(), keep="latest").collect().equals(per_tweet(load_response(PAYLOAD, backend="polars")))  # type: ignore[union-attr]
+
+
+def test_the_repeat_check_in_hash_parts_decides_like_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large inputs are checked for repeats in hash parts (bounded memory); equal keys hash alike, so a repeat is
+    always found in one of the parts, and per_tweet refuses it as it does in one pass."""
+    from engagement_lab.load import frames, tweets
+
+    # one grouping: the fast path, where the survey's repeat check is all that stands between a repeat and a sum
+    tidy = load_response({"totals": PAYLOAD["totals"]}, backend="polars")
+    keys = ["tweet_id", "engagement_type", "grain", "day", "hour", "timestamp"]
+    twice = pl.concat([tidy, tidy.head(1)])  # type: ignore[list-item]
+    for frame, repeated in ((tidy, False), (twice, True)):
+        for parts in (1, 2, 3, 7):
+            found = [frames.repeats_query(frame, keys, k, parts).collect().item() for k in range(parts)]
+            assert any(found) is repeated
+            assert sum(found) == repeated  # the repeated key lands in exactly one part
+    for parts in range(2, 8):  # the repeat falls outside part 0 for most of these
+        monkeypatch.setattr(tweets, "repeat_parts", lambda rows, n=parts: n)
+        with pytest.raises(DataError, match="same number more than once"):
+            per_tweet(twice.lazy())
+        assert per_tweet(tidy.lazy()).collect().equals(per_tweet(tidy))  # type: ignore[union-attr]
+    assert frames.repeat_parts(frames.REPEAT_PASS_ROWS * 2 + 1) == 3
