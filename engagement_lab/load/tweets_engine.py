@@ -16,6 +16,7 @@ import narwhals as nw
 from .. import columns as C
 from ..errors import DataError, StatsInputError, did_you_mean
 from ..metrics import Ratio, resolve_metric
+from .frames import repeat_parts
 from .tweets import (
     BUCKET,
     ENDPOINT_PRIORITY,
@@ -117,7 +118,7 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
         ranked = frame.with_columns(_rank=rank).filter(nw.col("_rank") == nw.col("_rank").min().over(*keys))
         grouping = nw.col(C.GROUPING).fill_null("")
         ranked = ranked.filter(grouping == grouping.min().over(*keys)).drop("_rank")
-    _refuse_repeats(ranked, [c for c in BUCKET if c in columns], keep, kind)
+    _refuse_repeats(ranked, [c for c in BUCKET if c in columns], keep, kind, repeat_parts(survey["rows"]))
     chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
     names = chosen.select(C.ENGAGEMENT_TYPE).unique().collect(backend="polars").to_native()
     metrics = metric_order(names[C.ENGAGEMENT_TYPE].to_list())
@@ -150,11 +151,18 @@ def _tweet_ids(wide: nw.LazyFrame[Any]) -> set[str]:
     return set(ids)
 
 
-def _refuse_repeats(ranked: nw.LazyFrame[Any], bucket: list[str], keep: str, kind: Any) -> None:
+def _refuse_repeats(ranked: nw.LazyFrame[Any], bucket: list[str], keep: str, kind: Any, parts: int) -> None:
     """One number observed twice must not be added: the repeated buckets (usually none) are read out and judged
     by the polars path's rule (contiguous history windows are not repeats)."""
-    sizes = ranked.group_by(*bucket).agg(nw.len().alias("_n")).filter(nw.col("_n") > 1)
-    if not _one_row(sizes.select(repeated=nw.len()))["repeated"]:
+    # a large input is counted in parts (the last three digits of the tweet id pick the part: one bucket is never
+    # split across parts), so the engine's aggregate holds one part's buckets at a time
+    part = nw.col(C.TWEET_ID).str.slice(-3).cast(nw.Int64) % parts
+    for k in range(parts):
+        within = ranked.filter(part == k) if parts > 1 else ranked
+        sizes = within.group_by(*bucket).agg(nw.len().alias("_n")).filter(nw.col("_n") > 1)
+        if _one_row(sizes.select(repeated=nw.len()))["repeated"]:
+            break
+    else:
         return
     counted = ranked.with_columns(_n=nw.len().over(*bucket))  # null-safe, unlike a join on the bucket columns
     shared = counted.filter(nw.col("_n") > 1).drop("_n").collect(backend="polars").to_native()

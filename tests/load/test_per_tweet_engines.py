@@ -119,3 +119,16 @@ def test_contiguous_history_windows_are_summed_not_refused(tmp_path: Path) -> No
     tidy = load_response(tmp_path, backend="polars")
     assert per_tweet(tidy)["impressions"].to_list() == [7]  # type: ignore[index]
     assert _polars(per_tweet(_relation(tidy)))["impressions"].to_list() == [7]
+
+
+def test_the_repeat_count_in_parts_finds_every_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large relation is counted in parts picked by the id's last digits; a repeat is found in whichever part."""
+    from engagement_lab.load import tweets_engine
+
+    tidy = load_response({"totals": PAYLOAD["totals"]}, backend="polars")  # one grouping: nothing ranked away
+    twice = pl.concat([tidy, tidy.tail(1)])  # type: ignore[list-item]
+    for parts in range(2, 8):
+        monkeypatch.setattr(tweets_engine, "repeat_parts", lambda rows, n=parts: n)
+        with pytest.raises(DataError, match="same number more than once"):
+            per_tweet(_relation(twice))
+        assert _polars(per_tweet(_relation(tidy))).cast(dict(per_tweet(tidy).schema)).equals(per_tweet(tidy))  # type: ignore[arg-type,union-attr]
