@@ -377,7 +377,10 @@ def per_tweet(
     return result
 
 
-def with_rates(wide: pl.LazyFrame, rates: Sequence[str], columns: list[str]) -> pl.LazyFrame:
+def with_rates(wide: Any, rates: Sequence[str], columns: list[str]) -> Any:
+    """Named rates added as float columns to a lazy frame of any engine narwhals supports (the same kind back); a
+    zero or missing denominator gives null, never a number."""
+    frame = nw.from_native(wide)
     for name in rates:
         try:
             rate = resolve_metric(name, columns)
@@ -385,7 +388,7 @@ def with_rates(wide: pl.LazyFrame, rates: Sequence[str], columns: list[str]) -> 
             raise DataError(str(exc)) from None
         if not isinstance(rate, Ratio):
             raise DataError(f"{name!r} is not a rate; choose from the named rates such as 'engagement_rate'")
-        den = pl.col(rate.denominator).cast(pl.Float64)
-        wide = wide.with_columns((pl.col(rate.numerator) / pl.when(den > 0).then(den)).alias(name))
+        den = nw.col(rate.denominator).cast(nw.Float64)
+        frame = frame.with_columns((nw.col(rate.numerator).cast(nw.Float64) / nw.when(den > 0).then(den)).alias(name))
         columns = [*columns, name]
-    return wide
+    return frame.to_native()

@@ -14,8 +14,7 @@ from typing import Any
 import narwhals as nw
 
 from .. import columns as C
-from ..errors import DataError, StatsInputError, did_you_mean
-from ..metrics import Ratio, resolve_metric
+from ..errors import DataError, did_you_mean
 from .frames import repeat_parts
 from .tweets import (
     BUCKET,
@@ -30,6 +29,7 @@ from .tweets import (
     overlapping,
     read_metadata,
     repeats_error,
+    with_rates,
 )
 
 __all__ = ["per_tweet_lazy"]
@@ -128,7 +128,7 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     wide = chosen.group_by(C.TWEET_ID).agg(*picked)
     if C.CREATED_AT in columns:
         wide = wide.join(frame.group_by(C.TWEET_ID).agg(nw.col(C.CREATED_AT).min()), on=C.TWEET_ID, how="left")
-    wide = _with_rates(wide, rates, [C.TWEET_ID, *metrics])
+    wide = nw.from_native(with_rates(wide.to_native(), rates, [C.TWEET_ID, *metrics]))
     if metadata is not None:
         meta = read_metadata(metadata)
         check_rounded_join(lambda: _tweet_ids(wide), meta)
@@ -175,17 +175,3 @@ def _refuse_repeats(ranked: nw.LazyFrame[Any], bucket: list[str], keep: str, kin
         f"keep='latest' is not available on a {kind} frame that observes one number more than once; deduplicate it "
         "first (load_archive and a compacted archive's scan keep the latest), or collect it to polars"
     )
-
-
-def _with_rates(wide: nw.LazyFrame[Any], rates: Sequence[str], columns: list[str]) -> nw.LazyFrame[Any]:
-    for name in rates:
-        try:
-            rate = resolve_metric(name, columns)
-        except StatsInputError as exc:
-            raise DataError(str(exc)) from None
-        if not isinstance(rate, Ratio):
-            raise DataError(f"{name!r} is not a rate; choose from the named rates such as 'engagement_rate'")
-        den = nw.col(rate.denominator).cast(nw.Float64)
-        wide = wide.with_columns((nw.col(rate.numerator).cast(nw.Float64) / nw.when(den > 0).then(den)).alias(name))
-        columns = [*columns, name]
-    return wide
