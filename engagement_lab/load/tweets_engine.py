@@ -48,7 +48,7 @@ def _priority(column: str, order: Sequence[str], columns: Sequence[str]) -> nw.E
 
 def _uniform(column: str) -> nw.Expr:
     """True when ``column`` holds one value throughout (or only nulls)."""
-    values, nulls = nw.col(column), nw.col(column).is_null().sum()
+    values, nulls = nw.col(column), nw.col(column).is_null().cast(nw.Int64).sum()
     return ((values.min() == values.max()) & (nulls == 0)) | (nulls == nw.len())
 
 
@@ -87,7 +87,7 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     survey = _one_row(
         frame.select(
             rows=nw.len(),
-            id_nulls=nw.col(C.TWEET_ID).is_null().sum(),
+            id_nulls=nw.col(C.TWEET_ID).is_null().cast(nw.Int64).sum(),
             **{f"_uniform_{c}": _uniform(c) for c in RANKED if c in columns},
         )
     )

@@ -106,8 +106,9 @@ def checked_frame(
         label_null = label_null | nw.col(by).is_nan()
     counts = collect(
         data.select(
-            label_null.sum().alias("_null_labels"),
-            *[(expr.fill_null(False)).sum().alias(f"_rule{i}") for i, (_, expr) in enumerate(rules)],
+            # booleans are counted as integers (Spark refuses to sum a boolean)
+            label_null.cast(nw.Int64).sum().alias("_null_labels"),
+            *[expr.fill_null(False).cast(nw.Int64).sum().alias(f"_rule{i}") for i, (_, expr) in enumerate(rules)],
         )
     ).row(0)
     for i, (what, expr) in enumerate(rules):
