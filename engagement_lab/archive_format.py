@@ -7,6 +7,7 @@
       manifest.jsonl            an index, one provenance object per line (rebuilt from responses/ if torn)
       quarantine/               unreadable response files moved aside by a resume (their requests are refetched)
       .lock                     held by the one process writing the archive (its pid inside)
+      parquet/                  optional: the Parquet dataset ``compact`` writes from responses/ (see load.compaction)
 
 A response file appears only by an atomic rename of a complete temporary file, so a reader never sees half
 of one. The body is the response text exactly as received; provenance has no secrets.
