@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -30,6 +31,8 @@ __all__ = [
     "RESPONSES",
     "SUFFIX",
     "CorruptArchiveFile",
+    "fsync_dir",
+    "fsync_file",
     "iter_envelopes",
     "read_envelope",
     "read_manifest",
@@ -52,6 +55,21 @@ class CorruptArchiveFile(DataError):
             f"{QUARANTINE}/ and fetches that request again, or delete it yourself"
         )
         self.path, self.reason = path, reason
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a written file's bytes to the disk (before a rename or a commit makes it count)."""
+    with open(path, "rb+") as written:
+        os.fsync(written.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename into ``path`` durable (a file's own fsync does not cover its directory entry)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_envelope(path: Path) -> dict[str, Any]:

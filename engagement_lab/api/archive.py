@@ -22,6 +22,8 @@ from ..archive_format import (
     RESPONSES,
     SUFFIX,
     CorruptArchiveFile,
+    fsync_dir,
+    fsync_file,
     read_envelope,
     read_manifest,
 )
@@ -32,14 +34,6 @@ from .client import RawResponse
 __all__ = ["Archive"]
 
 log = logging.getLogger("engagement_lab.api")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -142,10 +136,9 @@ class Archive:
         tmp = final.with_name(f"{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as handle:
             handle.write(json.dumps(envelope, separators=(",", ":")).encode())
-        with open(tmp, "rb+") as written:
-            os.fsync(written.fileno())
+        fsync_file(tmp)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         with self._lock:
             self._append_manifest(provenance)
             self.entries[request.key] = provenance

@@ -34,7 +34,7 @@ from urllib.parse import quote
 import polars as pl
 
 from .. import columns as C
-from ..archive_format import RESPONSES, SUFFIX, read_envelope, read_manifest
+from ..archive_format import RESPONSES, SUFFIX, fsync_dir, fsync_file, read_envelope, read_manifest
 from ..errors import DataError, check_choice
 from ..locking import WriterLock
 from .archive import KEYS, check_archive, conflict_error, conflicts, examples, keyed, merged, parse_envelope
@@ -152,6 +152,7 @@ class _State:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
 
 
 def _remove_uncommitted(dataset: Path, state: _State) -> None:
@@ -246,6 +247,7 @@ def compact(
                     entry = state.partitions.setdefault(partition, {"files": []})
                     file = f"{partition}/part-{name}-{len(entry['files'])}.parquet"
                     part.write_parquet(dataset / file, compression="zstd", statistics=True)
+                    fsync_file(dataset / file)  # on disk before the commit that makes it count
                     entry["files"].append(file)
                     entry["checked"] = False
                     entry["rows"] = entry.get("rows", 0) + part.height
