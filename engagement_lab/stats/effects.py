@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 
+from scipy import special
 from scipy import stats as sps
 from scipy.optimize import brentq, minimize_scalar
 
@@ -78,11 +79,13 @@ def _welch_df(v_t: float, v_c: float, n_t: int, n_c: int) -> float:
 
 def p_from_t(t: float, df: float, alternative: Alternative) -> float:
     """p-value of a t (or, with df = inf, z) statistic."""
-    if math.isnan(t) or math.isnan(df):
+    if math.isnan(t) or math.isnan(df) or df <= 0:
         return NAN
 
-    def sf(x: float) -> float:  # the plain functions are far cheaper than frozen distributions
-        return float(sps.t.sf(x, df) if math.isfinite(df) else sps.norm.sf(x))
+    def sf(x: float) -> float:
+        # scipy.special's functions are what sps.t.sf / sps.norm.sf evaluate, without ~50 µs of argument
+        # handling per call (a 28-pair comparison makes ~90 such calls)
+        return float(special.stdtr(df, -x) if math.isfinite(df) else special.ndtr(-x))
 
     if alternative == "greater":
         return sf(t)
@@ -93,9 +96,9 @@ def p_from_t(t: float, df: float, alternative: Alternative) -> float:
 
 def _quantile(alpha: float, df: float, alternative: Alternative) -> float:
     level = 1 - alpha if alternative != "two-sided" else 1 - alpha / 2
-    if math.isnan(df):
+    if math.isnan(df) or df <= 0:
         return NAN
-    return float(sps.t.ppf(level, df) if math.isfinite(df) else sps.norm.ppf(level))
+    return float(special.stdtrit(df, level) if math.isfinite(df) else special.ndtri(level))
 
 
 def _interval(center: float, half: float, alternative: Alternative) -> tuple[float, float]:

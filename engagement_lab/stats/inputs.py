@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import narwhals as nw
+import pandas as pd
+import polars as pl
+import pyarrow as pa
 
 from ..errors import StatsInputError
 from ..metrics import Metric, Ratio
@@ -29,6 +32,38 @@ def collect(frame: Any) -> Any:
     if frame.implementation.is_polars():
         return frame.collect(engine="streaming")
     return frame.collect()
+
+
+def _to_polars(series: pd.Series) -> pl.Series:
+    """A pandas column as polars. Arrow-backed strings (pandas 3's ``str``) are cast to Arrow's string view,
+    polars' own layout, which it then takes without a copy: 2 ms instead of 8 ms for 1M labels."""
+    dtype = series.dtype
+    if getattr(dtype, "storage", None) == "pyarrow" or isinstance(dtype, pd.ArrowDtype):
+        values = pa.chunked_array(pa.array(series))
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            return pl.Series(str(series.name), pl.from_arrow(values.cast(pa.string_view())))
+    return pl.from_pandas(series)
+
+
+def _on_polars(data: Any, needed: Sequence[str]) -> Any:
+    """An eager frame narrowed to ``needed`` and made a polars lazy plan, so the checks and every group's sums
+    run as a few fused, multi-threaded queries instead of one pandas pass per step (on 1M tweets this is what
+    puts compare() at a fraction of a pandas groupby loop). Lazy frames stay on their own engine; a pandas
+    column polars cannot hold (an object column mixing types) keeps the frame on pandas."""
+    if not isinstance(data, nw.DataFrame):
+        return data
+    narrow = data.select(*needed)
+    if narrow.implementation.is_polars():
+        return narrow.lazy()
+    if not narrow.implementation.is_pandas():
+        return narrow
+    native = narrow.to_native()
+    try:
+        # column by column: half the time of pl.from_pandas on the frame (numeric columns are not copied)
+        converted = pl.DataFrame([_to_polars(native[c]).alias(c) for c in native.columns])
+    except (TypeError, ValueError, ArithmeticError, pl.exceptions.PolarsError, pa.ArrowException):
+        return narrow
+    return nw.from_native(converted).lazy()
 
 
 def _numeric(frame: Any, columns: Sequence[str]) -> list[str]:
@@ -67,7 +102,7 @@ def _problems(metrics: Sequence[Metric], schema: Any) -> list[tuple[str, Any]]:
             for name in metric.columns:
                 if schema[name].is_integer():
                     continue
-                whole = nw.col(name) == nw.col(name).round(0)
+                whole = nw.col(name) == nw.col(name).floor()
                 rules.append((f"fractional {name!r} (counts are whole numbers)", present & ~whole))
             rules.append((f"{metric.numerator!r} larger than {metric.denominator!r}", present & (num > den)))
     return rules
@@ -77,6 +112,35 @@ def _examples(frame: Any, bad: Any, columns: list[str]) -> list[dict[str, Any]]:
     shown = [c for c in ("tweet_id", *columns) if c in frame.columns]
     rows: list[dict[str, Any]] = collect(frame.filter(bad).select(*dict.fromkeys(shown)).head(_SHOWN)).rows(named=True)
     return rows
+
+
+def _flags(
+    data: Any, metrics: Sequence[Metric], label_null: Any, floats: Sequence[str]
+) -> tuple[list[int], list[bool]]:
+    """Rows with a null label, rows breaking each rule, and whether each of ``floats`` holds NaN.
+
+    Asked first as ``any()`` in one query (a fifth of the cost of counting on 1M rows); only the kinds that
+    occur are then counted exactly, which happens when something is wrong or some labels are missing."""
+
+    def any_of(expr: Any, name: str) -> Any:
+        return expr.fill_null(False).any().alias(name)
+
+    rules = [expr for _, expr in _problems(metrics, data.collect_schema())]
+    checks = [label_null, *rules]
+    row = collect(
+        data.select(
+            *[any_of(expr, f"_check{i}") for i, expr in enumerate(checks)],
+            *[any_of(nw.col(c).is_nan(), f"_nan{i}") for i, c in enumerate(floats)],
+        )
+    ).row(0)
+    found = [i for i in range(len(checks)) if row[i]]
+    counts = [0] * len(checks)
+    if found:
+        # booleans are counted as integers (Spark refuses to sum a boolean)
+        exact = data.select(*[checks[i].fill_null(False).cast(nw.Int64).sum().alias(f"_n{i}") for i in found])
+        for i, n in zip(found, collect(exact).row(0), strict=True):
+            counts[i] = int(n)
+    return counts, [bool(flag) for flag in row[len(checks) :]]
 
 
 def checked_frame(
@@ -93,24 +157,23 @@ def checked_frame(
         For non-numeric metric columns, negative counts, and for bounded ratios (per impression)
         fractional counts or a numerator larger than its denominator; the message names the rows and the fix.
     """
-    data = nw.from_native(frame)
     columns = list(dict.fromkeys([c for m in metrics for c in m.columns] + list(extra)))
+    data = nw.from_native(frame)
+    shown = ["tweet_id"] if "tweet_id" in data.columns else []
+    data = _on_polars(data, list(dict.fromkeys([*shown, by, *columns, *labels])))
     floats = _numeric(data, columns)
     schema = data.collect_schema()
     floats += [c for c in labels if c not in floats and schema[c].is_float()]
-    if floats:
-        data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats])
-    rules = _problems(metrics, data.collect_schema())
     label_null = nw.col(by).is_null()
-    if by in floats:
+    if schema[by].is_float():
         label_null = label_null | nw.col(by).is_nan()
-    counts = collect(
-        data.select(
-            # booleans are counted as integers (Spark refuses to sum a boolean)
-            label_null.cast(nw.Int64).sum().alias("_null_labels"),
-            *[expr.fill_null(False).cast(nw.Int64).sum().alias(f"_rule{i}") for i, (_, expr) in enumerate(rules)],
-        )
-    ).row(0)
+    counts, nans = _flags(data, metrics, label_null, floats)
+    if any(nans):
+        # NaN is made null (as pandas has it) only in the columns that hold one, and the rules counted again: a
+        # rewrite of every float column would cost every comparison a pass for a case most frames never have
+        data = data.with_columns(*[nw.col(c).fill_nan(None) for c, n in zip(floats, nans, strict=True) if n])
+        counts, _ = _flags(data, metrics, label_null, [])
+    rules = _problems(metrics, data.collect_schema())
     for i, (what, expr) in enumerate(rules):
         if counts[i + 1]:
             rows = _examples(data, expr.fill_null(False), [by, *columns])

@@ -114,6 +114,15 @@ def _check(frame: Any, metric: Metric, by: str | None) -> None:
             )
 
 
+def _clash(by: str | None, name: str) -> StatsInputError:
+    """Two different values of ``by`` that print the same (1 and "1" in a pandas object column) would be
+    merged, or one silently dropped, once groups are named by text."""
+    return StatsInputError(
+        f"column {by!r} holds different values that all read {name!r} (e.g. the number 1 and the text '1'); "
+        f"make the column one type first, e.g. df[{by!r}] = df[{by!r}].astype(str) to merge them"
+    )
+
+
 def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, GroupStats]:
     """Sufficient statistics of ``metric`` per value of ``by`` (one group ``"all"`` when ``by`` is None).
 
@@ -121,15 +130,21 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
     values are all 0 or 1 in every group is a proportion of tweets and gets the binomial variance.
     """
     _check(frame, metric, by)
-    m = nw.col(metric.numerator if isinstance(metric, Ratio) else metric.column).cast(nw.Float64).fill_nan(None)
-    d = nw.col(metric.denominator).cast(nw.Float64).fill_nan(None) if isinstance(metric, Ratio) else nw.lit(1.0)
-    data = nw.from_native(frame).with_columns(_m=m, _d=d)
-    data = data.filter(~nw.col("_m").is_null() & ~nw.col("_d").is_null())
+    m = nw.col(metric.numerator if isinstance(metric, Ratio) else metric.column).cast(nw.Float64)
+    d = nw.col(metric.denominator).cast(nw.Float64) if isinstance(metric, Ratio) else nw.lit(1.0)
+    data = nw.from_native(frame)
+    if isinstance(data, nw.DataFrame) and data.implementation.is_polars():
+        data = data.lazy()  # one fused query rather than a materialised frame per step
+    data = data.with_columns(_m=m, _d=d)
+
+    def missing(column: str) -> Any:  # null, or NaN (pandas' null)
+        return nw.col(column).is_null() | nw.col(column).is_nan()
+
+    data = data.filter(~missing("_m") & ~missing("_d"))
     data = data.with_columns(
         _mm=nw.col("_m") * nw.col("_m"),
         _dd=nw.col("_d") * nw.col("_d"),
         _md=nw.col("_m") * nw.col("_d"),
-        _bin=(nw.col("_m") == 0) | (nw.col("_m") == 1),
     )
     keys = [by] if by else []
     aggregations = [
@@ -139,8 +154,9 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
         nw.col("_d").sum().alias("sum_d"),
         nw.col("_dd").sum().alias("sum_dd"),
         nw.col("_md").sum().alias("sum_md"),
-        nw.col("_bin").all().alias("binary"),
     ]
+    if not isinstance(metric, Ratio):  # a 0/1 mean is a proportion; a ratio's binomial variance is never used
+        aggregations.append(((nw.col("_m") == 0) | (nw.col("_m") == 1)).all().alias("binary"))
     table = data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations)
     table = collect(table)
     rows = table.rows(named=True)
@@ -148,6 +164,8 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
     out = {}
     for row in rows:
         name = "all" if not by else str(row[by])
+        if name in out:
+            raise _clash(by, name)
         sm, smm, sd, sdd, smd = (float(row[k]) for k in ("sum_m", "sum_mm", "sum_d", "sum_dd", "sum_md"))
         out[name] = GroupStats(int(row["n"]), sm, smm, sd, sdd, smd, binary)
     return dict(sorted(out.items()))
@@ -166,6 +184,9 @@ def tweet_arrays(frame: Any, metric: Metric, by: str) -> dict[str, tuple[np.ndar
     data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats]).drop_nulls() if floats else data.drop_nulls()
     data = collect(data)
     names, which = np.unique(data[by].to_numpy().astype(str), return_inverse=True)
+    if len(names) != data[by].n_unique():
+        shown = [str(v) for v in data[by].unique().to_list()]
+        raise _clash(by, next(v for v in shown if shown.count(v) > 1))
     order = np.argsort(which, kind="stable")
     bounds = np.searchsorted(which[order], np.arange(len(names) + 1))
     m_all = data[numerator].to_numpy().astype(float)[order]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from scipy import stats as sps
 from engagement_lab import Mean, Ratio, StatsInputError, columns
 from engagement_lab.stats import cluster_bootstrap, compare, confidence_sequence, permutation_test, srm_check
 from engagement_lab.stats.effects import _half_width
+from engagement_lab.stats.sufficient import tweet_arrays
 
 SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
 SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
@@ -305,6 +307,46 @@ def test_null_labels_are_dropped_with_a_warning_and_nan_is_null_on_both_backends
     a, b = pandas_result.to_frame(), polars_result.to_frame()
     pd.testing.assert_frame_equal(a, b)
     assert (a.n_control[0], a.n_treatment[0]) == (17, 18)  # 20 - 2 labels - 1 NaN, 20 - 1 label - 1 NaN
+
+
+def test_every_label_dtype_gives_the_same_comparison_and_hostile_labels_are_refused() -> None:
+    # pandas frames are computed on polars (arrow strings cast to string views); the answer must not depend on
+    # how the labels are stored, and a pandas column polars cannot hold stays on pandas with the same answer
+    df = base(60).assign(variant=lambda d: np.tile(["A", "B", "C"], 20))
+    expected = compare(df, metric="engagement_rate", by="variant", pairs="all").to_frame()
+    stored = {
+        "object": df.variant.astype(object),
+        "category": df.variant.astype("category"),
+        "string[pyarrow]": df.variant.astype("string[pyarrow]"),
+        "arrow large_string": df.variant.astype(pd.ArrowDtype(pa.large_string())),
+    }
+    for name, column in stored.items():
+        got = compare(df.assign(variant=column), metric="engagement_rate", by="variant", pairs="all").to_frame()
+        pd.testing.assert_frame_equal(got, expected, obj=name)
+    got = compare(pl.from_pandas(df), metric="engagement_rate", by="variant", pairs="all").to_frame()
+    pd.testing.assert_frame_equal(got, expected)
+    mixed = df.assign(variant=[1 if v == "A" else "1" if v == "B" else "C" for v in df.variant])
+    for method in ("delta", "mann-whitney"):
+        with pytest.raises(StatsInputError, match=r"different values that all read '1'.*astype\(str\)"):
+            compare(mixed, metric="engagement_rate", by="variant", method=method)
+    with pytest.raises(StatsInputError, match="all read '1'"):
+        tweet_arrays(mixed, Ratio("engagements", "impressions"), "variant")
+    merged = compare(mixed.assign(variant=mixed.variant.astype(str)), metric="engagement_rate", by="variant")
+    assert merged.rows[0].n_control == 40  # once one type, 1 and "1" are one group, as the fix says
+
+
+def test_nan_in_a_polars_frame_does_not_hide_or_fake_a_bad_count() -> None:
+    df = pl.from_pandas(base(), nan_to_null=False).with_columns(pl.col("engagements").cast(pl.Float64))
+    with_nan = df.with_columns(
+        engagements=pl.when(pl.int_range(pl.len()) == 3).then(float("nan")).otherwise(pl.col("engagements"))
+    )
+    # NaN is neither fractional nor negative: it is a missing value, left out
+    assert compare(with_nan, metric="engagement_rate", by="variant").rows[0].n_control == 19
+    bad = with_nan.with_columns(
+        engagements=pl.when(pl.int_range(pl.len()) == 5).then(-1.0).otherwise(pl.col("engagements"))
+    )
+    with pytest.raises(StatsInputError, match=r"1 row\(s\) have negative 'engagements'"):
+        compare(bad, metric="engagement_rate", by="variant")
 
 
 def test_srm_check_refuses_weights_of_the_wrong_length() -> None:
