@@ -176,3 +176,40 @@ def test_the_repeat_check_in_hash_parts_decides_like_one_pass(monkeypatch: pytes
             per_tweet(twice.lazy())
         assert per_tweet(tidy.lazy()).collect().equals(per_tweet(tidy))  # type: ignore[union-attr]
     assert frames.repeat_parts(frames.REPEAT_PASS_ROWS * 2 + 1) == 3
+
+
+def test_the_one_pass_proof_of_no_repeats_holds_only_when_it_should(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An eager frame laid out like one answer (each tweet and metric one stretch of rows, times increasing) is
+    proved free of repeats without the hash sort; every other layout, and every repeat, goes to the sort."""
+    from engagement_lab.load import tweets
+
+    hourly = {"g": {A: {"impressions": {"2026-05-01": {"00": "10", "01": "12", "02": "5"}}},
+                    B: {"impressions": {"2026-05-01": {"00": "7", "01": "1"}}}}}  # fmt: skip
+    one = load_response(hourly, backend="polars")
+    assert isinstance(one, pl.DataFrame)
+    sorts: list[int] = []
+    real = tweets.repeats_query
+
+    def counted(frame: Any, keys: list[str], *args: Any) -> Any:
+        if "timestamp" in keys:  # the sort of every row's bucket (the proof sorts the stretches' first rows)
+            sorts.append(1)
+        return real(frame, keys, *args)
+
+    monkeypatch.setattr(tweets, "repeats_query", counted)
+    expected = per_tweet(one)
+    assert sorts == []  # proved: the usual layout pays no sort
+    assert per_tweet(one.reverse()).equals(expected)
+    assert sorts == [1]
+    halves = pl.concat([one.filter(pl.col("hour") < 1), one.filter(pl.col("hour") >= 1)])
+    assert per_tweet(halves).equals(expected)
+    assert len(sorts) == 2
+    repeated = {
+        "the same hour twice in a row": pl.concat([one.head(1), one]),
+        "the same hour in two stretches": pl.concat([one, one.head(1)]),
+        "a lifetime total twice in a row": pl.concat([load_response({"totals": PAYLOAD["totals"]}, backend="polars")] * 2)
+        .sort("tweet_id", "engagement_type", maintain_order=True),
+    }  # fmt: skip
+    for what, frame in repeated.items():
+        with pytest.raises(DataError, match="same number more than once"):
+            per_tweet(frame)
+        assert frame.height, what
