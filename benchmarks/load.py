@@ -28,11 +28,16 @@ def sandbox_answers(target_leaves: int) -> list[tuple[EngagementRequest, bytes]]
     tweets = [t for t in world.tweets if t.status == "ok" and world.accounts_by_handle[t.account].owned]
     metrics = list(catalog.ENDPOINTS["historical"].metrics)
     answers, leaves, i = [], 0, 0
+    per_round = len(tweets) // 25 * 25
     while leaves < target_leaves:
-        batch = tweets[i : i + 25]
+        # past the world's owned tweets, the same tweets again under another grouping name (distinct rows)
+        round_, start = divmod(i, per_round)
+        batch = tweets[start : start + 25]
         i += 25
+        name = "hourly" if not round_ else f"hourly_{round_}"
+        order = list(catalog.FOUR_ITEM_ORDERS[round_ % len(catalog.FOUR_ITEM_ORDERS)])
         body = {"tweet_ids": [t.tweet_id for t in batch], "engagement_types": metrics,
-                "groupings": {"hourly": {"group_by": list(catalog.FOUR_ITEM_ORDERS[0])}}}  # fmt: skip
+                "groupings": {name: {"group_by": order}}}  # fmt: skip
         request = EngagementRequest.from_body("historical", body, now=world.now)
         answers.append((request, json.dumps(build_response(request, world, batch, [], world.now)).encode()))
         leaves += len(batch) * len(metrics) * 28 * 24

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
+
 from .errors import DataError
 
 __all__ = [
@@ -83,8 +85,12 @@ def read_envelope(path: Path) -> dict[str, Any]:
     try:
         if path.stat().st_size == 0:
             raise CorruptArchiveFile(path, "the file is empty (0 bytes)")
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            envelope = json.load(handle)
+        with gzip.open(path, "rb") as handle:
+            data = handle.read()
+        # orjson, not json: the body is one long escaped string, which json unescapes at a fifth of orjson's
+        # speed (0.13 s vs 0.02 s for four 4.5 MB envelopes). It also refuses bytes that are not UTF-8. The body
+        # itself is parsed by json (exact integers)
+        envelope = orjson.loads(data)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise CorruptArchiveFile(path, f"not a complete gzip file: {exc or type(exc).__name__}") from None
     except ValueError as exc:

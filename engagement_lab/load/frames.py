@@ -102,12 +102,25 @@ def repeats_query(
 
     With ``parts`` > 1 the query looks only at the rows whose hash falls in ``part`` (equal keys hash alike, so
     the parts together decide the whole): memory is bounded by one part's hashes, not by the data."""
-    hashed = reduce(operator.xor, [pl.col(k).hash(seed) for seed, k in enumerate(keys, start=1)])
-    selected = frame.lazy().select(_h=hashed)
+    selected = key_hashes(frame, keys)
     if parts > 1:
         selected = selected.filter(pl.col("_h") % parts == part)
     ordered = selected.select(pl.col("_h").sort())
     return ordered.select(repeats=(pl.col("_h") == pl.col("_h").shift(1)).any())
+
+
+def key_hashes(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """One 64-bit hash per row of ``keys`` (a column ``_h``), as :func:`repeats_query` compares them: hashes of
+    several frames, concatenated, can be checked as one (``repeats_query(hashes, ["_h"])`` would hash again)."""
+    hashed = reduce(operator.xor, [pl.col(k).hash(seed) for seed, k in enumerate(keys, start=1)])
+    return frame.lazy().select(_h=hashed)
+
+
+def hashes_repeat(hashes: pl.DataFrame | pl.LazyFrame) -> bool:
+    """Whether two of the ``_h`` hashes from :func:`key_hashes` are equal (a repeat or, rarely, a collision)."""
+    ordered = hashes.lazy().select(pl.col("_h").sort())
+    found: bool = ordered.select((pl.col("_h") == pl.col("_h").shift(1)).any()).collect().item()
+    return found
 
 
 def repeat_parts(rows: int) -> int:

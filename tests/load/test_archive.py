@@ -103,3 +103,25 @@ def test_not_an_archive(tmp_path: Path) -> None:
     (tmp_path / "responses").mkdir()
     with pytest.raises(DataError, match="no successful responses"):
         load_archive(tmp_path)
+
+
+def test_rows_come_in_fetch_time_order_whatever_the_file_order(tmp_path: Path, backend: str) -> None:
+    """Answers are read in file (key) order; the rows come out ordered by fetch time, as a stable sort would give,
+    on both backends, and a repeat keeps the observation fetched last."""
+    _fetch(_hourly("2026-05-01", "2026-05-02"), tmp_path)
+    _fetch(_hourly("2026-05-03", "2026-05-04"), tmp_path)
+    files = sorted((tmp_path / "responses").glob("*.json.gz"))
+    assert len(files) == 2
+    for later in (0, 1):  # the first file in key order fetched later, then earlier
+        starts = []
+        for k, path in enumerate(files):
+            envelope = json.loads(gzip.decompress(path.read_bytes()))
+            envelope["provenance"]["retrieved_at"] = f"2026-06-0{1 + (k == later)}T00:00:00+00:00"
+            path.write_bytes(gzip.compress(json.dumps(envelope).encode()))
+            starts.append(envelope["provenance"]["request"]["start"][:10])
+        frame = load_archive(tmp_path, backend=backend)  # type: ignore[arg-type]
+        rows = pl.from_pandas(frame) if not isinstance(frame, pl.DataFrame) else frame
+        fetched = rows["retrieved_at"].to_list()
+        assert fetched == sorted(fetched)
+        days = rows.group_by("retrieved_at", maintain_order=True).agg(pl.col("day").min())["day"].to_list()
+        assert [str(d) for d in days] == [starts[1 - later], starts[later]]  # the earlier-fetched file's rows first
