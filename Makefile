@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "setup 2/3: upgrading pip"
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "setup 3/3: installing engagement_lab with its notebook and dev extras (a few minutes the first time)"
-	@$(BIN)/python -m pip install --quiet -e '.[dev,notebook]'
+	@echo "setup 3/3: installing engagement_lab with its notebook, dev and dask extras (a few minutes the first time)"
+	@$(BIN)/python -m pip install --quiet -e '.[dev,notebook,dask]'
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,21 @@ def requests_from_page() -> Callable[[Path], list[str]]:
         return sorted(u for u in requested if not u.startswith(("file:", "data:")) and not BROWSER_OWN.match(u))
 
     return read
+
+
+@pytest.fixture(scope="session")
+def world_totals() -> tuple[Any, Any]:
+    """Lifetime totals of 300 of the sandbox world's tweets, as a /totals answer would give them (a polars tidy
+    frame), and their metadata: the data the Spark and Dask tests hand to those engines."""
+    import polars as pl
+
+    from engagement_lab import load_response
+    from engagement_lab.sandbox import World
+
+    world = World(seed=7)
+    tweets = [t for t in world.tweets if t.status == "ok"][:300]
+    answer = {"per_tweet": {t.tweet_id: {"impressions": str(int(world.series(t)[0].sum())),
+                                         "engagements": str(int(world.series(t)[1].sum()))} for t in tweets}}  # fmt: skip
+    tidy = load_response(answer, backend="polars")
+    metadata = pl.DataFrame(world.metadata()).select("tweet_id", "variant", "content_type")
+    return tidy, metadata

@@ -11,8 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from engagement_lab import compare, load_response, per_tweet
-from engagement_lab.sandbox import World
+from engagement_lab import compare, per_tweet
 
 pytestmark = pytest.mark.spark
 
@@ -37,19 +36,8 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
-def _world_tidy() -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Lifetime totals of the sandbox world's owned tweets, as a /totals answer would give them, and metadata."""
-    world = World(seed=7)
-    tweets = [t for t in world.tweets if t.status == "ok"][:300]
-    answer = {"per_tweet": {t.tweet_id: {"impressions": str(int(world.series(t)[0].sum())),
-                                         "engagements": str(int(world.series(t)[1].sum()))} for t in tweets}}  # fmt: skip
-    tidy = load_response(answer, backend="polars")
-    metadata = pl.DataFrame(world.metadata()).select("tweet_id", "variant", "content_type")
-    return tidy, metadata  # type: ignore[return-value]
-
-
-def test_per_tweet_and_compare_on_a_spark_dataframe(spark: Any) -> None:
-    tidy, metadata = _world_tidy()
+def test_per_tweet_and_compare_on_a_spark_dataframe(spark: Any, world_totals: tuple[Any, Any]) -> None:
+    tidy, metadata = world_totals
     wide = per_tweet(spark.createDataFrame(tidy.to_arrow()), rates=["engagement_rate"])
     assert type(wide).__module__.startswith("pyspark")  # a Spark DataFrame back, evaluated by Spark
     want = per_tweet(tidy, rates=["engagement_rate"])

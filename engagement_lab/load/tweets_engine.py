@@ -122,10 +122,11 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
     names = chosen.select(C.ENGAGEMENT_TYPE).unique().collect(backend="polars").to_native()
     metrics = metric_order(names[C.ENGAGEMENT_TYPE].to_list())
-    picked = [
-        nw.when(nw.col(C.ENGAGEMENT_TYPE) == m).then(nw.col(C.VALUE)).max().cast(nw.Int64).alias(m) for m in metrics
-    ]
-    wide = chosen.group_by(C.TWEET_ID).agg(*picked)
+    # each metric's column first, then plain aggregations (Dask refuses an aggregation of an expression); the
+    # cast last, once a tweet's metric is one value or null
+    picked = [nw.when(nw.col(C.ENGAGEMENT_TYPE) == m).then(nw.col(C.VALUE)).alias(m) for m in metrics]
+    wide = chosen.with_columns(*picked).group_by(C.TWEET_ID).agg(*[nw.col(m).max() for m in metrics])
+    wide = wide.with_columns(*[nw.col(m).cast(nw.Int64) for m in metrics])
     if C.CREATED_AT in columns:
         wide = wide.join(frame.group_by(C.TWEET_ID).agg(nw.col(C.CREATED_AT).min()), on=C.TWEET_ID, how="left")
     wide = nw.from_native(with_rates(wide.to_native(), rates, [C.TWEET_ID, *metrics]))
