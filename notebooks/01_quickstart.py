@@ -78,5 +78,24 @@ in_duckdb = compare(per_tweet(scan(archive, backend="duckdb"), metadata=metadata
                     control="A")
 [round(c.rows[0].rel_lift, 12) for c in (comparison, lazy, in_duckdb)]   # the same answer three ways
 
+# %% [markdown]
+# ## When the data outgrow one machine
+# The same calls take a Dask or PySpark DataFrame and give the same kind back: `per_tweet` and `compare` run on the
+# cluster and only small per-group sums come back. Here Dask runs in this process; on a cluster the tidy rows would be
+# read there (e.g. `dd.read_parquet` of a dataset written by `to_parquet`). With PySpark it is
+# `per_tweet(spark.createDataFrame(...))` alike; it needs Java, which this notebook does not assume
+# (`tests/test_spark.py` runs it).
+
+# %%
+import warnings
+
+import dask.dataframe as dd
+
+with warnings.catch_warnings():   # narwhals asks for its coming `narwhals-dask` package, not yet released here
+    warnings.filterwarnings("ignore", message="Dask support is moving", category=FutureWarning)
+    on_dask = per_tweet(dd.from_pandas(tidy.to_pandas(), npartitions=4), metadata=metadata, rates=["engagement_rate"])
+    in_dask = compare(on_dask, metric="engagement_rate", by="variant", control="A")
+type(on_dask).__module__, round(in_dask.rows[0].rel_lift, 12)   # a Dask frame, and the same answer
+
 # %%
 sandbox.stop()
