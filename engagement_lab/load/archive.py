@@ -18,7 +18,7 @@ from ..archive_format import iter_envelopes
 from ..errors import DataError, ResponseFormatError
 from .analytics import parse_analytics
 from .engagement import parse_response
-from .frames import Backend, Frame, hashes_repeat, key_hashes, to_frame
+from .frames import Backend, Frame, hashes_repeat, key_hashes, to_frame, to_polars
 from .report import LoadReport
 
 __all__ = ["KEYS", "check_archive", "conflicts", "keyed", "load_archive_with_report", "merged", "parse_envelope"]
@@ -47,10 +47,11 @@ def _provenance(provenance: dict[str, Any], report: LoadReport) -> dict[str, tup
     }
 
 
-def _with_provenance(table: pa.Table, provenance: dict[str, Any], report: LoadReport) -> pa.Table:
+def _with_provenance(table: pa.Table, columns: dict[str, tuple[Any, pa.DataType]]) -> pa.Table:
+    """``table`` with the :func:`_provenance` columns, each one value repeated by Arrow (a Python list of n
+    datetimes was most of the load's time)."""
     n = table.num_rows
-    # one value per response, repeated by Arrow (a Python list of n datetimes was most of the load's time)
-    for column, (value, kind) in _provenance(provenance, report).items():
+    for column, (value, kind) in columns.items():
         if kind == pa.string() and value is not None:
             # a one-entry dictionary, decoded: a tenth of the time pa.repeat takes for a string (22 ms per 285k)
             indices = pa.array(np.zeros(n, dtype=np.int8))
@@ -61,15 +62,16 @@ def _with_provenance(table: pa.Table, provenance: dict[str, Any], report: LoadRe
     return table
 
 
-def _with_provenance_polars(table: pa.Table, provenance: dict[str, Any], report: LoadReport) -> pl.DataFrame:
+def _with_provenance_polars(table: pa.Table, columns: dict[str, tuple[Any, pa.DataType]]) -> pl.DataFrame:
     """As :func:`_with_provenance`, added after conversion to polars (its literals cost a tenth of Arrow's)."""
     kinds = {pa.string(): pl.String(), _TS: pl.Datetime("us", "UTC")}
-    columns = _provenance(provenance, report)
-    return _polars(table).with_columns(
+    return to_polars(table).with_columns(
         *[pl.lit(value, kinds[kind]).alias(column) for column, (value, kind) in columns.items()]
     )
 
 
+OUTPUT = (*C.TIDY, *C.PROVENANCE)
+"""The columns of a loaded archive, in order."""
 KEYS = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.GROUPING, C.ENDPOINT, "_ws", "_we")
 """What names one observed number: for hourly rows the window does not matter (an hour is an hour), for coarser
 grains it does (a day at a window's edge is partial)."""
@@ -124,7 +126,7 @@ def _deduplicate(frame: pl.DataFrame, on_conflict: Literal["raise", "latest"]) -
     found = conflicts(latest.lazy()).collect()
     if found.height and on_conflict == "raise":
         raise conflict_error(found.height, examples(found))
-    return latest.select(*C.TIDY, *C.PROVENANCE)
+    return latest.select(*OUTPUT)
 
 
 def parse_envelope(
@@ -147,7 +149,7 @@ def parse_envelope(
             table, found = parsed.table, parsed.report
     except (ValueError, ResponseFormatError) as exc:
         raise DataError(f"archive file {str(file)!r}: its response cannot be loaded ({exc})") from None
-    return (_with_provenance(table, about, found) if provenance else table), found
+    return (_with_provenance(table, _provenance(about, found)) if provenance else table), found
 
 
 def check_archive(path: str | Path) -> Path:
@@ -166,9 +168,7 @@ def load_archive_with_report(
     # result (the Arrow table is let go at once) or as Arrow for pandas (converted once, at the end), so memory
     # is the result plus one answer being parsed. The hashes are computed by polars on a second thread (it
     # releases the GIL) while Python parses the next answer
-    times: list[datetime | None] = []
-    frames: list[pl.DataFrame] = []
-    tables: list[pa.Table] = []
+    answers: list[tuple[datetime | None, pl.DataFrame | pa.Table]] = []
     hashes: list[Future[pl.DataFrame]] = []
     report = LoadReport()
     with ThreadPoolExecutor(max_workers=1) as hasher:
@@ -176,40 +176,29 @@ def load_archive_with_report(
             parsed = parse_envelope(file, envelope, provenance=False)
             if parsed is None:
                 continue
+            columns = _provenance(envelope["provenance"], parsed[1])
             if backend == "polars":
-                frame = _with_provenance_polars(parsed[0], envelope["provenance"], parsed[1])
-                frames.append(frame.select(*C.TIDY, *C.PROVENANCE))
-                hashes.append(hasher.submit(_hashes, frame))
+                rows: pl.DataFrame | pa.Table = _with_provenance_polars(parsed[0], columns).select(*OUTPUT)
             else:
-                table = _with_provenance(parsed[0], envelope["provenance"], parsed[1])
-                tables.append(table.select([*C.TIDY, *C.PROVENANCE]))
-                hashes.append(hasher.submit(_hashes, table))
-            times.append(_time(envelope["provenance"]["retrieved_at"]))
+                rows = _with_provenance(parsed[0], columns).select(list(OUTPUT))
+            hashes.append(hasher.submit(_hashes, rows))
+            answers.append((columns[C.RETRIEVED_AT][0], rows))
             report += parsed[1]
         found = [future.result() for future in hashes]
-    if not times:
+    if not answers:
         raise DataError(f"archive {str(root)!r} holds no successful responses yet; run a fetch into it first")
     # fetch-time order (stable, so equal times keep key order; an unknown time first, as polars sorts nulls):
     # each answer has one fetch time, so ordering the answers orders the rows without sorting them
-    order = sorted(
-        range(len(times)), key=lambda i: (times[i] is not None, times[i] or datetime.min.replace(tzinfo=UTC))
-    )
-    frames, tables = [frames[i] for i in order] if frames else [], [tables[i] for i in order] if tables else []
-    if not hashes_repeat(pl.concat(found, rechunk=False)):  # usually so: each hour was fetched once
-        if backend == "polars":
-            return pl.concat(frames, rechunk=False), report
-        return to_frame(pa.concat_tables(tables), backend), report
-    deduplicated = _deduplicate(pl.concat(frames or [_polars(t) for t in tables], rechunk=False), on_conflict)
-    return (deduplicated if backend == "polars" else to_frame(deduplicated.to_arrow(), backend)), report
+    answers.sort(key=lambda answer: (answer[0] is not None, answer[0] or datetime.min.replace(tzinfo=UTC)))
+    repeated = hashes_repeat(pl.concat(found, rechunk=False))  # usually not: each hour was fetched once
+    if backend != "polars" and not repeated:  # pandas straight from the Arrow rows
+        return to_frame(pa.concat_tables([rows for _, rows in answers]), backend), report
+    combined = pl.concat([to_polars(rows) for _, rows in answers], rechunk=False)
+    if repeated:
+        combined = _deduplicate(combined, on_conflict)
+    return (combined if backend == "polars" else to_frame(combined.to_arrow(), backend)), report
 
 
 def _hashes(rows: pa.Table | pl.DataFrame) -> pl.DataFrame:
     """The key hashes of one answer's rows (on the hashing thread: Arrow rows are converted there too)."""
-    frame = _polars(rows) if isinstance(rows, pa.Table) else rows
-    return key_hashes(_with_keys(frame.lazy()), KEYS).collect()
-
-
-def _polars(table: pa.Table) -> pl.DataFrame:
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return key_hashes(_with_keys(to_polars(rows).lazy()), KEYS).collect()

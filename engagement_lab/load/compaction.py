@@ -38,7 +38,7 @@ from ..archive_format import RESPONSES, SUFFIX, fsync_dir, fsync_file, read_enve
 from ..errors import DataError, check_choice
 from ..locking import WriterLock
 from .archive import KEYS, check_archive, conflict_error, conflicts, examples, keyed, merged, parse_envelope
-from .frames import import_duckdb, repeats_query
+from .frames import import_duckdb, repeats_query, to_polars
 
 __all__ = ["COMPACTION", "CompactResult", "compact", "scan_compacted"]
 
@@ -265,8 +265,7 @@ def compact(
             parsed = parse_envelope(path, envelope)
             keys[provenance["key"]] = [provenance["retrieved_at"], provenance.get("status")]
             if parsed is not None:
-                frame = pl.from_arrow(parsed[0])
-                assert isinstance(frame, pl.DataFrame)
+                frame = to_polars(parsed[0])
                 batch.append(frame.select(SCHEMA.names()).cast(SCHEMA))
                 held += frame.height
                 added += 1

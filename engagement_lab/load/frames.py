@@ -76,6 +76,8 @@ def to_polars(frame: Any, what: str = "frame") -> pl.DataFrame:
     """A pandas, polars (eager or lazy) or Arrow frame, or a list of row dicts, as a polars DataFrame."""
     if isinstance(frame, pl.LazyFrame):
         frame = frame.collect()
+    if isinstance(frame, pl.DataFrame):  # already polars: no round trip through Arrow
+        return frame
     if isinstance(frame, list):
         return pl.DataFrame(frame)
     try:
@@ -105,7 +107,13 @@ def repeats_query(
     selected = key_hashes(frame, keys)
     if parts > 1:
         selected = selected.filter(pl.col("_h") % parts == part)
-    ordered = selected.select(pl.col("_h").sort())
+    return _neighbours(selected)
+
+
+def _neighbours(hashes: pl.LazyFrame) -> pl.LazyFrame:
+    """A one-row query: ``repeats`` is True when two of the ``_h`` hashes are equal (sorted, then each compared
+    with the one before it)."""
+    ordered = hashes.select(pl.col("_h").sort())
     return ordered.select(repeats=(pl.col("_h") == pl.col("_h").shift(1)).any())
 
 
@@ -118,8 +126,7 @@ def key_hashes(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str]) -> pl.La
 
 def hashes_repeat(hashes: pl.DataFrame | pl.LazyFrame) -> bool:
     """Whether two of the ``_h`` hashes from :func:`key_hashes` are equal (a repeat or, rarely, a collision)."""
-    ordered = hashes.lazy().select(pl.col("_h").sort())
-    found: bool = ordered.select((pl.col("_h") == pl.col("_h").shift(1)).any()).collect().item()
+    found: bool = _neighbours(hashes.lazy()).collect().item()
     return found
 
 

@@ -227,6 +227,15 @@ def _refuse_account_level(frame: pl.DataFrame) -> None:
         )
 
 
+def check_required(columns: Sequence[str]) -> None:
+    """Refuse a tidy frame that lacks a column :data:`REQUIRED`, naming it and the likely intended column."""
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise DataError(
+            f"tidy frame lacks {missing}{did_you_mean(missing[0], columns)}; build it with a load_* function"
+        )
+
+
 def metric_order(names: Sequence[str]) -> list[str]:
     known = [m for m in catalog.METRICS if m in names]
     return known + sorted(set(names) - set(known))
@@ -278,7 +287,7 @@ def _survey(
 ) -> tuple[dict[str, Any], pl.DataFrame | None]:
     """What the fast path needs to know (in as few passes as the input allows): account-level rows,
     whether every row has the same source, endpoint, grain and grouping, whether ids are clean, the metric names,
-    and whether any bucket repeats (proved in the same pass for the usual layout, see :func:`_in_runs`, else
+    and whether any bucket repeats (proved in the same pass for the usual layout, see :func:`_in_stretches`, else
     sorted hashes compared with their neighbours: cheaper than counting distinct values). ``sums``, when given,
     is collected too (the fast path's answer, for an eager input); ``rows`` is the input's height when known."""
     clean_ids = pl.col(C.TWEET_ID).drop_nulls().unique().str.contains(ID_SHAPE).all()
@@ -367,11 +376,7 @@ def per_tweet(
     frame = tidy.lazy() if isinstance(tidy, (pl.LazyFrame, pl.DataFrame)) else to_polars(tidy, "tidy").lazy()
     schema = frame.collect_schema()
     columns = schema.names()
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise DataError(
-            f"tidy frame lacks {missing}{did_you_mean(missing[0], columns)}; build it with a load_* function"
-        )
+    check_required(columns)
     frame = frame.with_columns(_id_dtype(schema[C.TWEET_ID], "tidy frame"))
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     chosen = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))

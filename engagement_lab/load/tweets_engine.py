@@ -14,7 +14,7 @@ from typing import Any
 import narwhals as nw
 
 from .. import columns as C
-from ..errors import DataError, did_you_mean
+from ..errors import DataError
 from .frames import repeat_parts
 from .tweets import (
     BUCKET,
@@ -22,8 +22,8 @@ from .tweets import (
     GRAIN_PRIORITY,
     ID_SHAPE,
     RANKED,
-    REQUIRED,
     SOURCE_PRIORITY,
+    check_required,
     check_rounded_join,
     metric_order,
     overlapping,
@@ -78,11 +78,7 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     kind = frame.implementation
     schema = frame.collect_schema()
     columns = list(schema.names())
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise DataError(
-            f"tidy frame lacks {missing}{did_you_mean(missing[0], columns)}; build it with a load_* function"
-        )
+    check_required(columns)
     frame = _ids(frame, schema[C.TWEET_ID], "tidy frame")
     survey = _one_row(
         frame.select(
