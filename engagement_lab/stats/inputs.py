@@ -114,10 +114,20 @@ def _examples(frame: Any, bad: Any, columns: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _counts(data: Any, checks: Sequence[Any]) -> list[int]:
+    """How many rows each check is true on, in one query (booleans counted as integers: Spark refuses to sum a
+    boolean)."""
+    exact = data.select(
+        *[check.fill_null(False).cast(nw.Int64).sum().alias(f"_n{i}") for i, check in enumerate(checks)]
+    )
+    return [int(n or 0) for n in collect(exact).row(0)]
+
+
 def _flags(
     data: Any, metrics: Sequence[Metric], label_null: Any, floats: Sequence[str]
 ) -> tuple[list[int], list[bool]]:
-    """Rows with a null label, rows breaking each rule, and whether each of ``floats`` holds NaN.
+    """For a frame in memory: rows with a null label, rows breaking each rule, and whether each of ``floats``
+    holds NaN.
 
     Asked first as ``any()`` in one query (a fifth of the cost of counting on 1M rows); only the kinds that
     occur are then counted exactly, which happens when something is wrong or some labels are missing."""
@@ -125,8 +135,7 @@ def _flags(
     def any_of(expr: Any, name: str) -> Any:
         return expr.fill_null(False).any().alias(name)
 
-    rules = [expr for _, expr in _problems(metrics, data.collect_schema())]
-    checks = [label_null, *rules]
+    checks = [label_null, *[expr for _, expr in _problems(metrics, data.collect_schema())]]
     row = collect(
         data.select(
             *[any_of(expr, f"_check{i}") for i, expr in enumerate(checks)],
@@ -135,11 +144,8 @@ def _flags(
     ).row(0)
     found = [i for i in range(len(checks)) if row[i]]
     counts = [0] * len(checks)
-    if found:
-        # booleans are counted as integers (Spark refuses to sum a boolean)
-        exact = data.select(*[checks[i].fill_null(False).cast(nw.Int64).sum().alias(f"_n{i}") for i in found])
-        for i, n in zip(found, collect(exact).row(0), strict=True):
-            counts[i] = int(n)
+    for i, n in zip(found, _counts(data, [checks[i] for i in found]) if found else [], strict=True):
+        counts[i] = n
     return counts, [bool(flag) for flag in row[len(checks) :]]
 
 
@@ -159,6 +165,7 @@ def checked_frame(
     """
     columns = list(dict.fromkeys([c for m in metrics for c in m.columns] + list(extra)))
     data = nw.from_native(frame)
+    in_memory = isinstance(data, nw.DataFrame)
     shown = ["tweet_id"] if "tweet_id" in data.columns else []
     data = _on_polars(data, list(dict.fromkeys([*shown, by, *columns, *labels])))
     floats = _numeric(data, columns)
@@ -167,12 +174,18 @@ def checked_frame(
     label_null = nw.col(by).is_null()
     if schema[by].is_float():
         label_null = label_null | nw.col(by).is_nan()
-    counts, nans = _flags(data, metrics, label_null, floats)
-    if any(nans):
-        # NaN is made null (as pandas has it) only in the columns that hold one, and the rules counted again: a
-        # rewrite of every float column would cost every comparison a pass for a case most frames never have
-        data = data.with_columns(*[nw.col(c).fill_nan(None) for c, n in zip(floats, nans, strict=True) if n])
-        counts, _ = _flags(data, metrics, label_null, [])
+    if not in_memory:
+        # a lazy input (a scan, a DuckDB or Spark plan) is read once: NaN made null in every float column and all
+        # counts in one query, since each further question would run the whole plan again
+        data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats]) if floats else data
+        counts = _counts(data, [label_null, *[expr for _, expr in _problems(metrics, data.collect_schema())]])
+    else:
+        counts, nans = _flags(data, metrics, label_null, floats)
+        if any(nans):
+            # NaN is made null (as pandas has it) only in the columns that hold one, and the rules counted again:
+            # a rewrite of every float column would cost every comparison a pass most frames never need
+            data = data.with_columns(*[nw.col(c).fill_nan(None) for c, n in zip(floats, nans, strict=True) if n])
+            counts, _ = _flags(data, metrics, label_null, [])
     rules = _problems(metrics, data.collect_schema())
     for i, (what, expr) in enumerate(rules):
         if counts[i + 1]:

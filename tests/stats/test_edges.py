@@ -433,3 +433,29 @@ def test_a_relative_confidence_sequence_never_goes_below_minus_100_percent() -> 
     seq = compare(tiny, metric="engagement_rate", by="variant").sequential()
     assert seq.cs_low[0] == -1.0  # the raw normal-mixture bound is far below -100%, which no lift can be
     assert seq.scale[0] == "relative"
+
+
+def test_a_lazy_input_is_checked_in_one_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each question to a lazy plan runs the whole plan again (a scan, per_tweet of 100M rows in DuckDB): the
+    checks of a lazy input with missing labels and NaN take one query, not an any() pass and then counts."""
+    from engagement_lab.stats import inputs
+
+    df = pl.from_pandas(base(), nan_to_null=False).with_columns(pl.col("engagements").cast(pl.Float64))
+    df = df.with_columns(
+        variant=pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise(pl.col("variant")),
+        engagements=pl.when(pl.int_range(pl.len()) == 3).then(float("nan")).otherwise(pl.col("engagements")),
+    )
+    queries: list[int] = []
+    real = inputs.collect
+
+    def counted(frame: Any) -> Any:
+        queries.append(1)
+        return real(frame)
+
+    monkeypatch.setattr(inputs, "collect", counted)
+    data, notes = inputs.checked_frame(df.lazy(), [Ratio("engagements", "impressions")], "variant")
+    assert len(queries) == 1
+    assert notes == ["1 tweet(s) with no 'variant' value were left out"]
+    eager, _ = inputs.checked_frame(df, [Ratio("engagements", "impressions")], "variant")
+    lazy_rows, eager_rows = data.collect().to_native(), eager.collect().to_native()
+    assert lazy_rows.select(sorted(lazy_rows.columns)).equals(eager_rows.select(sorted(eager_rows.columns)))
