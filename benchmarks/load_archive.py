@@ -16,17 +16,15 @@ Run: .venv/bin/python benchmarks/load_archive.py [--leaves N] [--memory]
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from load import sandbox_answers  # benchmarks/load.py and timing.py, beside this script
-from timing import best
+from timing import taking_turns
 
 from engagement_lab import load_archive, load_response
 from engagement_lab.api.archive import Archive
@@ -41,21 +39,6 @@ def archived(root: Path, target_leaves: int) -> list[bytes]:
             when = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(seconds=k)
             archive.save(RawResponse(200, text, {}, request, "acme", b"", when, 0.1))
     return [text for _, text in answers]
-
-
-def quiet(fn: Callable[[], object]) -> Callable[[], object]:
-    """``fn`` run with the cyclic garbage collector paused, as ``timeit`` runs code: on this machine its passes
-    during JSON parsing moved single timings by up to 2x, more than the difference being measured."""
-
-    def run() -> object:
-        gc.disable()
-        try:
-            return fn()
-        finally:
-            gc.enable()
-            gc.collect()
-
-    return run
 
 
 def _status(field: str) -> int:
@@ -106,13 +89,12 @@ def main() -> None:
         bodies = archived(root, args.leaves)
         rows = load_archive(root, backend="polars").height
         for backend in ("polars", "pandas"):
-            # the two sides take turns, so a slow spell of the machine falls on both
-            t_response, t_archive = float("inf"), float("inf")
-            for _ in range(7):
-                t_response = min(
-                    t_response, best(quiet(lambda b=backend: [load_response(x, backend=b) for x in bodies]), 1)
-                )  # type: ignore[misc]
-                t_archive = min(t_archive, best(quiet(lambda b=backend: load_archive(root, backend=b)), 1))  # type: ignore[misc]
+            t_response, t_archive = taking_turns(
+                [
+                    lambda b=backend: [load_response(x, backend=b) for x in bodies],  # type: ignore[misc]
+                    lambda b=backend: load_archive(root, backend=b),  # type: ignore[misc]
+                ]
+            )
             print(
                 f"{backend:7} {rows:,} rows from {len(bodies)} responses: load_archive {t_archive:.2f}s, "
                 f"load_response on the same bodies {t_response:.2f}s -> {t_archive / t_response:.2f}x (target <= 1.3x)"

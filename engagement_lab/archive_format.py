@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
+import msgspec
 
 from .errors import DataError
 
@@ -87,12 +87,12 @@ def read_envelope(path: Path) -> dict[str, Any]:
             raise CorruptArchiveFile(path, "the file is empty (0 bytes)")
         with gzip.open(path, "rb") as handle:
             data = handle.read()
-        # orjson, not json: the body is one long escaped string, which json unescapes at a fifth of orjson's
-        # speed (0.13 s vs 0.02 s for four 4.5 MB envelopes). It also refuses bytes that are not UTF-8. The body
-        # itself is parsed by json (exact integers)
-        envelope = orjson.loads(data)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError) as exc:
         raise CorruptArchiveFile(path, f"not a complete gzip file: {exc or type(exc).__name__}") from None
+    try:
+        # msgspec, not json: the body is one long escaped string, which json unescapes at a third of msgspec's
+        # speed (16 ms vs 6 ms for a 3.3 MB body). It also refuses bytes that are not UTF-8
+        envelope = msgspec.json.decode(data)
     except ValueError as exc:
         raise CorruptArchiveFile(path, f"not valid JSON: {exc}") from None
     provenance = envelope.get("provenance") if isinstance(envelope, dict) else None

@@ -15,6 +15,7 @@ from .archive import load_archive_with_report
 from .combine import Observation, combine
 from .compaction import DATASET, CompactResult, compact, scan_compacted
 from .engagement import ParsedResponse, parse_response
+from .engagement_bytes import parse_item, parse_one
 from .frames import Backend, Frame, check_backend, to_frame
 from .parquet import scan, to_parquet
 from .report import LoadReport
@@ -98,12 +99,11 @@ def load_response(
     """
     check_backend(backend)
     if _is_one_payload(payload):
-        parsed = parse_response(one_document(payload), keep_unsupported=keep_unsupported)
+        parsed = parse_one(payload, keep_unsupported=keep_unsupported)
         return _finish(parsed.table, parsed.report, backend, report)
     observations = []
     for item in expand_sources(payload, suffixes=_JSON_SUFFIXES):
-        for document in json_documents(item):
-            parsed = parse_response(document, keep_unsupported=keep_unsupported)
+        for parsed in parse_item(item, keep_unsupported=keep_unsupported):
             window = (parsed.report.start, parsed.report.end)
             observations.append(Observation(parsed.table, parsed.report, item.name, item.order, window=window))
     return _finish(*combine(observations), backend, report)

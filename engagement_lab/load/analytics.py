@@ -26,6 +26,7 @@ from .. import catalog_v2 as v2
 from .. import columns as C
 from ..errors import ResponseFormatError
 from .engagement import SOURCED_SCHEMA
+from .frames import repeated
 from .report import LoadReport
 
 __all__ = ["parse_analytics"]
@@ -97,7 +98,7 @@ class _Rows:
                 C.HOUR: pa.array(self.cols[C.HOUR], pa.int8()),
                 C.TIMESTAMP: pa.array(self.cols[C.TIMESTAMP], _TS),
                 C.VALUE: pa.array(self.cols[C.VALUE], pa.int64()),
-                C.GROUPING: pa.repeat(grouping, n).cast(pa.string()),
+                C.GROUPING: repeated(grouping, n),
                 C.SOURCE: pa.array(self.cols[C.SOURCE], pa.string()),
             },
             schema=SOURCED_SCHEMA,

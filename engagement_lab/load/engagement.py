@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from .. import catalog
 from .. import columns as C
 from ..errors import ResponseFormatError
+from .frames import repeated
 from .report import LoadReport
 
 __all__ = ["ParsedResponse", "parse_response"]
@@ -61,12 +62,12 @@ def sourced_table(rows: dict[str, list[Any]], *, grain: str, grouping: str) -> p
         {
             C.TWEET_ID: pa.array(rows[C.TWEET_ID], pa.string()),
             C.ENGAGEMENT_TYPE: pa.array(rows[C.ENGAGEMENT_TYPE], pa.string()),
-            C.GRAIN: pa.repeat(grain, n).cast(pa.string()),
+            C.GRAIN: repeated(grain, n),
             C.DAY: pa.array(days, pa.date32()) if days is not None else pa.nulls(n, pa.date32()),
             C.HOUR: pa.nulls(n, pa.int8()),
             C.TIMESTAMP: pa.nulls(n, pa.timestamp("us", tz="UTC")),
             C.VALUE: pa.array(rows[C.VALUE], pa.int64()),
-            C.GROUPING: pa.repeat(grouping, n).cast(pa.string()),
+            C.GROUPING: repeated(grouping, n),
             C.SOURCE: pa.array(rows[C.SOURCE], pa.string()),
         },
         schema=SOURCED_SCHEMA,
@@ -91,7 +92,7 @@ def _path(name: str, keys: list[str]) -> str:
     return "$" + "".join(f"[{k!r}]" for k in (name, *keys))
 
 
-def _kind(keys: set[str], used: set[str], name: str, where: Callable[[str], list[str]]) -> str:
+def level_kind(keys: set[str], used: set[str], name: str, where: Callable[[str], list[str]]) -> str:
     """Which dimension a level's keys are; each dimension at most once per path."""
     if keys <= _METRIC_KEYS:
         kind = catalog.ENGAGEMENT_TYPE
@@ -102,7 +103,16 @@ def _kind(keys: set[str], used: set[str], name: str, where: Callable[[str], list
     elif all(k.isascii() and k.isdigit() for k in keys):
         kind = catalog.TWEET_ID
     else:
-        bad = next(k for k in sorted(keys) if not (k.isdigit() or _DAY.match(k) or k in _METRIC_KEYS))
+        bad = next(
+            (k for k in sorted(keys) if not ((k.isascii() and k.isdigit()) or _DAY.match(k) or k in _METRIC_KEYS)), None
+        )
+        if bad is None:  # every key is of some kind, but not all of one
+            shown = ", ".join(repr(k) for k in sorted(keys)[:4])
+            raise ResponseFormatError(
+                f"the keys of one level mix tweet ids, metric names, days and hours ({shown}); each level of a "
+                "grouping holds one of them",
+                path=_path(name, where(sorted(keys)[0])),
+            )
         raise ResponseFormatError(
             f"key {bad!r} is not a tweet id, metric name, YYYY-MM-DD day or HH hour; "
             "expected one of those at every level of a grouping",
@@ -135,7 +145,7 @@ def _flatten(name: str, root: object) -> tuple[list[str], list[_Level], list[Any
         if not level.keys:
             return kinds, levels, []
         where: Callable[[str], list[str]] = partial(_key_path, levels, level)
-        kind = _kind(set(level.keys), used, name, where)
+        kind = level_kind(set(level.keys), used, name, where)
         used.add(kind)
         kinds.append(kind)
         levels.append(level)
@@ -187,6 +197,11 @@ def _values(name: str, leaves: list[Any], levels: list[_Level]) -> np.ndarray:
                 f'count {v!r} is not a non-negative integer (expected a string of digits such as "551")',
                 path=_path(name, _sample_path(levels, i)),
             )
+        if int(v) >= 2**63:
+            raise ResponseFormatError(
+                f"count {v!r} is larger than a 64-bit integer holds (2**63 - 1); no engagement count is that large",
+                path=_path(name, _sample_path(levels, i)),
+            )
     return np.fromiter((int(v) for v in leaves), dtype=np.int64, count=len(leaves))
 
 
@@ -201,76 +216,103 @@ def _codes(levels: list[_Level]) -> list[np.ndarray]:
     return out
 
 
-def _column(keys: list[str], codes: np.ndarray, convert: Any = None) -> pa.Array:
-    """Each leaf's ancestor key, converted once per distinct key (days parsed, hours cast)."""
-    encoded = pa.array(keys, pa.string()).dictionary_encode()
-    distinct = encoded.dictionary if convert is None else convert(encoded.dictionary)
-    return distinct.take(encoded.indices.take(pa.array(codes)))
+@dataclass(frozen=True)
+class Tree:
+    """One grouping read into levels (root first), whichever way it was read.
+
+    ``keys[i]`` are the distinct keys of level ``i`` (strings, in any order); ``codes[i]`` gives, for every
+    leaf, the index into ``keys[i]`` of its ancestor at that level; ``values`` are the counts, one per leaf.
+    """
+
+    kinds: list[str]
+    keys: list[pa.Array]
+    codes: list[np.ndarray]
+    values: np.ndarray
+
+
+Locate = Callable[[int, str], list[str]]
+"""Keys from the root to the first ``key`` at level ``depth`` (for error paths)."""
+
+
+def _object_tree(name: str, root: object) -> tuple[Tree, Locate] | None:
+    """A decoded grouping -> its :class:`Tree` (None when it holds no counts)."""
+    kinds, levels, leaves = _flatten(name, root)
+    if not leaves:
+        return None
+    values = _values(name, leaves, levels)
+    keys, codes = [], []
+    for level, ancestor in zip(levels, _codes(levels), strict=True):
+        encoded = pa.array(level.keys, pa.string()).dictionary_encode()
+        keys.append(encoded.dictionary)
+        codes.append(encoded.indices.to_numpy()[ancestor])
+
+    def locate(depth: int, key: str) -> list[str]:
+        return _sample_path(levels[: depth + 1], levels[depth].keys.index(key))
+
+    return Tree(kinds, keys, codes, values), locate
 
 
 _GRAINS = {(True, True): "hour", (True, False): "day", (False, True): "hour_of_day", (False, False): "total"}
 
 
-def _parse_days(name: str, levels: list[_Level], depth: int) -> Callable[[pa.Array], pa.Array]:
-    """Convert distinct day keys with a strict calendar check (2026-02-30 is refused, not rolled over)."""
-
-    def convert(days: pa.Array) -> pa.Array:
-        parsed = []
-        for key in days.to_pylist():
-            try:
-                parsed.append(date.fromisoformat(key))
-            except ValueError:
-                where = _sample_path(levels[: depth + 1], levels[depth].keys.index(key))
-                raise ResponseFormatError(f"day key {key!r} is not a calendar date", path=_path(name, where)) from None
-        return pa.array(parsed, pa.date32())
-
-    return convert
+def _parse_days(name: str, days: list[str], depth: int, locate: Locate) -> np.ndarray:
+    """Distinct day keys -> days since 1970-01-01, strictly (2026-02-30 is refused, not rolled over)."""
+    parsed = []
+    for key in days:
+        try:
+            parsed.append(date.fromisoformat(key).toordinal() - _EPOCH_ORDINAL)
+        except ValueError:
+            raise ResponseFormatError(
+                f"day key {key!r} is not a calendar date", path=_path(name, locate(depth, key))
+            ) from None
+    return np.asarray(parsed, dtype=np.int32)
 
 
-def _grouping_table(name: str, root: object) -> pa.Table:
-    kinds, levels, leaves = _flatten(name, root)
-    n = len(leaves)
-    if n == 0:
-        return TIDY_SCHEMA.empty_table()
-    values = _values(name, leaves, levels)
-    codes = dict(zip(kinds, _codes(levels), strict=True))
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def tree_table(name: str, tree: Tree, locate: Locate) -> pa.Table:
+    """A grouping's :class:`Tree` -> tidy rows (each distinct key converted once: days parsed, hours cast)."""
+    n = len(tree.values)
+    level = {kind: i for i, kind in enumerate(tree.kinds)}
     cols: dict[str, pa.Array] = {}
     for dim, col in ((catalog.TWEET_ID, C.TWEET_ID), (catalog.ENGAGEMENT_TYPE, C.ENGAGEMENT_TYPE)):
-        cols[col] = _column(levels[kinds.index(dim)].keys, codes[dim]) if dim in codes else pa.nulls(n, pa.string())
-    if catalog.ENGAGEMENT_TYPE in codes and "media_clicks" in levels[kinds.index(catalog.ENGAGEMENT_TYPE)].keys:
-        renamed = pc.replace_substring_regex(cols[C.ENGAGEMENT_TYPE], "^media_clicks$", "media_engagements")
-        cols[C.ENGAGEMENT_TYPE] = renamed
-    day = hour = None
-    if catalog.ENGAGEMENT_DAY in codes:
-        keys = levels[kinds.index(catalog.ENGAGEMENT_DAY)].keys
-        depth = kinds.index(catalog.ENGAGEMENT_DAY)
-        day = _column(keys, codes[catalog.ENGAGEMENT_DAY], _parse_days(name, levels, depth))
-    if catalog.ENGAGEMENT_HOUR in codes:
-        keys = levels[kinds.index(catalog.ENGAGEMENT_HOUR)].keys
-        hours = np.frombuffer("".join(keys).encode("ascii"), dtype="S2").astype(np.int8)  # keys are all "HH"
-        hour = pa.array(hours[codes[catalog.ENGAGEMENT_HOUR]])
-    grain = _GRAINS[(day is not None, hour is not None)]
+        if dim not in level:
+            cols[col] = pa.nulls(n, pa.string())
+            continue
+        distinct = tree.keys[level[dim]]
+        if dim == catalog.ENGAGEMENT_TYPE:
+            distinct = pa.array([_METRIC_NAMES.get(m, m) for m in distinct.to_pylist()], pa.string())
+        cols[col] = distinct.take(pa.array(tree.codes[level[dim]]))
+    days = hours = None
+    if catalog.ENGAGEMENT_DAY in level:
+        depth = level[catalog.ENGAGEMENT_DAY]
+        days = _parse_days(name, tree.keys[depth].to_pylist(), depth, locate)[tree.codes[depth]]
+    if catalog.ENGAGEMENT_HOUR in level:  # the keys are all "HH" (level_kind checked)
+        depth = level[catalog.ENGAGEMENT_HOUR]
+        distinct = np.asarray([int(key) for key in tree.keys[depth].to_pylist()], dtype=np.int8)
+        hours = distinct[tree.codes[depth]]
     timestamp = pa.nulls(n, pa.timestamp("us", tz="UTC"))
-    if day is not None and hour is not None:
-        days = pc.cast(day, pa.int32()).to_numpy().astype(np.int64)
-        micros = (days * 86400 + hour.to_numpy().astype(np.int64) * 3600) * 1_000_000
+    if days is not None and hours is not None:
+        micros = (days.astype(np.int64) * 24 + hours) * 3_600_000_000
         timestamp = pa.array(micros, pa.timestamp("us", tz="UTC"))
     return pa.table(
         {
             C.TWEET_ID: cols[C.TWEET_ID],
             C.ENGAGEMENT_TYPE: cols[C.ENGAGEMENT_TYPE],
-            C.GRAIN: pa.repeat(grain, n),
-            C.DAY: day if day is not None else pa.nulls(n, pa.date32()),
-            C.HOUR: hour if hour is not None else pa.nulls(n, pa.int8()),
+            C.GRAIN: repeated(_GRAINS[(days is not None, hours is not None)], n),
+            C.DAY: pa.array(days, pa.date32()) if days is not None else pa.nulls(n, pa.date32()),
+            C.HOUR: pa.array(hours, pa.int8()) if hours is not None else pa.nulls(n, pa.int8()),
             C.TIMESTAMP: timestamp,
-            C.VALUE: pa.array(values, pa.int64()),
-            C.GROUPING: pa.repeat(name, n),
+            C.VALUE: pa.array(tree.values, pa.int64()),
+            C.GROUPING: repeated(name, n),
         },
         schema=TIDY_SCHEMA,
     )
 
 
-def _reserved(payload: dict[str, Any]) -> dict[str, Any]:
+def reserved_keys(payload: dict[str, Any]) -> dict[str, Any]:
+    """The reserved keys of a response (windows, errors, id lists), checked and converted."""
     out: dict[str, Any] = {}
     for key in ("start", "end"):
         if key in payload:
@@ -290,25 +332,49 @@ def _reserved(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _drop_unsupported(table: pa.Table, reserved: dict[str, Any]) -> tuple[pa.Table, int]:
-    """Remove the "0" placeholders the API returns for metrics it does not serve at a tweet's age."""
-    mask = None
-    for key, metrics in (
-        (catalog.UNSUPPORTED_VIDEO_VIEWS, ["video_views"]),
-        (catalog.UNSUPPORTED_IMPRESSIONS_ENGAGEMENTS, sorted(catalog.AGE_LIMITED_ON_TOTALS)),
-    ):
-        ids = reserved.get(key)
-        if ids:
-            hit = pc.and_(
-                pc.is_in(table[C.TWEET_ID], pa.array(ids)),
-                pc.is_in(table[C.ENGAGEMENT_TYPE], pa.array(metrics)),
-            )
-            hit = pc.fill_null(hit, False)
-            mask = hit if mask is None else pc.or_(mask, hit)
-    if mask is None:
-        return table, 0
-    dropped = pc.sum(mask).as_py() or 0
-    return table.filter(pc.invert(mask)), int(dropped)
+_PLACEHOLDERS = (
+    (catalog.UNSUPPORTED_VIDEO_VIEWS, frozenset({"video_views"})),
+    (catalog.UNSUPPORTED_IMPRESSIONS_ENGAGEMENTS, catalog.AGE_LIMITED_ON_TOTALS),
+)
+
+
+def _drop_placeholders(tree: Tree, reserved: dict[str, Any]) -> tuple[Tree, int]:
+    """Remove the "0" placeholders the API returns for metrics it does not serve at a tweet's age.
+
+    A leaf is one when its tweet is listed under an ``unsupported_*`` key and its metric is one that key is
+    about; decided once per distinct tweet and metric, then looked up for every leaf.
+    """
+    level = {kind: i for i, kind in enumerate(tree.kinds)}
+    if catalog.TWEET_ID not in level or catalog.ENGAGEMENT_TYPE not in level:
+        return tree, 0
+    tweets, metrics = level[catalog.TWEET_ID], level[catalog.ENGAGEMENT_TYPE]
+    metric_names = [_METRIC_NAMES.get(m, m) for m in tree.keys[metrics].to_pylist()]
+    hit = np.zeros(len(tree.values), dtype=bool)
+    for key, about in _PLACEHOLDERS:
+        listed = set(reserved.get(key, ()))
+        if listed:
+            tweet_hit = np.asarray([t in listed for t in tree.keys[tweets].to_pylist()], dtype=bool)
+            metric_hit = np.asarray([m in about for m in metric_names], dtype=bool)
+            hit |= tweet_hit[tree.codes[tweets]] & metric_hit[tree.codes[metrics]]
+    dropped = int(hit.sum())
+    if not dropped:
+        return tree, 0
+    keep = ~hit
+    return Tree(tree.kinds, tree.keys, [codes[keep] for codes in tree.codes], tree.values[keep]), dropped
+
+
+_METRIC_NAMES = {"media_clicks": "media_engagements"}
+"""Old metric names the API may still send -> the catalog's."""
+
+
+def grouping_rows(
+    name: str, tree: Tree, locate: Locate, reserved: dict[str, Any], keep_unsupported: bool
+) -> tuple[pa.Table, int]:
+    """A grouping's tidy rows and how many placeholder zeros were dropped from them."""
+    dropped = 0
+    if not keep_unsupported:
+        tree, dropped = _drop_placeholders(tree, reserved)
+    return tree_table(name, tree, locate), dropped
 
 
 def parse_response(payload: dict[str, Any], *, keep_unsupported: bool = False) -> ParsedResponse:
@@ -324,13 +390,22 @@ def parse_response(payload: dict[str, Any], *, keep_unsupported: bool = False) -
     """
     if not isinstance(payload, dict):
         raise ResponseFormatError(f"a response must be a JSON object, got {type(payload).__name__}")
-    reserved = _reserved(payload)
+    reserved = reserved_keys(payload)
     names = [k for k in payload if k not in catalog.RESERVED_KEYS]
-    tables = [_grouping_table(name, payload[name]) for name in names]
-    table = pa.concat_tables(tables) if tables else TIDY_SCHEMA.empty_table()
-    dropped = 0
-    if not keep_unsupported:
-        table, dropped = _drop_unsupported(table, reserved)
+    parts = []
+    for name in names:
+        found = _object_tree(name, payload[name])
+        parts.append(
+            (TIDY_SCHEMA.empty_table(), 0) if found is None else grouping_rows(name, *found, reserved, keep_unsupported)
+        )
+    return assemble(names, parts, reserved)
+
+
+def assemble(names: list[str], parts: list[tuple[pa.Table, int]], reserved: dict[str, Any]) -> ParsedResponse:
+    """The groupings' rows (see :func:`grouping_rows`) and the reserved keys (see :func:`reserved_keys`) -> one
+    :class:`ParsedResponse`."""
+    table = pa.concat_tables([rows for rows, _ in parts]) if parts else TIDY_SCHEMA.empty_table()
+    dropped = sum(n for _, n in parts)
     report = LoadReport(
         groupings=tuple(names),
         start=reserved.get("start"),

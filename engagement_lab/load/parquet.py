@@ -14,7 +14,7 @@ from .. import columns as C
 from ..archive_format import RESPONSES
 from ..errors import DataError, check_choice
 from .compaction import COMPACTION, DATASET, scan_compacted
-from .frames import import_duckdb, to_arrow
+from .frames import import_duckdb, repeated, to_arrow
 
 __all__ = ["scan", "to_parquet"]
 
@@ -27,7 +27,7 @@ def to_parquet(tidy: Any, root: str | Path) -> Path:
     """
     table = to_arrow(tidy)
     if C.ENDPOINT not in table.column_names:
-        table = table.append_column(C.ENDPOINT, pa.repeat("unknown", table.num_rows).cast(pa.string()))
+        table = table.append_column(C.ENDPOINT, repeated("unknown", table.num_rows))
     root = Path(root)
     ds.write_dataset(
         table,
