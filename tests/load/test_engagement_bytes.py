@@ -21,6 +21,7 @@ from engagement_lab import DataError, ResponseFormatError, catalog
 from engagement_lab.load import load_response
 from engagement_lab.load.engagement import ParsedResponse, parse_response
 from engagement_lab.load.engagement_bytes import parse_response_bytes, scan_response
+from engagement_lab.load.frames import repeated, to_polars
 from engagement_lab.query import EngagementRequest
 from engagement_lab.sandbox import World
 from engagement_lab.sandbox.responses import build_response
@@ -282,3 +283,13 @@ def test_a_table_from_the_scan_concatenates_with_one_from_the_objects() -> None:
     a = scanned(json.dumps(payload).encode()).table
     b = parse_response(payload).table
     assert pa.concat_tables([a, b]).num_rows == 2 * a.num_rows
+
+
+@pytest.mark.parametrize("text", ["hour", "", "grouping é ✓", "x" * 40])
+@pytest.mark.parametrize("n", [0, 1, 1000])
+def test_a_repeated_string_column_is_that_string_n_times(text: str, n: int) -> None:
+    column = repeated(text, n)
+    column.validate(full=True)
+    assert column.type == pa.string()
+    assert column.to_pylist() == [text] * n
+    assert to_polars(pa.table({"c": column}))["c"].to_list() == [text] * n
