@@ -125,6 +125,7 @@ STEPS_ASIDE = {
     "ragged at the start": b'{"g": {"124": "2", "123": {"impressions": "1"}}}',
     "ragged in the middle": b'{"g": {"1": {"impressions": {"2026-05-01": "1"}, "favorites": "2"}}}',
     "ragged before a deeper key": b'{"g": {"1": {"impressions": "5", "favorites": {"2026-05-01": "3"}}}}',
+    "ragged, of the deepest kind, before a deeper key": b'{"g": {"1": {"2026-05-02": "4", "impressions": {"2026-05-01": "3"}}}}',
     "ragged deeper": b'{"g": {"1": {"impressions": {"2026-05-01": "1"}}, "2": {"impressions": "3"}}}',
     "only empty objects": b'{"g": {"123": {}}}',
     "repeated count key": b'{"g": {"123": {"impressions": "1", "impressions": "2"}}}',
