@@ -4,7 +4,8 @@ Ratios, measured in the same run on the same bytes:
 (a) naive baseline / loader: a notebook-style loader (recursive flatten to dicts, pd.DataFrame, dtype fixes).
     Target >= 5x faster.
 (b) loader / floor: the floor is json.loads alone on the same bytes, which builds the Python objects and does
-    nothing with them. Target <= 1.0x: the loader reads responses of the usual shape from their bytes.
+    nothing with them. Target <= 4x, and <= 1.0x since #17: the loader reads responses of the usual shape from
+    their bytes.
 The loaders and the floor are the best of 7, taking turns, with the garbage collector paused as timeit does.
 
 Run: .venv/bin/python benchmarks/load.py
