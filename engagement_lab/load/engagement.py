@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
@@ -234,11 +234,15 @@ Locate = Callable[[int, str], list[str]]
 """Keys from the root to the first ``key`` at level ``depth`` (for error paths)."""
 
 
-def _object_tree(name: str, root: object) -> tuple[Tree, Locate] | None:
-    """A decoded grouping -> its :class:`Tree` (None when it holds no counts)."""
+EMPTY_TREE = Tree([], [], [], np.empty(0, dtype=np.int64))
+"""A grouping that holds no counts."""
+
+
+def _object_tree(name: str, root: object) -> tuple[Tree, Locate]:
+    """A decoded grouping -> its :class:`Tree` and where its keys are (for error paths)."""
     kinds, levels, leaves = _flatten(name, root)
     if not leaves:
-        return None
+        return EMPTY_TREE, no_path
     values = _values(name, leaves, levels)
     keys, codes = [], []
     for level, ancestor in zip(levels, _codes(levels), strict=True):
@@ -252,7 +256,16 @@ def _object_tree(name: str, root: object) -> tuple[Tree, Locate] | None:
     return Tree(kinds, keys, codes, values), locate
 
 
+def no_path(depth: int, key: str) -> list[str]:
+    """A :data:`Locate` where no path is needed: an empty tree has no keys to name, and the byte scan sends any
+    refusal to the ordinary parser, which names the path."""
+    return []
+
+
 _GRAINS = {(True, True): "hour", (True, False): "day", (False, True): "hour_of_day", (False, False): "total"}
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _parse_days(name: str, days: list[str], depth: int, locate: Locate) -> np.ndarray:
@@ -268,9 +281,6 @@ def _parse_days(name: str, days: list[str], depth: int, locate: Locate) -> np.nd
     return np.asarray(parsed, dtype=np.int32)
 
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
 def tree_table(name: str, tree: Tree, locate: Locate) -> pa.Table:
     """A grouping's :class:`Tree` -> tidy rows (each distinct key converted once: days parsed, hours cast)."""
     n = len(tree.values)
@@ -280,10 +290,7 @@ def tree_table(name: str, tree: Tree, locate: Locate) -> pa.Table:
         if dim not in level:
             cols[col] = pa.nulls(n, pa.string())
             continue
-        distinct = tree.keys[level[dim]]
-        if dim == catalog.ENGAGEMENT_TYPE:
-            distinct = pa.array([_METRIC_NAMES.get(m, m) for m in distinct.to_pylist()], pa.string())
-        cols[col] = distinct.take(pa.array(tree.codes[level[dim]]))
+        cols[col] = tree.keys[level[dim]].take(pa.array(tree.codes[level[dim]]))
     days = hours = None
     if catalog.ENGAGEMENT_DAY in level:
         depth = level[catalog.ENGAGEMENT_DAY]
@@ -348,7 +355,7 @@ def _drop_placeholders(tree: Tree, reserved: dict[str, Any]) -> tuple[Tree, int]
     if catalog.TWEET_ID not in level or catalog.ENGAGEMENT_TYPE not in level:
         return tree, 0
     tweets, metrics = level[catalog.TWEET_ID], level[catalog.ENGAGEMENT_TYPE]
-    metric_names = [_METRIC_NAMES.get(m, m) for m in tree.keys[metrics].to_pylist()]
+    metric_names = tree.keys[metrics].to_pylist()
     hit = np.zeros(len(tree.values), dtype=bool)
     for key, about in _PLACEHOLDERS:
         listed = set(reserved.get(key, ()))
@@ -363,18 +370,24 @@ def _drop_placeholders(tree: Tree, reserved: dict[str, Any]) -> tuple[Tree, int]
     return Tree(tree.kinds, tree.keys, [codes[keep] for codes in tree.codes], tree.values[keep]), dropped
 
 
-_METRIC_NAMES = {"media_clicks": "media_engagements"}
-"""Old metric names the API may still send -> the catalog's."""
-
-
 def grouping_rows(
     name: str, tree: Tree, locate: Locate, reserved: dict[str, Any], keep_unsupported: bool
 ) -> tuple[pa.Table, int]:
     """A grouping's tidy rows and how many placeholder zeros were dropped from them."""
+    tree = _current_metric_names(tree)
     dropped = 0
     if not keep_unsupported:
         tree, dropped = _drop_placeholders(tree, reserved)
     return tree_table(name, tree, locate), dropped
+
+
+def _current_metric_names(tree: Tree) -> Tree:
+    """``tree`` with old metric names the API may still send (``media_clicks``) under the catalog's names."""
+    if catalog.ENGAGEMENT_TYPE not in tree.kinds:
+        return tree
+    i = tree.kinds.index(catalog.ENGAGEMENT_TYPE)
+    names = [catalog.RENAMED_METRICS.get(m, m) for m in tree.keys[i].to_pylist()]
+    return replace(tree, keys=[*tree.keys[:i], pa.array(names, pa.string()), *tree.keys[i + 1 :]])
 
 
 def parse_response(payload: dict[str, Any], *, keep_unsupported: bool = False) -> ParsedResponse:
@@ -392,12 +405,7 @@ def parse_response(payload: dict[str, Any], *, keep_unsupported: bool = False) -
         raise ResponseFormatError(f"a response must be a JSON object, got {type(payload).__name__}")
     reserved = reserved_keys(payload)
     names = [k for k in payload if k not in catalog.RESERVED_KEYS]
-    parts = []
-    for name in names:
-        found = _object_tree(name, payload[name])
-        parts.append(
-            (TIDY_SCHEMA.empty_table(), 0) if found is None else grouping_rows(name, *found, reserved, keep_unsupported)
-        )
+    parts = [grouping_rows(name, *_object_tree(name, payload[name]), reserved, keep_unsupported) for name in names]
     return assemble(names, parts, reserved)
 
 

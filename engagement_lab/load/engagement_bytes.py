@@ -26,16 +26,17 @@ import pyarrow as pa
 from .. import catalog
 from ..errors import ResponseFormatError
 from .engagement import (
-    TIDY_SCHEMA,
+    EMPTY_TREE,
     ParsedResponse,
     Tree,
     assemble,
     grouping_rows,
     level_kind,
+    no_path,
     parse_response,
     reserved_keys,
 )
-from .sources import Item, expand_sources, json_documents, one_document
+from .sources import Item, expand_sources, json_documents, only_document
 
 __all__ = ["parse_item", "parse_one", "parse_response_bytes", "scan_response"]
 
@@ -54,11 +55,11 @@ def parse_response_bytes(data: bytes, *, keep_unsupported: bool = False) -> Pars
 
 def parse_one(payload: object, *, keep_unsupported: bool = False) -> ParsedResponse:
     """One in-memory response (a dict, JSON text or bytes, gzip accepted) -> what :func:`parse_response` gives."""
-    if not isinstance(payload, dict):
-        found = _scan_item(expand_sources(payload, suffixes=())[0], keep_unsupported)
-        if found is not None:
-            return found
-    return parse_response(one_document(payload), keep_unsupported=keep_unsupported)
+    if isinstance(payload, dict):
+        return parse_response(payload, keep_unsupported=keep_unsupported)
+    item = expand_sources(payload, suffixes=())[0]  # read (and unzipped) once, whichever way it is parsed
+    found = _scan_item(item, keep_unsupported)
+    return found if found is not None else parse_response(only_document(item), keep_unsupported=keep_unsupported)
 
 
 def parse_item(item: Item, *, keep_unsupported: bool = False) -> list[ParsedResponse]:
@@ -98,19 +99,10 @@ def scan_response(data: bytes, *, keep_unsupported: bool = False) -> ParsedRespo
             tree = _tree(name, raw)
             if tree is None:
                 return None
-            parts.append(
-                grouping_rows(name, tree, _nowhere, reserved, keep_unsupported)
-                if len(tree.values)
-                else (TIDY_SCHEMA.empty_table(), 0)
-            )
+            parts.append(grouping_rows(name, tree, no_path, reserved, keep_unsupported))
     except ResponseFormatError:
         return None
     return assemble([name for name, _ in groupings], parts, reserved)
-
-
-def _nowhere(depth: int, key: str) -> list[str]:
-    """Error paths are not needed here: a refusal sends the response to the ordinary parser, which names them."""
-    return []
 
 
 def _tree(name: str, raw: msgspec.Raw) -> Tree | None:
@@ -123,7 +115,7 @@ def _tree(name: str, raw: msgspec.Raw) -> Tree | None:
         return None
     quotes = np.flatnonzero(np.equal(b, _QUOTE, out=mask))  # with no backslash, each quote opens or closes a string
     if len(quotes) == 0:  # valid JSON with no string and no array: an empty object
-        return Tree([], [], [], np.empty(0, dtype=np.int64))
+        return EMPTY_TREE
     opening, ends = quotes[0::2], quotes[1::2]  # string i is b[opening[i] + 1 : ends[i]]
     # In an object a string is a key when a colon follows it. A key whose next string is not a key has that
     # string as its value (a leaf); any other key must open an object, which is checked next. So a number,

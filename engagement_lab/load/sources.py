@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import DataError, ResponseFormatError
 
-__all__ = ["Item", "expand_sources", "item_text", "json_documents", "one_document"]
+__all__ = ["Item", "expand_sources", "item_text", "json_documents", "one_document", "only_document"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _GLOB_CHARS = frozenset("*?[")
@@ -154,7 +154,12 @@ def one_document(payload: object) -> Any:
     """One in-memory response (a dict, JSON text, or bytes, gzip accepted) decoded: exactly one JSON document."""
     if isinstance(payload, dict):
         return payload
-    documents = json_documents(expand_sources(payload, suffixes=())[0])
+    return only_document(expand_sources(payload, suffixes=())[0])
+
+
+def only_document(item: Item) -> Any:
+    """The one JSON document an input holds, decoded (more than one is refused)."""
+    documents = json_documents(item)
     if len(documents) != 1:
         raise ResponseFormatError(f"expected one JSON response, found {len(documents)} documents")
     return documents[0]

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engagement_lab import DataError, ResponseFormatError, catalog
-from engagement_lab.load import load_response
+from engagement_lab.load import engagement_bytes, load_response
 from engagement_lab.load.engagement import ParsedResponse, parse_response
 from engagement_lab.load.engagement_bytes import parse_response_bytes, scan_response
 from engagement_lab.load.frames import repeated, to_polars
@@ -247,12 +247,17 @@ def test_generated_responses_scan_exactly_or_step_aside(data: bytes, keep_unsupp
 # --- the loaders take the scan where they read bytes ---------------------------------------------------------
 
 
-def test_every_input_form_reads_through_the_scan(tmp_path: Path) -> None:
+def test_every_input_form_reads_through_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     payload = sandbox_response(list(catalog.FOUR_ITEM_ORDERS[0]))
     data = json.dumps(payload).encode()
     (tmp_path / "a.json").write_bytes(data)
     (tmp_path / "b.json.gz").write_bytes(gzip.compress(data))
     expected = load_response(payload, backend="polars")
+
+    def ordinary_parser(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the scan stepped aside")
+
+    monkeypatch.setattr(engagement_bytes, "parse_response", ordinary_parser)
     for given_ in (data, data.decode(), gzip.compress(data), memoryview(data)):
         assert load_response(given_, backend="polars").equals(expected)  # type: ignore[union-attr]
     from_files = load_response(str(tmp_path / "a.json"), backend="polars")
