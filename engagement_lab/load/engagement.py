@@ -374,20 +374,53 @@ def grouping_rows(
     name: str, tree: Tree, locate: Locate, reserved: dict[str, Any], keep_unsupported: bool
 ) -> tuple[pa.Table, int]:
     """A grouping's tidy rows and how many placeholder zeros were dropped from them."""
-    tree = _current_metric_names(tree)
+    tree = _current_metric_names(name, tree)
     dropped = 0
     if not keep_unsupported:
         tree, dropped = _drop_placeholders(tree, reserved)
     return tree_table(name, tree, locate), dropped
 
 
-def _current_metric_names(tree: Tree) -> Tree:
-    """``tree`` with old metric names the API may still send (``media_clicks``) under the catalog's names."""
+def _current_metric_names(name: str, tree: Tree) -> Tree:
+    """``tree`` with old metric names the API may still send (``media_clicks``) under the catalog's names.
+
+    One object holding a metric under both names would become two counts of one number (and be summed by
+    anything that adds them up), so that is refused, naming the tweet and time.
+    """
     if catalog.ENGAGEMENT_TYPE not in tree.kinds:
         return tree
     i = tree.kinds.index(catalog.ENGAGEMENT_TYPE)
-    names = [catalog.RENAMED_METRICS.get(m, m) for m in tree.keys[i].to_pylist()]
-    return replace(tree, keys=[*tree.keys[:i], pa.array(names, pa.string()), *tree.keys[i + 1 :]])
+    old_names = tree.keys[i].to_pylist()
+    if not any(m in catalog.RENAMED_METRICS for m in old_names):
+        return tree
+    names = [catalog.RENAMED_METRICS.get(m, m) for m in old_names]
+    distinct = list(dict.fromkeys(names))
+    to_distinct = np.asarray([distinct.index(m) for m in names], dtype=np.intp)
+    codes = [*tree.codes[:i], to_distinct[tree.codes[i]], *tree.codes[i + 1 :]]
+    if len(distinct) < len(names):
+        _refuse_two_names(name, tree, codes)
+    return replace(tree, keys=[*tree.keys[:i], pa.array(distinct, pa.string()), *tree.keys[i + 1 :]], codes=codes)
+
+
+def _refuse_two_names(name: str, tree: Tree, codes: list[np.ndarray]) -> None:
+    """Raise if two leaves are one number once their metric names are current (see _current_metric_names)."""
+    leaves = np.stack(codes, axis=1) if codes else np.empty((0, 0), dtype=np.intp)
+    _, first, counts = np.unique(leaves, axis=0, return_index=True, return_counts=True)
+    if not (counts > 1).any():
+        return  # each tweet and time uses one name or the other
+    a = int(first[np.argmax(counts > 1)])
+    b = int(np.flatnonzero((leaves == leaves[a]).all(axis=1))[1])
+    path = [str(keys[c[a]]) for keys, c in zip(tree.keys, tree.codes, strict=True)]
+    i = tree.kinds.index(catalog.ENGAGEMENT_TYPE)
+    spelled = [str(tree.keys[i][tree.codes[i][leaf]]) for leaf in (a, b)]
+    old = next(m for m in spelled if m in catalog.RENAMED_METRICS)
+    current = catalog.RENAMED_METRICS[old]
+    raise ResponseFormatError(
+        f"metric {current!r} is reported twice for one tweet and time: {spelled[0]!r} = {int(tree.values[a])} and "
+        f"{spelled[1]!r} = {int(tree.values[b])} ({old!r} is its old name); a number is never summed or guessed. "
+        f"Request only {current!r} and fetch this window again",
+        path=_path(name, path),
+    )
 
 
 def parse_response(payload: dict[str, Any], *, keep_unsupported: bool = False) -> ParsedResponse:

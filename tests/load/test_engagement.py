@@ -281,3 +281,43 @@ def test_frames_follow_the_logical_dtypes_of_columns_module() -> None:
         logical = columns.DTYPES[column]
         assert str(frame[column].dtype) == pandas_names[logical], column
         assert lazy.schema[column] == polars_names[logical], column
+
+
+OLD, CURRENT = next(iter(catalog.RENAMED_METRICS.items()))
+
+
+@pytest.mark.parametrize("form", ["object", "bytes"])
+@pytest.mark.parametrize(
+    ("payload", "path", "said"),
+    [
+        (
+            {"h": {"1": {OLD: {"2026-01-01": {"01": "5", "02": "3"}}, CURRENT: {"2026-01-01": {"01": "6"}}}}},
+            "$['h']['1']['media_clicks']['2026-01-01']['01']",
+            "'media_clicks' = 5 and 'media_engagements' = 6",
+        ),
+        (
+            {"t": {CURRENT: {"1": "5"}, OLD: {"2": "6", "1": "7"}}},
+            "$['t']['media_engagements']['1']",
+            "'media_engagements' = 5 and 'media_clicks' = 7",
+        ),
+    ],
+)
+def test_a_metric_under_its_old_and_current_name_at_once_is_refused(
+    payload: dict[str, Any], path: str, said: str, form: str
+) -> None:
+    """Renaming the old name would make two counts of one number (summed by anything that adds them up)."""
+    with pytest.raises(ResponseFormatError) as caught:
+        load_response(payload if form == "object" else json.dumps(payload).encode())
+    assert said in str(caught.value)
+    assert "is reported twice for one tweet and time" in str(caught.value)
+    assert caught.value.path == path
+
+
+def test_the_old_name_for_some_tweets_and_the_current_for_others_loads() -> None:
+    payload = {"t": {"1": {OLD: "5"}, "2": {CURRENT: "6"}}, "u": {OLD: {"1": "7"}}}
+    frame = load_response(payload, backend="polars").sort("grouping", "tweet_id")
+    assert frame.select("grouping", "tweet_id", "engagement_type", "value").rows() == [
+        ("t", "1", CURRENT, 5),
+        ("t", "2", CURRENT, 6),
+        ("u", "1", CURRENT, 7),
+    ]
