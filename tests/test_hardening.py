@@ -238,6 +238,8 @@ def test_planning_uses_the_servers_clock(tmp_path: Path) -> None:
         (lambda p: p.write_bytes(b"plain text, not gzip"), "not a complete gzip file"),
         (lambda p: p.write_bytes(gzip.compress(b"{not json")), "not valid JSON"),
         (lambda p: p.write_bytes(gzip.compress(b'{"body": "x"}')), "not an archive envelope"),
+        (lambda p: p.write_bytes(gzip.compress(gzip.decompress(p.read_bytes())[:-9])), "its body holds"),
+        (lambda p: p.write_bytes(gzip.compress(b'{"format":2,"body_bytes":2}\n{}')), "not an archive envelope"),
         (lambda p: p.rename(p.with_name("0123456789abcdef01234567.json.gz")), "the file was renamed"),
     ],
 )

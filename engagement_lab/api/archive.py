@@ -22,6 +22,7 @@ from ..archive_format import (
     RESPONSES,
     SUFFIX,
     CorruptArchiveFile,
+    encode_envelope,
     fsync_dir,
     fsync_file,
     read_envelope,
@@ -112,8 +113,9 @@ class Archive:
         return key in self.entries
 
     def body(self, key: str) -> str:
-        """The archived response text of ``key``."""
-        return str(read_envelope(self.root / RESPONSES / f"{key}{SUFFIX}")["body"])
+        """The archived response text of ``key`` (bytes that are not UTF-8 shown as U+FFFD)."""
+        body: bytes = read_envelope(self.root / RESPONSES / f"{key}{SUFFIX}")["body"]
+        return body.decode("utf-8", errors="replace")
 
     def save(self, response: RawResponse, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Archive one response (any status); return its provenance."""
@@ -131,11 +133,10 @@ class Archive:
             "library_version": __version__,
             **(extra or {}),
         }
-        envelope = {"provenance": provenance, "body": response.body.decode("utf-8", errors="replace")}
         final = self.root / RESPONSES / f"{request.key}{SUFFIX}"
         tmp = final.with_name(f"{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as handle:
-            handle.write(json.dumps(envelope, separators=(",", ":")).encode())
+            handle.write(encode_envelope(provenance, response.body))
         fsync_file(tmp)
         os.replace(tmp, final)
         fsync_dir(final.parent)

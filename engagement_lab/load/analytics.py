@@ -62,6 +62,7 @@ class _Rows:
         }
         self.unknown: set[str] = set()
         self.unparsed: list[str] = []
+        self.seen: dict[tuple[str, str, str, datetime | None], str] = {}
 
     def add(
         self, item: str, name: str, value: object, grain: str, at: datetime | None, source: str, where: str
@@ -77,8 +78,20 @@ class _Rows:
             raise ResponseFormatError(f"{name} must be a non-negative integer or null, got {value!r}", path=where)
         if name not in _KNOWN:
             self.unknown.add(name)
+        metric = v2.TO_ENGAGEMENT_NAMES.get(name, name)
+        key = (item, metric, grain, at if grain != "total" else None)
+        if (
+            key in self.seen
+        ):  # the same number twice: an item listed twice, a repeated bucket, or two names of one metric
+            when = f"the {grain} of {key[3].isoformat()}" if key[3] is not None else "the whole range"
+            raise ResponseFormatError(
+                f"{item}: {metric} for {when} is reported twice (also at {self.seen[key]}); a number is never summed "
+                "or guessed, so this answer cannot be loaded. Fetch it again",
+                path=where,
+            )
+        self.seen[key] = where
         self.cols[C.TWEET_ID].append(item)
-        self.cols[C.ENGAGEMENT_TYPE].append(v2.TO_ENGAGEMENT_NAMES.get(name, name))
+        self.cols[C.ENGAGEMENT_TYPE].append(metric)
         self.cols[C.GRAIN].append(grain)
         day: date | None = at.date() if at is not None and grain in ("hour", "day", "week") else None
         self.cols[C.DAY].append(day)

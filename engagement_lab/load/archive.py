@@ -142,7 +142,7 @@ def parse_envelope(
             start, end = _time(request.get("start_time")), _time(request.get("end_time"))
             found = replace(found, start=start, end=end)
         else:
-            parsed = parse_response_bytes(envelope["body"].encode())
+            parsed = parse_response_bytes(envelope["body"])
             table, found = parsed.table, parsed.report
     except (ValueError, ResponseFormatError) as exc:
         raise DataError(f"archive file {str(file)!r}: its response cannot be loaded ({exc})") from None

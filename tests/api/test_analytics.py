@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -23,6 +22,7 @@ from engagement_lab import (
     EngagementQuery,
     MediaAnalyticsQuery,
     QueryError,
+    ResponseFormatError,
     fetch,
     fetch_analytics,
     load_analytics,
@@ -31,6 +31,7 @@ from engagement_lab import (
 )
 from engagement_lab.api import Credentials, OAuth2Token, RetryPolicy, Secret
 from engagement_lab.api.auth import AccountTokens
+from engagement_lab.archive_format import read_envelope
 from engagement_lab.catalog_v2 import POST_FIELDS
 from engagement_lab.sandbox import FaultConfig, Sandbox, SandboxApp, SandboxTransport, World
 from engagement_lab.sandbox.v2 import media_key_of
@@ -172,6 +173,55 @@ def test_nulls_stay_missing_unknown_metrics_are_kept_and_media_strings_parsed_or
     assert report.unknown_metrics == ("new_metric",)
     with pytest.raises(Exception, match="non-negative integer or null"):
         load_analytics({"data": [{"id": "1", "impressions": -1}]})
+
+
+def _bucket(at: str, **metrics: int) -> dict[str, object]:
+    return {"timestamp": at, "metrics": metrics}
+
+
+@pytest.mark.parametrize(
+    ("data", "said", "path"),
+    [
+        (  # one post listed twice, one bucket each: each alone reads as a total over the range
+            [
+                {"id": "1", "timestamped_metrics": [_bucket("2026-05-01T00:00:00Z", impressions=5)]},
+                {"id": "1", "timestamped_metrics": [_bucket("2026-05-02T00:00:00Z", impressions=7)]},
+            ],
+            "1: impressions for the whole range is reported twice",
+            "$['data'][1]['timestamped_metrics'][0]['metrics']['impressions']",
+        ),
+        (  # a bucket repeated
+            [{"id": "1", "timestamped_metrics": [_bucket("2026-05-01T00:00:00Z", impressions=5)] * 2}],
+            "1: impressions for the hour of 2026-05-01T00:00:00+00:00 is reported twice",
+            "$['data'][0]['timestamped_metrics'][1]['metrics']['impressions']",
+        ),
+        (  # likes is what the Engagement API calls favorites: both at once are one number twice
+            [
+                {
+                    "id": "1",
+                    "timestamped_metrics": [
+                        _bucket("2026-05-01T00:00:00Z", likes=3, favorites=4),
+                        _bucket("2026-05-02T00:00:00Z", likes=1),
+                    ],
+                }
+            ],
+            "1: favorites for the day of 2026-05-01T00:00:00+00:00 is reported twice "
+            "(also at $['data'][0]['timestamped_metrics'][0]['metrics']['likes'])",
+            "$['data'][0]['timestamped_metrics'][0]['metrics']['favorites']",
+        ),
+        (  # flat totals of one post twice
+            [{"id": "1", "impressions": 5}, {"id": "1", "impressions": 5}],
+            "1: impressions for the whole range is reported twice (also at $['data'][0]['impressions'])",
+            "$['data'][1]['impressions']",
+        ),
+    ],
+)
+def test_an_answer_reporting_one_number_twice_is_refused(data: list[object], said: str, path: str) -> None:
+    """Two rows for one number would be summed by anything that adds rows up; even equal values are refused."""
+    with pytest.raises(ResponseFormatError) as caught:
+        load_analytics({"data": data})
+    assert said in str(caught.value)
+    assert caught.value.path == path
 
 
 # --- the sandbox: the same world through both APIs -------------------------------------------------------------
@@ -397,10 +447,7 @@ def test_kill_minus_nine_mid_fetch_then_resume_loses_nothing_and_refetches_nothi
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        first = {
-            json.loads(gzip.decompress(p.read_bytes()))["provenance"]["request_sha256"]
-            for p in (out / "responses").glob("*.json.gz")
-        }
+        first = {read_envelope(p)["provenance"]["request_sha256"] for p in (out / "responses").glob("*.json.gz")}
         assert 4 <= len(first) < 12  # 2 batches x 6 windows of 31 days
         time.sleep(0.5)  # requests the dead process had in flight reach the server and are answered to no one
         seen_before = len(sandbox.app.records)

@@ -18,6 +18,7 @@ import pytest
 
 from engagement_lab import ConfigError, EngagementQuery
 from engagement_lab.api import Credentials, FetchResult, RetryPolicy, fetch
+from engagement_lab.archive_format import read_envelope
 from engagement_lab.load import load_archive
 from engagement_lab.sandbox import FaultConfig, Sandbox, SandboxApp, SandboxTransport, World
 
@@ -134,7 +135,7 @@ def test_archive_keeps_bodies_as_received_with_provenance_and_no_secrets(
 ) -> None:
     run(app, totals(owned(world, "acme")), tmp_path)
     (path,) = list((tmp_path / "responses").glob("*.json.gz"))
-    envelope = json.loads(gzip.decompress(path.read_bytes()))
+    envelope = read_envelope(path)
     provenance = envelope["provenance"]
     assert set(provenance) >= {
         "key",
@@ -280,8 +281,7 @@ def test_kill_minus_nine_mid_fetch_then_resume_loses_nothing_and_refetches_nothi
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         archived_first = {
-            json.loads(gzip.decompress(p.read_bytes()))["provenance"]["request_sha256"]
-            for p in (out / "responses").glob("*.json.gz")
+            read_envelope(p)["provenance"]["request_sha256"] for p in (out / "responses").glob("*.json.gz")
         }
         assert 5 <= len(archived_first) < 28  # 4 batches x 7 windows in all
         seen_before = len(sandbox.app.records)

@@ -12,6 +12,7 @@ import pytest
 
 from engagement_lab import DataError, EngagementQuery, load_archive
 from engagement_lab.api import Credentials, fetch
+from engagement_lab.archive_format import encode_envelope, read_envelope
 from engagement_lab.sandbox import SandboxApp, SandboxTransport, World
 
 BASE = "https://data-api.twitter.com"
@@ -58,13 +59,13 @@ def test_windowed_totals_are_kept_per_window_not_summed_or_merged(tmp_path: Path
 
 def _tamper(archive: Path, change: Any) -> None:
     path = next(p for p in (archive / "responses").glob("*.json.gz"))
-    envelope = json.loads(gzip.decompress(path.read_bytes()))
+    envelope = read_envelope(path)
     body = json.loads(envelope["body"])
     change(body)
-    envelope["body"] = json.dumps(body)
     envelope["provenance"]["key"] = "tampered"
     envelope["provenance"]["retrieved_at"] = "2030-01-01T00:00:00+00:00"
-    (archive / "responses" / "tampered.json.gz").write_bytes(gzip.compress(json.dumps(envelope).encode()))
+    content = encode_envelope(envelope["provenance"], json.dumps(body).encode())
+    (archive / "responses" / "tampered.json.gz").write_bytes(gzip.compress(content))
 
 
 def test_contradictions_are_errors_never_sums(tmp_path: Path) -> None:
@@ -115,9 +116,9 @@ def test_rows_come_in_fetch_time_order_whatever_the_file_order(tmp_path: Path, b
     for later in (0, 1):  # the first file in key order fetched later, then earlier
         starts = []
         for k, path in enumerate(files):
-            envelope = json.loads(gzip.decompress(path.read_bytes()))
+            envelope = read_envelope(path)
             envelope["provenance"]["retrieved_at"] = f"2026-06-0{1 + (k == later)}T00:00:00+00:00"
-            path.write_bytes(gzip.compress(json.dumps(envelope).encode()))
+            path.write_bytes(gzip.compress(encode_envelope(envelope["provenance"], envelope["body"])))
             starts.append(envelope["provenance"]["request"]["start"][:10])
         frame = load_archive(tmp_path, backend=backend)  # type: ignore[arg-type]
         rows = pl.from_pandas(frame) if not isinstance(frame, pl.DataFrame) else frame
@@ -125,3 +126,62 @@ def test_rows_come_in_fetch_time_order_whatever_the_file_order(tmp_path: Path, b
         assert fetched == sorted(fetched)
         days = rows.group_by("retrieved_at", maintain_order=True).agg(pl.col("day").min())["day"].to_list()
         assert [str(d) for d in days] == [starts[1 - later], starts[later]]  # the earlier-fetched file's rows first
+
+
+# --- the file formats ------------------------------------------------------------------------------------------
+
+
+def _as_format_1(path: Path, **dumps: Any) -> None:
+    """Rewrite a response file as format 1 wrote it: one JSON document with the body as a string."""
+    envelope = read_envelope(path)
+    envelope["provenance"]["format"] = 1
+    document = {"provenance": envelope["provenance"], "body": envelope["body"].decode()}
+    path.write_bytes(gzip.compress(json.dumps(document, **dumps).encode()))
+
+
+def test_a_format_2_file_is_a_header_line_then_the_body_as_received(tmp_path: Path) -> None:
+    _fetch(_hourly("2026-05-01", "2026-05-02"), tmp_path)
+    (path,) = (tmp_path / "responses").glob("*.json.gz")
+    data = gzip.decompress(path.read_bytes())
+    header, body = data.split(b"\n", 1)
+    assert json.loads(header)["format"] == 2
+    assert json.loads(header)["body_bytes"] == len(body)
+    assert json.loads(header)["provenance"] == read_envelope(path)["provenance"]
+    assert json.loads(body)["hourly"]  # the API's JSON as it came, readable with zcat | tail -n +2
+
+
+@pytest.mark.parametrize("layout", [{"separators": (",", ":")}, {}, {"indent": 2}])
+def test_format_1_files_still_load_alone_or_beside_format_2(tmp_path: Path, layout: dict[str, Any]) -> None:
+    _fetch(_hourly("2026-05-01", "2026-05-02"), tmp_path)
+    _fetch(_hourly("2026-05-03", "2026-05-04"), tmp_path)
+    expected = load_archive(tmp_path, backend="polars")
+    files = sorted((tmp_path / "responses").glob("*.json.gz"))
+    _as_format_1(files[0], **layout)  # an archive an older version began, resumed by this one
+    assert load_archive(tmp_path, backend="polars").equals(expected)
+    _as_format_1(files[1], **layout)
+    assert load_archive(tmp_path, backend="polars").equals(expected)
+    # a resume reads the old files as they are: nothing quarantined, nothing fetched again
+    app = SandboxApp(WORLD, rate_limit_per_minute=100_000)
+    again = fetch(_hourly("2026-05-01", "2026-05-02"), credentials=Credentials.from_mapping(app.info(BASE)),
+                  out=tmp_path, owners=dict.fromkeys(ACME, "acme"), base_url=BASE, transport=SandboxTransport(app),
+                  now=WORLD.now, progress=False)  # fmt: skip
+    assert again.ok
+    assert not app.records
+    assert not (tmp_path / "quarantine").exists()
+
+
+def test_a_body_is_kept_byte_for_byte_and_bytes_that_are_not_utf8_are_refused_on_load(tmp_path: Path) -> None:
+    from engagement_lab.api.archive import Archive
+    from engagement_lab.api.client import RawResponse
+    from engagement_lab.query import EngagementRequest
+
+    request = EngagementRequest.from_body("totals", {"tweet_ids": [ACME[0]], "engagement_types": ["impressions"],
+                                                     "groupings": {"g": {"group_by": ["tweet.id"]}}}, now=WORLD.now)  # fmt: skip
+    body = b'{"g": {"' + ACME[0].encode() + b'": {"impressions": "5"}}, "note": "caf\xe9"}'
+    with Archive(tmp_path) as archive:
+        archive.save(RawResponse(200, body, {}, request, "acme", b"", WORLD.now, 0.1))
+        assert archive.body(request.key).endswith('"caf\ufffd"}')  # shown with U+FFFD, stored as received
+    (path,) = (tmp_path / "responses").glob("*.json.gz")
+    assert read_envelope(path)["body"] == body
+    with pytest.raises(DataError, match=rf"archive file '{path}': its response cannot be loaded \(.*utf-8"):
+        load_archive(tmp_path)

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from engagement_lab import DataError, EngagementQuery, LockError, compact, load_archive, scan
+from engagement_lab.archive_format import encode_envelope, read_envelope
 from engagement_lab.cli import main
 from engagement_lab.locking import WriterLock
 
@@ -194,9 +195,9 @@ def test_refusals_name_the_fix(tmp_path: Path) -> None:
         load_archive(tmp_path, backend="duckdb")
     compact(tmp_path)
     key = next((tmp_path / "responses").glob("*.json.gz"))
-    envelope = json.loads(gzip.decompress(key.read_bytes()))
+    envelope = read_envelope(key)
     envelope["provenance"]["retrieved_at"] = "2031-01-01T00:00:00+00:00"
-    key.write_bytes(gzip.compress(json.dumps(envelope).encode()))
+    key.write_bytes(gzip.compress(encode_envelope(envelope["provenance"], envelope["body"])))
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text(manifest.read_text() + json.dumps(envelope["provenance"]) + "\n")
     with pytest.raises(DataError, match=r"was replaced .* after it was compacted"):
