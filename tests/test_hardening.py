@@ -236,6 +236,7 @@ def test_planning_uses_the_servers_clock(tmp_path: Path) -> None:
         (lambda p: p.write_bytes(p.read_bytes()[:30]), "not a complete gzip file"),
         (lambda p: p.write_bytes(b""), "the file is empty"),
         (lambda p: p.write_bytes(b"plain text, not gzip"), "not a complete gzip file"),
+        (lambda p: p.write_bytes(p.read_bytes()[:10] + b"\xff" * 40), "not a complete gzip file: .*invalid block"),
         (lambda p: p.write_bytes(gzip.compress(b"{not json")), "not valid JSON"),
         (lambda p: p.write_bytes(gzip.compress(b'{"body": "x"}')), "not an archive envelope"),
         (lambda p: p.write_bytes(gzip.compress(gzip.decompress(p.read_bytes())[:-9])), "its body holds"),
