@@ -12,6 +12,7 @@ import glob
 import gzip
 import io
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def _plain(raw: bytes, where: str) -> bytes:
         return raw
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{where} looks gzip-compressed but cannot be decompressed ({exc})") from None
 
 

@@ -237,6 +237,19 @@ def test_not_json_and_missing_files() -> None:
         load_response("no/such/file.json")
 
 
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [(lambda z: z[:-3], "end-of-stream marker"), (lambda z: z[:10] + b"\xff" * 40, "invalid block type")],
+)
+def test_damaged_gzip_is_refused_naming_the_file(tmp_path: Path, damage: Any, said: str) -> None:
+    path = tmp_path / "answer.json.gz"
+    path.write_bytes(damage(gzip.compress((SPEC / "F7_unavailable.json").read_bytes())))
+    with pytest.raises(DataError, match=rf"'{path}' looks gzip-compressed but cannot be decompressed \(.*{said}"):
+        load_response(path)
+    with pytest.raises(DataError, match=rf"the payload looks gzip-compressed .*{said}"):
+        load_response(path.read_bytes())
+
+
 def test_pandas_and_polars_agree_on_a_big_sandbox_response() -> None:
     tweets = [t for t in WORLD.tweets if t.account == "acme" and t.status == "ok"][-25:]
     body = {
