@@ -27,7 +27,6 @@ import gzip
 import json
 import os
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,9 +42,9 @@ __all__ = [
     "SUFFIX",
     "CorruptArchiveFile",
     "encode_envelope",
+    "envelope_paths",
     "fsync_dir",
     "fsync_file",
-    "iter_envelopes",
     "read_envelope",
     "read_manifest",
 ]
@@ -151,13 +150,9 @@ def _format_1(path: Path, data: bytes) -> dict[str, Any]:
     return {"provenance": envelope.get("provenance"), "body": envelope["body"].encode()}
 
 
-def iter_envelopes(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every complete response file of an archive, in key order (temporary files are skipped).
-
-    A file that cannot be read raises :class:`CorruptArchiveFile` naming it.
-    """
-    for path in sorted((root / RESPONSES).glob(f"*{SUFFIX}")):
-        yield path, read_envelope(path)
+def envelope_paths(root: Path) -> list[Path]:
+    """Every complete response file of an archive, in key order (temporary files are skipped)."""
+    return sorted((root / RESPONSES).glob(f"*{SUFFIX}"))
 
 
 def read_manifest(root: Path) -> list[dict[str, Any]]:

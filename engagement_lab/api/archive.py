@@ -23,6 +23,7 @@ from ..archive_format import (
     SUFFIX,
     CorruptArchiveFile,
     encode_envelope,
+    envelope_paths,
     fsync_dir,
     fsync_file,
     read_envelope,
@@ -98,7 +99,7 @@ class Archive:
             with open(manifest, "ab") as handle:  # end a line torn by a crash, so the next entry starts clean
                 handle.write(b"\n")
         listed = {e["key"]: e for e in read_manifest(self.root) if "key" in e}
-        for path in sorted((self.root / RESPONSES).glob(f"*{SUFFIX}")):
+        for path in envelope_paths(self.root):
             try:
                 envelope = read_envelope(path)
             except CorruptArchiveFile as exc:

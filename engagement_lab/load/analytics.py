@@ -62,7 +62,7 @@ class _Rows:
         }
         self.unknown: set[str] = set()
         self.unparsed: list[str] = []
-        self.seen: dict[tuple[str, str, str, datetime | None], str] = {}
+        self.seen: dict[tuple[str, str, str, date | None, int | None], str] = {}
 
     def add(
         self, item: str, name: str, value: object, grain: str, at: datetime | None, source: str, where: str
@@ -79,11 +79,11 @@ class _Rows:
         if name not in _KNOWN:
             self.unknown.add(name)
         metric = v2.TO_ENGAGEMENT_NAMES.get(name, name)
-        key = (item, metric, grain, at if grain != "total" else None)
-        if (
-            key in self.seen
-        ):  # the same number twice: an item listed twice, a repeated bucket, or two names of one metric
-            when = f"the {grain} of {key[3].isoformat()}" if key[3] is not None else "the whole range"
+        day: date | None = at.date() if at is not None and grain in ("hour", "day", "week") else None
+        hour = at.hour if at is not None and grain == "hour" else None
+        key = (item, metric, grain, day, hour)  # what names the number in the tidy rows (their timestamp does not)
+        if key in self.seen:  # an item listed twice, a repeated bucket, two names of one metric, two stamps in an hour
+            when = f"the {grain} of {at.isoformat()}" if at is not None and grain != "total" else "the whole range"
             raise ResponseFormatError(
                 f"{item}: {metric} for {when} is reported twice (also at {self.seen[key]}); a number is never summed "
                 "or guessed, so this answer cannot be loaded. Fetch it again",
@@ -93,9 +93,8 @@ class _Rows:
         self.cols[C.TWEET_ID].append(item)
         self.cols[C.ENGAGEMENT_TYPE].append(metric)
         self.cols[C.GRAIN].append(grain)
-        day: date | None = at.date() if at is not None and grain in ("hour", "day", "week") else None
         self.cols[C.DAY].append(day)
-        self.cols[C.HOUR].append(at.hour if at is not None and grain == "hour" else None)
+        self.cols[C.HOUR].append(hour)
         self.cols[C.TIMESTAMP].append(at if grain != "total" else None)
         self.cols[C.VALUE].append(value)
         self.cols[C.SOURCE].append(source)

@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import columns as C
-from ..archive_format import iter_envelopes
+from ..archive_format import envelope_paths, read_envelope
 from ..errors import DataError, ResponseFormatError
 from .analytics import parse_analytics
+from .engagement import ParsedResponse
 from .engagement_bytes import parse_response_bytes
 from .frames import Backend, Frame, hashes_repeat, key_hashes, repeated, to_frame, to_polars
 from .report import LoadReport
 
-__all__ = ["KEYS", "check_archive", "conflicts", "keyed", "load_archive_with_report", "merged", "parse_envelope"]
+__all__ = [
+    "KEYS",
+    "Span",
+    "check_archive",
+    "conflicts",
+    "keyed",
+    "load_archive_with_report",
+    "merged",
+    "parse_envelope",
+    "spans_meet",
+]
 
 _TS = pa.timestamp("us", tz="UTC")
 V2_ENDPOINTS = ("tweets/analytics", "media/analytics")
@@ -126,9 +138,7 @@ def _deduplicate(frame: pl.DataFrame, on_conflict: Literal["raise", "latest"]) -
     return latest.select(*OUTPUT)
 
 
-def parse_envelope(
-    file: Path, envelope: dict[str, Any], *, provenance: bool = True
-) -> tuple[pa.Table, LoadReport] | None:
+def parse_envelope(file: Path, envelope: dict[str, Any], *, provenance: bool = True) -> ParsedResponse | None:
     """One archived response -> its tidy rows with provenance columns (None for a failed request); with
     ``provenance=False`` the rows alone (add them with :func:`_with_provenance` or its polars twin)."""
     about = envelope["provenance"]
@@ -140,13 +150,15 @@ def parse_envelope(
             table, found = parse_analytics(json.loads(envelope["body"]), granularity=request.get("granularity"))
             table = table.drop_columns([C.SOURCE])
             start, end = _time(request.get("start_time")), _time(request.get("end_time"))
-            found = replace(found, start=start, end=end)
+            tweets = frozenset(pc.unique(table[C.TWEET_ID]).to_pylist())  # a small answer: 100 ids at most
+            parsed = ParsedResponse(table, replace(found, start=start, end=end), tweets)
         else:
             parsed = parse_response_bytes(envelope["body"])
-            table, found = parsed.table, parsed.report
     except (ValueError, ResponseFormatError) as exc:
         raise DataError(f"archive file {str(file)!r}: its response cannot be loaded ({exc})") from None
-    return (_with_provenance(table, _provenance(about, found)) if provenance else table), found
+    if not provenance:
+        return parsed
+    return replace(parsed, table=_with_provenance(parsed.table, _provenance(about, parsed.report)))
 
 
 def check_archive(path: str | Path) -> Path:
@@ -161,33 +173,38 @@ def load_archive_with_report(
 ) -> tuple[Frame, LoadReport]:
     """See :func:`engagement_lab.load.load_archive`."""
     root = check_archive(path)
-    # each answer as it is parsed: its key hashes (for the repeat check) and its rows, as polars for a polars
-    # result (the Arrow table is let go at once) or as Arrow for pandas (converted once, at the end), so memory
-    # is the result plus one answer being parsed. The hashes are computed by polars on a second thread (it
-    # releases the GIL) while Python parses the next answer
+    files = envelope_paths(root)
+    # each answer as it is parsed: its rows, as polars for a polars result (the Arrow table is let go at once) or
+    # as Arrow for pandas (converted once, at the end), so memory is the result plus an answer or two. A helper
+    # thread reads (unzips) the next file while this one is parsed: zlib lets this thread run meanwhile
     answers: list[tuple[datetime | None, pl.DataFrame | pa.Table]] = []
-    hashes: list[Future[pl.DataFrame]] = []
+    spans: list[Span] = []
     report = LoadReport()
-    with ThreadPoolExecutor(max_workers=1) as hasher:
-        for file, envelope in iter_envelopes(root):
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        ahead = reader.submit(read_envelope, files[0]) if files else None
+        for i, file in enumerate(files):
+            assert ahead is not None
+            envelope = ahead.result()
+            ahead = reader.submit(read_envelope, files[i + 1]) if i + 1 < len(files) else None
             parsed = parse_envelope(file, envelope, provenance=False)
             if parsed is None:
                 continue
-            columns = _provenance(envelope["provenance"], parsed[1])
+            columns = _provenance(envelope["provenance"], parsed.report)
             if backend == "polars":
-                rows: pl.DataFrame | pa.Table = _with_provenance_polars(parsed[0], columns).select(*OUTPUT)
+                rows: pl.DataFrame | pa.Table = _with_provenance_polars(parsed.table, columns).select(*OUTPUT)
             else:
-                rows = _with_provenance(parsed[0], columns).select(list(OUTPUT))
-            hashes.append(hasher.submit(_hashes, rows))
+                rows = _with_provenance(parsed.table, columns).select(list(OUTPUT))
+            spans.append(Span.of(parsed, columns))
             answers.append((columns[C.RETRIEVED_AT][0], rows))
-            report += parsed[1]
-        found = [future.result() for future in hashes]
+            report += parsed.report
     if not answers:
         raise DataError(f"archive {str(root)!r} holds no successful responses yet; run a fetch into it first")
     # fetch-time order (stable, so equal times keep key order; an unknown time first, as polars sorts nulls):
     # each answer has one fetch time, so ordering the answers orders the rows without sorting them
     answers.sort(key=lambda answer: (answer[0] is not None, answer[0] or datetime.min.replace(tzinfo=UTC)))
-    repeated = hashes_repeat(pl.concat(found, rechunk=False))  # usually not: each hour was fetched once
+    # usually nothing repeats: each hour was fetched once. Answers whose spans do not meet cannot share a key, so
+    # the exact check (hashing every row, sorting the hashes) runs only when some do
+    repeated = spans_meet(spans) and _hashes_repeat([rows for _, rows in answers])
     if backend != "polars" and not repeated:  # pandas straight from the Arrow rows
         return to_frame(pa.concat_tables([rows for _, rows in answers]), backend), report
     combined = pl.concat([to_polars(rows) for _, rows in answers], rechunk=False)
@@ -196,6 +213,52 @@ def load_archive_with_report(
     return (combined if backend == "polars" else to_frame(combined.to_arrow(), backend)), report
 
 
-def _hashes(rows: pa.Table | pl.DataFrame) -> pl.DataFrame:
-    """The key hashes of one answer's rows (on the hashing thread: Arrow rows are converted there too)."""
-    return key_hashes(_with_keys(to_polars(rows).lazy()), KEYS).collect()
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where one answer's keys (see :data:`KEYS`) can lie: its endpoint, its tweets, and a time range that holds
+    the time in each of its keys (an hourly row's hour, a coarser row's window start).
+
+    One answer never names a number twice (both parsers refuse that), so two rows can share a key only if they come
+    from two answers that share the endpoint and a tweet and whose ranges meet. Nothing here hashes the rows: the
+    tweets come from the parser, the range from the timestamp column's minimum and maximum.
+    """
+
+    endpoint: str
+    tweet_ids: frozenset[str | None]
+    lo: datetime
+    hi: datetime
+
+    @classmethod
+    def of(cls, parsed: ParsedResponse, columns: dict[str, tuple[Any, pa.DataType]]) -> Span:
+        """The span of a parsed answer, with its :func:`_provenance` columns (which hold its window)."""
+        start = columns[C.WINDOW_START][0]
+        if start is None:  # a window the answer does not state may equal another unstated one: unbounded
+            return cls(columns[C.ENDPOINT][0], parsed.tweet_ids, _EARLIEST, _LATEST)
+        # hourly rows have timestamps; the others' key time is the window start. The day rows' timestamps and
+        # the start of an answer without coarser rows only widen the range, which stays sound
+        found = pc.min_max(parsed.table[C.TIMESTAMP]).as_py()
+        times = [start, *(t for t in (found["min"], found["max"]) if t is not None)]
+        return cls(columns[C.ENDPOINT][0], parsed.tweet_ids, min(times), max(times))
+
+
+def spans_meet(spans: list[Span]) -> bool:
+    """Whether two answers' spans meet: the same endpoint and tweet, with ranges that overlap. Per endpoint and
+    tweet, sorted by start, a range meets an earlier one when it starts no later than the latest end before it."""
+    rows = [(s.endpoint, tweet, s.lo, s.hi) for s in spans for tweet in s.tweet_ids]
+    if len(rows) < 2:
+        return False
+    frame = pl.DataFrame(rows, schema=[C.ENDPOINT, C.TWEET_ID, "lo", "hi"], orient="row")
+    reach = pl.col("hi").cum_max().shift(1).over(C.ENDPOINT, C.TWEET_ID)
+    meet: bool = frame.sort(C.ENDPOINT, C.TWEET_ID, "lo").select((pl.col("lo") <= reach).any()).item()
+    return meet
+
+
+def _hashes_repeat(answers: list[pl.DataFrame | pa.Table]) -> bool:
+    """Whether two rows of the answers may share a key (exactly: hashed, sorted and compared; a rare collision
+    only sends the rows through the exact deduplication)."""
+    return hashes_repeat(
+        pl.concat([key_hashes(_with_keys(to_polars(rows).lazy()), KEYS).collect() for rows in answers])
+    )

@@ -34,7 +34,7 @@ from urllib.parse import quote
 import polars as pl
 
 from .. import columns as C
-from ..archive_format import RESPONSES, SUFFIX, fsync_dir, fsync_file, read_envelope, read_manifest
+from ..archive_format import SUFFIX, envelope_paths, fsync_dir, fsync_file, read_envelope, read_manifest
 from ..errors import DataError, check_choice
 from ..locking import WriterLock
 from .archive import KEYS, check_archive, conflict_error, conflicts, examples, keyed, merged, parse_envelope
@@ -171,7 +171,7 @@ def _pending(root: Path, state: _State) -> tuple[list[Path], int]:
     refused, since the dataset holds the old one."""
     listed = {e["key"]: e.get("retrieved_at") for e in read_manifest(root) if "key" in e}
     pending, done = [], 0
-    for path in sorted((root / RESPONSES).glob(f"*{SUFFIX}")):
+    for path in envelope_paths(root):
         key = path.name.removesuffix(SUFFIX)
         seen = state.responses.get(key)
         if seen is None:
@@ -265,7 +265,7 @@ def compact(
             parsed = parse_envelope(path, envelope)
             keys[provenance["key"]] = [provenance["retrieved_at"], provenance.get("status")]
             if parsed is not None:
-                frame = to_polars(parsed[0])
+                frame = to_polars(parsed.table)
                 batch.append(frame.select(SCHEMA.names()).cast(SCHEMA))
                 held += frame.height
                 added += 1

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -80,6 +80,18 @@ class ParsedResponse:
 
     table: pa.Table
     report: LoadReport
+    tweet_ids: frozenset[str | None]
+    """The tweet ids its rows may hold (``None`` for a grouping without a tweet level), read off each grouping's
+    distinct keys: free here, where finding them in the rows means hashing every row (see ``load.archive``). A
+    tweet whose only counts were placeholders stays listed."""
+
+
+class GroupingRows(NamedTuple):
+    """One grouping's tidy rows, how many placeholder zeros were dropped, and the tweet ids it holds."""
+
+    table: pa.Table
+    dropped: int
+    tweet_ids: frozenset[str | None]
 
 
 @dataclass
@@ -372,13 +384,17 @@ def _drop_placeholders(tree: Tree, reserved: dict[str, Any]) -> tuple[Tree, int]
 
 def grouping_rows(
     name: str, tree: Tree, locate: Locate, reserved: dict[str, Any], keep_unsupported: bool
-) -> tuple[pa.Table, int]:
-    """A grouping's tidy rows and how many placeholder zeros were dropped from them."""
+) -> GroupingRows:
+    """A grouping's tidy rows, how many placeholder zeros were dropped from them, and its tweet ids."""
     tree = _current_metric_names(name, tree)
     dropped = 0
     if not keep_unsupported:
         tree, dropped = _drop_placeholders(tree, reserved)
-    return tree_table(name, tree, locate), dropped
+    if catalog.TWEET_ID in tree.kinds:
+        tweet_ids: frozenset[str | None] = frozenset(tree.keys[tree.kinds.index(catalog.TWEET_ID)].to_pylist())
+    else:
+        tweet_ids = frozenset([None]) if len(tree.values) else frozenset()
+    return GroupingRows(tree_table(name, tree, locate), dropped, tweet_ids)
 
 
 def _current_metric_names(name: str, tree: Tree) -> Tree:
@@ -442,11 +458,11 @@ def parse_response(payload: dict[str, Any], *, keep_unsupported: bool = False) -
     return assemble(names, parts, reserved)
 
 
-def assemble(names: list[str], parts: list[tuple[pa.Table, int]], reserved: dict[str, Any]) -> ParsedResponse:
+def assemble(names: list[str], parts: list[GroupingRows], reserved: dict[str, Any]) -> ParsedResponse:
     """The groupings' rows (see :func:`grouping_rows`) and the reserved keys (see :func:`reserved_keys`) -> one
     :class:`ParsedResponse`."""
-    table = pa.concat_tables([rows for rows, _ in parts]) if parts else TIDY_SCHEMA.empty_table()
-    dropped = sum(n for _, n in parts)
+    table = pa.concat_tables([part.table for part in parts]) if parts else TIDY_SCHEMA.empty_table()
+    dropped = sum(part.dropped for part in parts)
     report = LoadReport(
         groupings=tuple(names),
         start=reserved.get("start"),
@@ -458,4 +474,4 @@ def assemble(names: list[str], parts: list[tuple[pa.Table, int]], reserved: dict
         n_rows=table.num_rows,
         dropped_unsupported=dropped,
     )
-    return ParsedResponse(table, report)
+    return ParsedResponse(table, report, frozenset().union(*(part.tweet_ids for part in parts)))

@@ -209,6 +209,19 @@ def _bucket(at: str, **metrics: int) -> dict[str, object]:
             "(also at $['data'][0]['timestamped_metrics'][0]['metrics']['likes'])",
             "$['data'][0]['timestamped_metrics'][0]['metrics']['favorites']",
         ),
+        (  # two stamps in one hour are one hourly number in the tidy rows
+            [
+                {
+                    "id": "1",
+                    "timestamped_metrics": [
+                        _bucket("2026-05-01T00:00:00Z", impressions=5),
+                        _bucket("2026-05-01T00:30:00Z", impressions=6),
+                    ],
+                }
+            ],
+            "1: impressions for the hour of 2026-05-01T00:30:00+00:00 is reported twice",
+            "$['data'][0]['timestamped_metrics'][1]['metrics']['impressions']",
+        ),
         (  # flat totals of one post twice
             [{"id": "1", "impressions": 5}, {"id": "1", "impressions": 5}],
             "1: impressions for the whole range is reported twice (also at $['data'][0]['impressions'])",

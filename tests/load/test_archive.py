@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engagement_lab import DataError, EngagementQuery, load_archive
 from engagement_lab.api import Credentials, fetch
 from engagement_lab.archive_format import encode_envelope, read_envelope
+from engagement_lab.load import archive as archive_loader
+from engagement_lab.load.archive import Span, spans_meet
 from engagement_lab.sandbox import SandboxApp, SandboxTransport, World
 
 BASE = "https://data-api.twitter.com"
@@ -185,3 +190,85 @@ def test_a_body_is_kept_byte_for_byte_and_bytes_that_are_not_utf8_are_refused_on
     assert read_envelope(path)["body"] == body
     with pytest.raises(DataError, match=rf"archive file '{path}': its response cannot be loaded \(.*utf-8"):
         load_archive(tmp_path)
+
+
+# --- the screen that decides whether the exact repeat check runs ---------------------------------------------
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def _span(tweets: str, lo: int, hi: int, endpoint: str = "historical") -> Span:
+    return Span(endpoint, frozenset(None if t == "-" else t for t in tweets), T0 + timedelta(hours=lo),
+                T0 + timedelta(hours=hi))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("spans", "meet"),
+    [
+        ([_span("ab", 0, 23)], False),
+        ([_span("ab", 0, 23), _span("cd", 0, 23)], False),  # other tweets, same window
+        ([_span("ab", 0, 23), _span("ab", 24, 47)], False),  # same tweets, the next window
+        ([_span("ab", 24, 47), _span("ab", 0, 23)], False),
+        ([_span("ab", 0, 23), _span("ab", 23, 47)], True),  # one hour in both
+        ([_span("ab", 0, 23), _span("bc", 10, 12)], True),  # tweet b, inside
+        ([_span("a", 0, 100), _span("a", 10, 12), _span("a", 50, 60)], True),
+        ([_span("a", 0, 9), _span("a", 50, 60), _span("a", 10, 49)], False),
+        ([_span("a", 0, 9), _span("a", 50, 60), _span("a", 10, 50)], True),  # the last meets the first-sorted-later
+        ([_span("ab", 0, 23), _span("ab", 0, 23, "28hr")], False),  # another endpoint
+        ([_span("-", 0, 23), _span("-", 5, 6)], True),  # groupings without tweets meet too
+        ([_span("-", 0, 23), _span("a", 5, 6)], False),
+    ],
+)
+def test_spans_meet_exactly_when_two_answers_could_share_a_key(spans: list[Span], meet: bool) -> None:
+    assert spans_meet(spans) is meet
+
+
+PLANS = st.lists(
+    st.tuples(
+        st.sampled_from(["historical/hourly", "historical/daily", "historical/per_tweet", "28hr/hourly", "totals"]),
+        st.sets(st.sampled_from(ACME), min_size=1, max_size=3),
+        st.integers(0, 5),  # start day in May
+        st.integers(1, 3),  # days
+    ),
+    min_size=2,
+    max_size=4,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plans=PLANS)
+def test_the_screen_gives_what_the_exact_check_always_gives(
+    plans: list[tuple[str, set[str], int, int]],
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Archives of overlapping and disjoint fetches: loading with the screen equals loading with the exact check run
+    every time (a screen that missed a meeting pair would return repeated rows, or no conflict error)."""
+    root = tmp_path_factory.mktemp("archive")
+    for k, (what, tweets, day, days) in enumerate(plans):
+        endpoint, _, granularity = what.partition("/")
+        ids = sorted(tweets)
+        if endpoint == "totals":
+            query = EngagementQuery("totals", ids, ["favorites"], "per_tweet")
+        elif endpoint == "28hr":
+            query = EngagementQuery("28hr", ids, ["impressions", "favorites"], granularity)
+        else:
+            start = (T0 + timedelta(days=day)).date().isoformat()
+            end = (T0 + timedelta(days=day + days)).date().isoformat()
+            query = EngagementQuery("historical", ids, ["impressions", "favorites"], granularity, start=start, end=end)
+        _fetch(query, root / f"fetch-{k}")  # each fetch its own archive, then merged: a repeat is fetched again
+        for path in (root / f"fetch-{k}" / "responses").glob("*.json.gz"):
+            envelope = read_envelope(path)
+            envelope["provenance"]["key"] = f"{k}-{envelope['provenance']['key']}"
+            envelope["provenance"]["retrieved_at"] = f"2026-06-0{k + 1}T00:00:00+00:00"
+            content = encode_envelope(envelope["provenance"], envelope["body"])
+            (root / "merged" / "responses").mkdir(parents=True, exist_ok=True)
+            (root / "merged" / "responses" / f"{envelope['provenance']['key']}.json.gz").write_bytes(
+                gzip.compress(content)
+            )
+    screened = load_archive(root / "merged", backend="polars")
+    with monkeypatch.context() as patched:
+        patched.setattr(archive_loader, "spans_meet", lambda spans: True)
+        exact = load_archive(root / "merged", backend="polars")
+    assert screened.equals(exact)
+    assert not archive_loader.keyed(screened.lazy()).select(archive_loader.KEYS).collect().is_duplicated().any()

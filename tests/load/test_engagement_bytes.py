@@ -45,7 +45,7 @@ def outcome(parse: Any) -> tuple[Any, ...]:
         parsed: ParsedResponse = parse()
     except (ResponseFormatError, ValueError) as exc:
         return ("refused", type(exc).__name__, str(exc))
-    return ("parsed", parsed.table.to_pydict(), parsed.table.schema, parsed.report)
+    return ("parsed", parsed.table.to_pydict(), parsed.table.schema, parsed.report, parsed.tweet_ids)
 
 
 def assert_same(data: bytes, *, keep_unsupported: bool = False) -> None:
@@ -61,6 +61,7 @@ def scanned(data: bytes, *, keep_unsupported: bool = False) -> ParsedResponse:
     assert found.table.equals(expected.table)
     assert found.table.schema == expected.table.schema
     assert found.report == expected.report
+    assert found.tweet_ids == expected.tweet_ids
     return found
 
 
@@ -246,12 +247,13 @@ def response_text(draw: st.DrawFn) -> bytes:
 def test_generated_responses_scan_exactly_or_step_aside(data: bytes, keep_unsupported: bool) -> None:
     assert_same(data, keep_unsupported=keep_unsupported)
     try:
-        table = parse_response_bytes(data, keep_unsupported=keep_unsupported).table
+        parsed = parse_response_bytes(data, keep_unsupported=keep_unsupported)
     except (ResponseFormatError, ValueError):
         return
     # one response names each number once (load_archive relies on it: it checks only across responses)
-    keys = to_polars(table).select(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.GROUPING)
+    keys = to_polars(parsed.table).select(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.GROUPING)
     assert not keys.is_duplicated().any()
+    assert set(keys[C.TWEET_ID].unique()) <= parsed.tweet_ids  # what load_archive's screen relies on
 
 
 # --- the loaders take the scan where they read bytes ---------------------------------------------------------
