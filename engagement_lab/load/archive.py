@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +21,7 @@ from ..errors import DataError, ResponseFormatError
 from .analytics import parse_analytics
 from .engagement import ParsedResponse
 from .engagement_bytes import parse_response_bytes
-from .frames import Backend, Frame, hashes_repeat, key_hashes, repeated, to_frame, to_polars
+from .frames import Backend, Frame, hashes_repeat, key_hashes, repeated, to_frame, to_pandas, to_polars
 from .report import LoadReport
 
 __all__ = [
@@ -61,14 +63,39 @@ def _provenance(provenance: dict[str, Any], report: LoadReport) -> dict[str, tup
 def _with_provenance(table: pa.Table, columns: dict[str, tuple[Any, pa.DataType]]) -> pa.Table:
     """``table`` with the :func:`_provenance` columns, each one value repeated by Arrow (a Python list of n
     datetimes was most of the load's time)."""
-    n = table.num_rows
     for column, (value, kind) in columns.items():
-        if kind == pa.string() and value is not None:
-            column_values = repeated(value, n)
-        else:
-            column_values = pa.repeat(pa.scalar(value, kind), n)
-        table = table.append_column(column, column_values)
+        table = table.append_column(column, _repeat(value, kind, table.num_rows))
     return table
+
+
+_EPOCH, _MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
+
+
+def _pandas_rows(answers: list[tuple[pa.Table, dict[str, tuple[Any, pa.DataType]]]]) -> pd.DataFrame:
+    """Answers' tidy rows with their :func:`_provenance` columns, as one pandas frame.
+
+    Each provenance column is built once for all answers. A time that every answer states is one numpy array of
+    each answer's value repeated over its rows: a single chunk, which pandas takes without a copy. Built per answer
+    by Arrow, each time column was written twice (Arrow, then pandas' copy of its chunks).
+    """
+    counts = np.asarray([table.num_rows for table, _ in answers], dtype=np.int64)
+    table = pa.concat_tables([table for table, _ in answers])
+    for column, (_, kind) in answers[0][1].items():
+        values = [columns[column][0] for _, columns in answers]
+        if kind == _TS and all(value is not None for value in values):
+            micros = np.asarray([(value - _EPOCH) // _MICROSECOND for value in values], dtype=np.int64)
+            array = pa.Array.from_buffers(_TS, table.num_rows, [None, pa.py_buffer(np.repeat(micros, counts))])
+            table = table.append_column(column, array)
+        else:
+            table = table.append_column(
+                column, pa.chunked_array([_repeat(v, kind, int(n)) for v, n in zip(values, counts, strict=True)], kind)
+            )
+    return to_pandas(table.select(list(OUTPUT)))
+
+
+def _repeat(value: Any, kind: pa.DataType, n: int) -> pa.Array:
+    """``value`` ``n`` times as an Arrow array of type ``kind``."""
+    return repeated(value, n) if kind == pa.string() and value is not None else pa.repeat(pa.scalar(value, kind), n)
 
 
 def _with_provenance_polars(table: pa.Table, columns: dict[str, tuple[Any, pa.DataType]]) -> pl.DataFrame:
@@ -177,7 +204,7 @@ def load_archive_with_report(
     # each answer as it is parsed: its rows, as polars for a polars result (the Arrow table is let go at once) or
     # as Arrow for pandas (converted once, at the end), so memory is the result plus an answer or two. A helper
     # thread reads (unzips) the next file while this one is parsed: zlib lets this thread run meanwhile
-    answers: list[tuple[datetime | None, pl.DataFrame | pa.Table]] = []
+    answers: list[tuple[datetime | None, pl.DataFrame | pa.Table, dict[str, tuple[Any, pa.DataType]]]] = []
     spans: list[Span] = []
     report = LoadReport()
     with ThreadPoolExecutor(max_workers=1) as reader:
@@ -193,9 +220,9 @@ def load_archive_with_report(
             if backend == "polars":
                 rows: pl.DataFrame | pa.Table = _with_provenance_polars(parsed.table, columns).select(*OUTPUT)
             else:
-                rows = _with_provenance(parsed.table, columns).select(list(OUTPUT))
+                rows = parsed.table  # provenance columns are added once for all answers (see _pandas_rows)
             spans.append(Span.of(parsed, columns))
-            answers.append((columns[C.RETRIEVED_AT][0], rows))
+            answers.append((columns[C.RETRIEVED_AT][0], rows, columns))
             report += parsed.report
     if not answers:
         raise DataError(f"archive {str(root)!r} holds no successful responses yet; run a fetch into it first")
@@ -204,13 +231,25 @@ def load_archive_with_report(
     answers.sort(key=lambda answer: (answer[0] is not None, answer[0] or datetime.min.replace(tzinfo=UTC)))
     # usually nothing repeats: each hour was fetched once. Answers whose spans do not meet cannot share a key, so
     # the exact check (hashing every row, sorting the hashes) runs only when some do
-    repeated = spans_meet(spans) and _hashes_repeat([rows for _, rows in answers])
-    if backend != "polars" and not repeated:  # pandas straight from the Arrow rows
-        return to_frame(pa.concat_tables([rows for _, rows in answers]), backend), report
-    combined = pl.concat([to_polars(rows) for _, rows in answers], rechunk=False)
+    meet = spans_meet(spans)
+    if backend != "polars" and not meet:  # pandas straight from the Arrow rows
+        return _pandas_rows([(rows, columns) for _, rows, columns in answers]), report
+    frames = [_polars_rows(rows, columns) for _, rows, columns in answers]
+    repeated = meet and _hashes_repeat(frames)
+    if backend != "polars" and not repeated:
+        return _pandas_rows([(rows, columns) for _, rows, columns in answers]), report
+    combined = pl.concat(frames, rechunk=False)
     if repeated:
         combined = _deduplicate(combined, on_conflict)
     return (combined if backend == "polars" else to_frame(combined.to_arrow(), backend)), report
+
+
+def _polars_rows(rows: pl.DataFrame | pa.Table, columns: dict[str, tuple[Any, pa.DataType]]) -> pl.DataFrame:
+    """An answer's rows with their provenance columns as polars (a polars load has them so already; a pandas
+    load keeps the bare Arrow rows, see :func:`_pandas_rows`)."""
+    if isinstance(rows, pl.DataFrame):
+        return rows
+    return to_polars(_with_provenance(rows, columns).select(list(OUTPUT)))
 
 
 _EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
@@ -256,9 +295,7 @@ def spans_meet(spans: list[Span]) -> bool:
     return meet
 
 
-def _hashes_repeat(answers: list[pl.DataFrame | pa.Table]) -> bool:
+def _hashes_repeat(frames: list[pl.DataFrame]) -> bool:
     """Whether two rows of the answers may share a key (exactly: hashed, sorted and compared; a rare collision
     only sends the rows through the exact deduplication)."""
-    return hashes_repeat(
-        pl.concat([key_hashes(_with_keys(to_polars(rows).lazy()), KEYS).collect() for rows in answers])
-    )
+    return hashes_repeat(pl.concat([key_hashes(_with_keys(frame.lazy()), KEYS).collect() for frame in frames]))

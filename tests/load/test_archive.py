@@ -272,3 +272,18 @@ def test_the_screen_gives_what_the_exact_check_always_gives(
         exact = load_archive(root / "merged", backend="polars")
     assert screened.equals(exact)
     assert not archive_loader.keyed(screened.lazy()).select(archive_loader.KEYS).collect().is_duplicated().any()
+
+
+def test_pandas_and_polars_loads_agree_with_windows_and_without(tmp_path: Path) -> None:
+    """The pandas load builds provenance columns once for all answers (one chunk when every answer states its
+    window); answers without a window (/totals) take the per-answer way. Both equal the polars load."""
+    _fetch(_hourly("2026-05-01", "2026-05-02"), tmp_path)
+    _fetch(_hourly("2026-05-03", "2026-05-04"), tmp_path)
+    windowed = load_archive(tmp_path, backend="pandas")
+    assert windowed["window_start"].dtype == "datetime64[us, UTC]"
+    assert pl.from_pandas(windowed).equals(load_archive(tmp_path, backend="polars"))
+    _fetch(EngagementQuery("totals", ACME, ["favorites"], "per_tweet"), tmp_path)
+    mixed = load_archive(tmp_path, backend="pandas")
+    assert mixed["window_start"].isna().sum() == len(ACME)  # the totals rows: no window
+    assert list(mixed.dtypes.astype(str)) == list(windowed.dtypes.astype(str))
+    assert pl.from_pandas(mixed).equals(load_archive(tmp_path, backend="polars"))
