@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engagement_lab import DataError
 from engagement_lab.load import load_response, load_v2, per_tweet, scan, to_parquet
@@ -200,12 +203,14 @@ def test_the_one_pass_proof_of_no_repeats_holds_only_when_it_should(monkeypatch:
     assert sorts == []  # proved: the usual layout pays no sort
     assert per_tweet(one.reverse()).equals(expected)
     assert sorts == [1]
-    halves = pl.concat([one.filter(pl.col("hour") < 1), one.filter(pl.col("hour") >= 1)])
+    halves = pl.concat([one.filter(pl.col("hour") < 1), one.filter(pl.col("hour") >= 1)])  # two answers
     assert per_tweet(halves).equals(expected)
     assert len(sorts) == 2
     repeated = {
         "the same hour twice in a row": pl.concat([one.head(1), one]),
         "the same hour in two stretches": pl.concat([one, one.head(1)]),
+        "the same hour inside another stretch": pl.concat([one, one.filter(pl.col("hour") == 1)]),
+        "a stretch ending where the next begins": pl.concat([one.filter(pl.col("hour") <= 1), one.filter(pl.col("hour") >= 1)]),
         "a lifetime total twice in a row": pl.concat([load_response({"totals": PAYLOAD["totals"]}, backend="polars")] * 2)
         .sort("tweet_id", "engagement_type", maintain_order=True),
     }  # fmt: skip
@@ -213,3 +218,65 @@ def test_the_one_pass_proof_of_no_repeats_holds_only_when_it_should(monkeypatch:
         with pytest.raises(DataError, match="same number more than once"):
             per_tweet(frame)
         assert frame.height, what
+
+
+HOURS = [{"tweet_id": t, "engagement_type": m, "grain": "hour", "day": d, "hour": h, "value": v, "grouping": "g"}
+         for t in (A, B) for m in ("impressions", "url_clicks") for d in (1, 2) for h in range(3)
+         for v in [(int(t[-1]) * 7 + d * 3 + h) % 5]]  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cuts=st.lists(st.integers(0, len(HOURS)), max_size=4),
+    order=st.permutations(range(5)),
+    extra=st.lists(st.integers(0, len(HOURS) - 1), max_size=2),
+    shuffle=st.booleans(),
+    seed=st.integers(0, 10),
+    blank=st.sampled_from(["none", "first", "last"]),
+)
+def test_the_one_pass_proof_decides_as_the_sort_of_every_row(
+    cuts: list[int],
+    order: list[int],
+    extra: list[int],
+    shuffle: bool,
+    seed: int,
+    blank: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows of one layout cut into answers, the answers in any order, maybe a row fetched twice, maybe shuffled,
+    maybe a row without keys at either end: per_tweet with the one-pass proof gives what it gives when the hash
+    sort of every row always decides."""
+    from engagement_lab.load import tweets
+
+    rows = pl.DataFrame(HOURS).with_columns(pl.date(2026, 5, pl.col("day")).alias("day"), pl.col("hour").cast(pl.Int8))
+    rows = rows.with_columns(timestamp=pl.col("day").cast(pl.Datetime("us", "UTC")) + pl.duration(hours="hour"))
+    bounds = sorted({0, len(HOURS), *cuts})
+    answers = [rows.slice(a, b - a) for a, b in pairwise(bounds)]
+    answers = [answers[i] for i in order if i < len(answers)] + [rows[i] for i in extra]
+    frame = pl.concat(answers)
+    frame = frame.sample(fraction=1.0, shuffle=True, seed=seed) if shuffle else frame
+    if blank != "none":  # a row without tweet, metric or grain (null keys at either end still end a stretch)
+        row = frame.head(1).with_columns(
+            pl.lit(None, pl.String).alias(c) for c in ("tweet_id", "engagement_type", "grain")
+        )
+        frame = pl.concat([row, frame] if blank == "first" else [frame, row])
+
+    def outcome() -> Any:
+        try:
+            return per_tweet(frame, backend="polars")
+        except DataError as exc:
+            return str(exc)
+
+    proved = outcome()
+    assert isinstance(proved, pl.DataFrame) or "same number more than once" in proved
+    with monkeypatch.context() as patched:
+        real = tweets._in_stretches  # its facts, but never a proof: the sort decides
+        patched.setattr(
+            tweets, "_in_stretches", lambda frame, keys: (real(frame, keys)[0], pl.LazyFrame({"m": [True]}))
+        )
+        sorted_always = outcome()
+    if isinstance(proved, str):
+        assert proved == sorted_always
+    else:
+        assert isinstance(sorted_always, pl.DataFrame)
+        assert proved.equals(sorted_always)
