@@ -177,8 +177,10 @@ def parse_envelope(file: Path, envelope: dict[str, Any], *, provenance: bool = T
             table, found = parse_analytics(json.loads(envelope["body"]), granularity=request.get("granularity"))
             table = table.drop_columns([C.SOURCE])
             start, end = _time(request.get("start_time")), _time(request.get("end_time"))
-            tweets = frozenset(pc.unique(table[C.TWEET_ID]).to_pylist())  # a small answer: 100 ids at most
-            parsed = ParsedResponse(table, replace(found, start=start, end=end), tweets)
+            # a small answer (100 ids at most): its tweets and grouping are read off its rows
+            tweets = frozenset(pc.unique(table[C.TWEET_ID]).to_pylist())
+            groupings = tuple(pc.unique(table[C.GROUPING]).to_pylist())
+            parsed = ParsedResponse(table, replace(found, start=start, end=end, groupings=groupings), tweets)
         else:
             parsed = parse_response_bytes(envelope["body"])
     except (ValueError, ResponseFormatError) as exc:
@@ -257,15 +259,16 @@ _EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzin
 
 @dataclass(frozen=True)
 class Span:
-    """Where one answer's keys (see :data:`KEYS`) can lie: its endpoint, its tweets, and a time range that holds
-    the time in each of its keys (an hourly row's hour, a coarser row's window start).
+    """Where one answer's keys (see :data:`KEYS`) can lie: its endpoint, groupings and tweets, and a time range
+    that holds the time in each of its keys (an hourly row's hour, a coarser row's window start).
 
     One answer never names a number twice (both parsers refuse that), so two rows can share a key only if they come
-    from two answers that share the endpoint and a tweet and whose ranges meet. Nothing here hashes the rows: the
-    tweets come from the parser, the range from the timestamp column's minimum and maximum.
+    from two answers that share the endpoint, a grouping and a tweet and whose ranges meet. Nothing here hashes the
+    rows: groupings and tweets come from the parser, the range from the timestamp column's minimum and maximum.
     """
 
     endpoint: str
+    groupings: frozenset[str]
     tweet_ids: frozenset[str | None]
     lo: datetime
     hi: datetime
@@ -273,25 +276,28 @@ class Span:
     @classmethod
     def of(cls, parsed: ParsedResponse, columns: dict[str, tuple[Any, pa.DataType]]) -> Span:
         """The span of a parsed answer, with its :func:`_provenance` columns (which hold its window)."""
+        where = (columns[C.ENDPOINT][0], frozenset(parsed.report.groupings), parsed.tweet_ids)
         start = columns[C.WINDOW_START][0]
         if start is None:  # a window the answer does not state may equal another unstated one: unbounded
-            return cls(columns[C.ENDPOINT][0], parsed.tweet_ids, _EARLIEST, _LATEST)
+            return cls(*where, _EARLIEST, _LATEST)
         # hourly rows have timestamps; the others' key time is the window start. The day rows' timestamps and
         # the start of an answer without coarser rows only widen the range, which stays sound
         found = pc.min_max(parsed.table[C.TIMESTAMP]).as_py()
         times = [start, *(t for t in (found["min"], found["max"]) if t is not None)]
-        return cls(columns[C.ENDPOINT][0], parsed.tweet_ids, min(times), max(times))
+        return cls(*where, min(times), max(times))
 
 
 def spans_meet(spans: list[Span]) -> bool:
-    """Whether two answers' spans meet: the same endpoint and tweet, with ranges that overlap. Per endpoint and
-    tweet, sorted by start, a range meets an earlier one when it starts no later than the latest end before it."""
-    rows = [(s.endpoint, tweet, s.lo, s.hi) for s in spans for tweet in s.tweet_ids]
+    """Whether two answers' spans meet: the same endpoint, grouping and tweet, with ranges that overlap. Per
+    endpoint, grouping and tweet, sorted by start, a range meets an earlier one when it starts no later than the
+    latest end before it."""
+    rows = [(s.endpoint, g, tweet, s.lo, s.hi) for s in spans for g in s.groupings for tweet in s.tweet_ids]
     if len(rows) < 2:
         return False
-    frame = pl.DataFrame(rows, schema=[C.ENDPOINT, C.TWEET_ID, "lo", "hi"], orient="row")
-    reach = pl.col("hi").cum_max().shift(1).over(C.ENDPOINT, C.TWEET_ID)
-    meet: bool = frame.sort(C.ENDPOINT, C.TWEET_ID, "lo").select((pl.col("lo") <= reach).any()).item()
+    where = [C.ENDPOINT, C.GROUPING, C.TWEET_ID]
+    frame = pl.DataFrame(rows, schema=[*where, "lo", "hi"], orient="row")
+    reach = pl.col("hi").cum_max().shift(1).over(where)
+    meet: bool = frame.sort(*where, "lo").select((pl.col("lo") <= reach).any()).item()
     return meet
 
 

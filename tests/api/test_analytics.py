@@ -302,6 +302,30 @@ def test_daily_weekly_and_total_buckets_sum_the_hours(tmp_path: Path, v2_world: 
     assert sums["hourly"]["impressions"].sum() > 0
 
 
+def test_overlapping_v2_fetches_load_each_hour_once(tmp_path: Path, v2_world: World) -> None:
+    """Two hourly fetches of one post overlapping by a day, into one archive: the overlap is found (the answers
+    share endpoint, grouping and tweet, and their hours meet) and each hour is loaded once."""
+    app = SandboxApp(v2_world, rate_limit_per_minute=100_000)
+    ids = owned(v2_world, "acme", 2)
+    day = datetime(2026, 5, 4, tzinfo=UTC)
+    for start, end in ((day, day + timedelta(days=2)), (day + timedelta(days=1), day + timedelta(days=3))):
+        assert fetch_v2(
+            app, AnalyticsQuery(ids, start, end, granularity="hourly"), tmp_path, owners=dict.fromkeys(ids, "acme")
+        ).ok
+    frame = load_archive(tmp_path, backend="polars")
+    assert frame.select("tweet_id", "engagement_type", "timestamp").is_duplicated().sum() == 0
+    assert frame["timestamp"].n_unique() == 72
+    alone = tmp_path / "alone"
+    assert fetch_v2(
+        app,
+        AnalyticsQuery(ids, day, day + timedelta(days=3), granularity="hourly"),
+        alone,
+        owners=dict.fromkeys(ids, "acme"),
+    ).ok
+    once = load_archive(alone, backend="polars")
+    assert per_tweet(frame, backend="polars").equals(per_tweet(once, backend="polars"))
+
+
 def test_media_analytics_for_video_posts(tmp_path: Path, v2_world: World) -> None:
     app = SandboxApp(v2_world, rate_limit_per_minute=100_000)
     videos = [t for t in v2_world.tweets if t.account == "acme" and t.status == "ok" and t.content_type == "video"][:8]

@@ -197,9 +197,9 @@ def test_a_body_is_kept_byte_for_byte_and_bytes_that_are_not_utf8_are_refused_on
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-def _span(tweets: str, lo: int, hi: int, endpoint: str = "historical") -> Span:
-    return Span(endpoint, frozenset(None if t == "-" else t for t in tweets), T0 + timedelta(hours=lo),
-                T0 + timedelta(hours=hi))  # fmt: skip
+def _span(tweets: str, lo: int, hi: int, endpoint: str = "historical", groupings: str = "h") -> Span:
+    return Span(endpoint, frozenset(groupings), frozenset(None if t == "-" else t for t in tweets),
+                T0 + timedelta(hours=lo), T0 + timedelta(hours=hi))  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -215,6 +215,8 @@ def _span(tweets: str, lo: int, hi: int, endpoint: str = "historical") -> Span:
         ([_span("a", 0, 9), _span("a", 50, 60), _span("a", 10, 49)], False),
         ([_span("a", 0, 9), _span("a", 50, 60), _span("a", 10, 50)], True),  # the last meets the first-sorted-later
         ([_span("ab", 0, 23), _span("ab", 0, 23, "28hr")], False),  # another endpoint
+        ([_span("ab", 0, 23), _span("ab", 0, 23, groupings="d")], False),  # another grouping
+        ([_span("ab", 0, 23, groupings="hd"), _span("ab", 5, 6, groupings="d")], True),  # one grouping shared
         ([_span("-", 0, 23), _span("-", 5, 6)], True),  # groupings without tweets meet too
         ([_span("-", 0, 23), _span("a", 5, 6)], False),
     ],
