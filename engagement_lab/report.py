@@ -37,9 +37,9 @@ dt { font-weight: bold; margin-top: .5em; } dd { margin-left: 1.2em; }
 
 
 @contextmanager
-def _clean_ipython_profile() -> Iterator[None]:
+def _clean_ipython_profile() -> Iterator[Path]:
     """Run the kernel with a fresh IPython profile: no personal startup files in a report, and a quiet kernel log
-    (it otherwise warns on stderr about its loopback TCP transport)."""
+    (it otherwise warns on stderr about its loopback TCP transport). Yields the profile's temporary folder."""
     previous = os.environ.get("IPYTHONDIR")
     with tempfile.TemporaryDirectory() as home:
         profile = Path(home) / "profile_default"
@@ -47,7 +47,7 @@ def _clean_ipython_profile() -> Iterator[None]:
         (profile / "ipython_kernel_config.py").write_text("c.IPKernelApp.log_level = 'ERROR'\n")
         os.environ["IPYTHONDIR"] = home
         try:
-            yield
+            yield Path(home)
         finally:
             if previous is None:
                 os.environ.pop("IPYTHONDIR", None)
@@ -55,11 +55,28 @@ def _clean_ipython_profile() -> Iterator[None]:
                 os.environ["IPYTHONDIR"] = previous
 
 
+def _kernel_manager(log: Path) -> type:
+    """A kernel manager whose kernel writes its own stderr to ``log``, not to the caller's: a library's noise as the
+    kernel shuts down (ZeroMQ's assertion messages, seen under load) is not the report's to print. What fails in a
+    cell reaches the caller through papermill; what a dying kernel said is added to the error (see below)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        stderr_log = log
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            with open(log, "ab") as stderr:  # the child keeps its own copy of the descriptor
+                await super()._async_launch_kernel(kernel_cmd, **{**kw, "stderr": stderr})
+
+    return QuietKernelManager
+
+
 def run_report_notebook(parameters: dict[str, Any], output: Path, *, cwd: Path | None = None) -> Path:
     """Execute the template with ``parameters`` (papermill) into ``output`` (.ipynb)."""
     import papermill
 
-    with _clean_ipython_profile():
+    with _clean_ipython_profile() as home:
+        log = home / "kernel-stderr.log"
         try:
             papermill.execute_notebook(
                 str(TEMPLATE),
@@ -68,9 +85,15 @@ def run_report_notebook(parameters: dict[str, Any], output: Path, *, cwd: Path |
                 kernel_name="python3",
                 progress_bar=False,
                 cwd=str(cwd or output.parent),
+                kernel_manager_class=_kernel_manager(log),
             )
         except papermill.PapermillExecutionError as exc:  # the cause first, not the last line of a traceback
             raise ReportError(f"the report could not be built: {exc.ename}: {exc.evalue}") from None
+        except Exception as exc:  # the kernel died or never started: what it said, if anything
+            said = log.read_text(errors="replace").strip()[-2000:] if log.is_file() else ""
+            if said:
+                exc.add_note(f"the report's kernel wrote on stderr:\n{said}")
+            raise
     return output
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -222,3 +223,48 @@ def test_the_report_from_a_csv_draws_offline_in_headless_chromium(
     headless_chromium(out, f"--screenshot={shot}", "--window-size=1000,2400", f"--log-net-log={netlog}")
     assert shot.stat().st_size > 80_000  # headline, tables and three drawn charts, not a blank page
     assert requests_from_page(netlog) == []
+
+
+def test_the_report_kernels_stderr_goes_to_its_log_not_to_the_caller(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A library's noise in the kernel (ZeroMQ prints assertion messages as a kernel dies under load) must not reach
+    the command's stderr, where the report's own error comes first; it is kept in a log for a kernel that dies."""
+    import asyncio
+
+    from engagement_lab.report import _kernel_manager
+
+    log = tmp_path / "kernel-stderr.log"
+
+    async def run() -> None:
+        manager = _kernel_manager(log)(kernel_name="python3")
+        await manager.start_kernel()
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            await client.execute_interactive("import os; os.write(2, b'noise from the kernel\\n')", timeout=60)
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+
+    asyncio.run(run())
+    assert "noise from the kernel" not in capfd.readouterr().err
+    assert "noise from the kernel" in log.read_text()
+
+
+def test_what_a_dying_report_kernel_wrote_is_added_to_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill
+
+    from engagement_lab.report import run_report_notebook
+
+    def dies(*args: object, kernel_manager_class: Any, **kwargs: object) -> None:
+        kernel_manager_class.stderr_log.write_text("Assertion failed: something (lib.cpp:1)\n")
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", dies)
+    with pytest.raises(RuntimeError, match="Kernel died") as caught:
+        run_report_notebook({}, tmp_path / "out.ipynb")
+    assert caught.value.__notes__ == ["the report's kernel wrote on stderr:\nAssertion failed: something (lib.cpp:1)"]
