@@ -42,6 +42,9 @@ V2_ENDPOINTS = ("tweets/analytics", "media/analytics")
 SNAPSHOT_ENDPOINTS = ("totals", "28hr")
 """Live data: a later snapshot of the same number replaces an earlier one instead of contradicting it."""
 
+OUTPUT = (*C.TIDY, *C.PROVENANCE)
+"""The columns of a loaded archive, in order."""
+
 
 def _time(value: Any) -> datetime | None:
     if not value:
@@ -106,8 +109,6 @@ def _with_provenance_polars(table: pa.Table, columns: dict[str, tuple[Any, pa.Da
     )
 
 
-OUTPUT = (*C.TIDY, *C.PROVENANCE)
-"""The columns of a loaded archive, in order."""
 KEYS = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.GROUPING, C.ENDPOINT, "_ws", "_we")
 """What names one observed number: for hourly rows the window does not matter (an hour is an hour), for coarser
 grains it does (a day at a window's edge is partial)."""
