@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from itertools import pairwise
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from .. import catalog_v2 as v2
@@ -56,7 +57,12 @@ def _infer_grain(stamps: list[datetime]) -> str:
 
 
 class _Rows:
-    def __init__(self) -> None:
+    """The rows of one answer as it is read. With ``locate``, each number's key is remembered with its path, so a
+    number reported twice is refused naming both places (run only once a vectorised check found one, see
+    :func:`_repeats`: a dict entry per row would hold every path of a large answer)."""
+
+    def __init__(self, locate: bool = False) -> None:
+        self.locate = locate
         self.cols: dict[str, list[Any]] = {
             c: [] for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP, C.VALUE, C.SOURCE)
         }
@@ -81,15 +87,8 @@ class _Rows:
         metric = v2.TO_ENGAGEMENT_NAMES.get(name, name)
         day: date | None = at.date() if at is not None and grain in ("hour", "day", "week") else None
         hour = at.hour if at is not None and grain == "hour" else None
-        key = (item, metric, grain, day, hour)  # what names the number in the tidy rows (their timestamp does not)
-        if key in self.seen:  # an item listed twice, a repeated bucket, two names of one metric, two stamps in an hour
-            when = f"the {grain} of {at.isoformat()}" if at is not None and grain != "total" else "the whole range"
-            raise ResponseFormatError(
-                f"{item}: {metric} for {when} is reported twice (also at {self.seen[key]}); a number is never summed "
-                "or guessed, so this answer cannot be loaded. Fetch it again",
-                path=where,
-            )
-        self.seen[key] = where
+        if self.locate:
+            self._remember((item, metric, grain, day, hour), at, where)
         self.cols[C.TWEET_ID].append(item)
         self.cols[C.ENGAGEMENT_TYPE].append(metric)
         self.cols[C.GRAIN].append(grain)
@@ -98,6 +97,18 @@ class _Rows:
         self.cols[C.TIMESTAMP].append(at if grain != "total" else None)
         self.cols[C.VALUE].append(value)
         self.cols[C.SOURCE].append(source)
+
+    def _remember(self, key: tuple[str, str, str, date | None, int | None], at: datetime | None, where: str) -> None:
+        """Note where the number ``key`` names (tweet, metric, grain, day, hour) is; refuse it a second time."""
+        if key in self.seen:  # an item listed twice, a repeated bucket, two names of one metric, two stamps in an hour
+            item, metric, grain = key[:3]
+            when = f"the {grain} of {at.isoformat()}" if at is not None and grain != "total" else "the whole range"
+            raise ResponseFormatError(
+                f"{item}: {metric} for {when} is reported twice (also at {self.seen[key]}); a number is never summed "
+                "or guessed, so this answer cannot be loaded. Fetch it again",
+                path=where,
+            )
+        self.seen[key] = where
 
     def table(self, grouping: str) -> pa.Table:
         n = len(self.cols[C.VALUE])
@@ -136,7 +147,23 @@ def parse_analytics(payload: Any, *, granularity: str | None = None) -> tuple[pa
     data = payload.get("data", [])
     if not isinstance(data, list):
         raise ResponseFormatError("'data' must be a list of analytics objects", path="$['data']")
-    rows = _Rows()
+    rows = _read(data, granularity, _Rows())
+    table = rows.table("v2")
+    if _repeats(table):
+        _read(data, granularity, _Rows(locate=True))  # raises, naming both places
+        raise AssertionError("a repeated number was found but not located")  # pragma: no cover
+    errors, failed = _problems(payload)
+    report = LoadReport(
+        errors=errors + tuple(rows.unparsed),
+        unavailable_tweet_ids=failed,
+        n_rows=table.num_rows,
+        unknown_metrics=tuple(sorted(rows.unknown)),
+    )
+    return table, report
+
+
+def _read(data: list[Any], granularity: str | None, rows: _Rows) -> _Rows:
+    """Every item's buckets (or flat totals) into ``rows``."""
     for i, item in enumerate(data):
         where = f"$['data'][{i}]"
         if not isinstance(item, dict):
@@ -165,15 +192,14 @@ def parse_analytics(payload: Any, *, granularity: str | None = None) -> tuple[pa
             for name, value in item.items():
                 if name not in v2.STRUCTURAL_FIELDS:
                     rows.add(key, name, value, "total", None, source, f"{where}[{name!r}]")
-    errors, failed = _problems(payload)
-    table = rows.table("v2")
-    report = LoadReport(
-        errors=errors + tuple(rows.unparsed),
-        unavailable_tweet_ids=failed,
-        n_rows=table.num_rows,
-        unknown_metrics=tuple(sorted(rows.unknown)),
-    )
-    return table, report
+    return rows
+
+
+def _repeats(table: pa.Table) -> bool:
+    """Whether two rows name one number (tweet, metric, grain, day and hour: what names it in the tidy rows)."""
+    keys = pl.from_arrow(table.select([C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR]))
+    assert isinstance(keys, pl.DataFrame)
+    return bool(keys.is_duplicated().any())
 
 
 def _problems(payload: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
