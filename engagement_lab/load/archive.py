@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ SNAPSHOT_ENDPOINTS = ("totals", "28hr")
 
 OUTPUT = (*C.TIDY, *C.PROVENANCE)
 """The columns of a loaded archive, in order."""
+_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 def _time(value: Any) -> datetime | None:
@@ -232,17 +234,13 @@ def load_archive_with_report(
         raise DataError(f"archive {str(root)!r} holds no successful responses yet; run a fetch into it first")
     # fetch-time order (stable, so equal times keep key order; an unknown time first, as polars sorts nulls):
     # each answer has one fetch time, so ordering the answers orders the rows without sorting them
-    answers.sort(key=lambda answer: (answer[0] is not None, answer[0] or datetime.min.replace(tzinfo=UTC)))
+    answers.sort(key=lambda answer: (answer[0] is not None, answer[0] or _EARLIEST))
     # usually nothing repeats: each hour was fetched once. Answers whose spans do not meet cannot share a key, so
     # the exact check (hashing every row, sorting the hashes) runs only when some do
-    meet = spans_meet(spans)
-    if backend != "polars" and not meet:  # pandas straight from the Arrow rows
+    repeated = spans_meet(spans) and _hashes_repeat(_polars_rows(rows, columns) for _, rows, columns in answers)
+    if backend != "polars" and not repeated:  # pandas straight from the Arrow rows
         return _pandas_rows([(rows, columns) for _, rows, columns in answers]), report
-    frames = [_polars_rows(rows, columns) for _, rows, columns in answers]
-    repeated = meet and _hashes_repeat(frames)
-    if backend != "polars" and not repeated:
-        return _pandas_rows([(rows, columns) for _, rows, columns in answers]), report
-    combined = pl.concat(frames, rechunk=False)
+    combined = pl.concat([_polars_rows(rows, columns) for _, rows, columns in answers], rechunk=False)
     if repeated:
         combined = _deduplicate(combined, on_conflict)
     return (combined if backend == "polars" else to_frame(combined.to_arrow(), backend)), report
@@ -254,9 +252,6 @@ def _polars_rows(rows: pl.DataFrame | pa.Table, columns: dict[str, tuple[Any, pa
     if isinstance(rows, pl.DataFrame):
         return rows
     return to_polars(_with_provenance(rows, columns).select(list(OUTPUT)))
-
-
-_EARLIEST, _LATEST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -303,7 +298,7 @@ def spans_meet(spans: list[Span]) -> bool:
     return meet
 
 
-def _hashes_repeat(frames: list[pl.DataFrame]) -> bool:
+def _hashes_repeat(frames: Iterable[pl.DataFrame]) -> bool:
     """Whether two rows of the answers may share a key (exactly: hashed, sorted and compared; a rare collision
-    only sends the rows through the exact deduplication)."""
+    only sends the rows through the exact deduplication). Each frame is let go once hashed."""
     return hashes_repeat(pl.concat([key_hashes(_with_keys(frame.lazy()), KEYS).collect() for frame in frames]))

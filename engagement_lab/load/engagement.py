@@ -420,7 +420,7 @@ def _current_metric_names(name: str, tree: Tree) -> Tree:
 
 def _refuse_two_names(name: str, tree: Tree, codes: list[np.ndarray]) -> None:
     """Raise if two leaves are one number once their metric names are current (see _current_metric_names)."""
-    leaves = np.stack(codes, axis=1) if codes else np.empty((0, 0), dtype=np.intp)
+    leaves = np.stack(codes, axis=1)  # one row per leaf; never empty of levels: the metric level is one
     _, first, counts = np.unique(leaves, axis=0, return_index=True, return_counts=True)
     if not (counts > 1).any():
         return  # each tweet and time uses one name or the other
