@@ -148,8 +148,12 @@ def _neighbours(hashes: pl.LazyFrame) -> pl.LazyFrame:
 def key_hashes(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
     """One 64-bit hash per row of ``keys`` (a column ``_h``), as :func:`repeats_query` compares them: hashes of
     several frames, concatenated, can be checked as one (``repeats_query(hashes, ["_h"])`` would hash again)."""
-    hashed = reduce(operator.xor, [pl.col(k).hash(seed) for seed, k in enumerate(keys, start=1)])
-    return frame.lazy().select(_h=hashed)
+    return frame.lazy().select(_h=key_hash(keys))
+
+
+def key_hash(keys: Sequence[str]) -> pl.Expr:
+    """The expression :func:`key_hashes` selects: a seeded 64-bit hash per column, combined by xor."""
+    return reduce(operator.xor, [pl.col(k).hash(seed) for seed, k in enumerate(keys, start=1)])
 
 
 def hashes_repeat(hashes: pl.DataFrame | pl.LazyFrame) -> bool:

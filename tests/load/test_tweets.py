@@ -182,20 +182,21 @@ def test_the_repeat_check_in_hash_parts_decides_like_one_pass(monkeypatch: pytes
 
 
 def test_the_one_pass_proof_of_no_repeats_holds_only_when_it_should(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An eager frame laid out like one answer (each tweet and metric one stretch of rows, times increasing) is
-    proved free of repeats without the hash sort; every other layout, and every repeat, goes to the sort."""
+    """An eager frame laid out like one answer (each tweet and metric one stretch of rows, times increasing), or
+    like several such answers in any order, is proved free of repeats without the hash sort of every row; other
+    layouts, and every repeat, go to the sort."""
     from engagement_lab.load import tweets
 
-    hourly = {"g": {A: {"impressions": {"2026-05-01": {"00": "10", "01": "12", "02": "5"}}},
-                    B: {"impressions": {"2026-05-01": {"00": "7", "01": "1"}}}}}  # fmt: skip
+    day = {f"{h:02d}": str(h * 5 % 7 + 1) for h in range(24)}
+    hourly = {"g": {A: {"impressions": {"2026-05-01": day}},
+                    B: {"impressions": {"2026-05-01": dict(list(day.items())[:12])}}}}  # fmt: skip
     one = load_response(hourly, backend="polars")
     assert isinstance(one, pl.DataFrame)
     sorts: list[int] = []
     real = tweets.repeats_query
 
-    def counted(frame: Any, keys: list[str], *args: Any) -> Any:
-        if "timestamp" in keys:  # the sort of every row's bucket (the proof sorts the stretches' first rows)
-            sorts.append(1)
+    def counted(frame: Any, keys: list[str], *args: Any) -> Any:  # the sort of every row's bucket
+        sorts.append(1)
         return real(frame, keys, *args)
 
     monkeypatch.setattr(tweets, "repeats_query", counted)
@@ -203,14 +204,26 @@ def test_the_one_pass_proof_of_no_repeats_holds_only_when_it_should(monkeypatch:
     assert sorts == []  # proved: the usual layout pays no sort
     assert per_tweet(one.reverse()).equals(expected)
     assert sorts == [1]
-    halves = pl.concat([one.filter(pl.col("hour") < 1), one.filter(pl.col("hour") >= 1)])  # two answers
-    assert per_tweet(halves).equals(expected)
+    hour = pl.col("hour")
+    early, late = one.filter(hour < 8), one.filter(hour >= 8)
+    assert per_tweet(pl.concat([early, late])).equals(expected)  # two answers, oldest first: proved
+    assert per_tweet(pl.concat([late, early])).equals(expected)  # newest first: proved
+    assert sorts == [1]
+    middle, last = one.filter(hour.is_between(8, 15)), one.filter(hour >= 16)
+    assert per_tweet(pl.concat([middle, early, last])).equals(expected)  # answers in neither order: proved
+    assert sorts == [1]
+    rows = pl.DataFrame(HOURS).sort("tweet_id", "day", "hour", maintain_order=True)  # metrics interleaved
+    assert rows["engagement_type"].head(2).to_list() == ["impressions", "url_clicks"]
+    assert per_tweet(rows).height == 2  # stretches of one row: sorting them would cost what the sort does
     assert len(sorts) == 2
     repeated = {
         "the same hour twice in a row": pl.concat([one.head(1), one]),
         "the same hour in two stretches": pl.concat([one, one.head(1)]),
-        "the same hour inside another stretch": pl.concat([one, one.filter(pl.col("hour") == 1)]),
-        "a stretch ending where the next begins": pl.concat([one.filter(pl.col("hour") <= 1), one.filter(pl.col("hour") >= 1)]),
+        "the same hour inside another stretch": pl.concat([one, one.filter(hour == 1)]),
+        "a stretch ending where the next begins": pl.concat([one.filter(hour <= 8), one.filter(hour >= 8)]),
+        "newest first, sharing an hour": pl.concat([one.filter(hour >= 8), one.filter(hour <= 8)]),
+        "a third answer inside two others": pl.concat([last, early, one.filter(hour.is_between(7, 16))]),
+        "answers in neither order, two sharing an hour": pl.concat([middle, early, one.filter(hour >= 15)]),
         "a lifetime total twice in a row": pl.concat([load_response({"totals": PAYLOAD["totals"]}, backend="polars")] * 2)
         .sort("tweet_id", "engagement_type", maintain_order=True),
     }  # fmt: skip
@@ -270,10 +283,7 @@ def test_the_one_pass_proof_decides_as_the_sort_of_every_row(
     proved = outcome()
     assert isinstance(proved, pl.DataFrame) or "same number more than once" in proved
     with monkeypatch.context() as patched:
-        real = tweets._in_stretches  # its facts, but never a proof: the sort decides
-        patched.setattr(
-            tweets, "_in_stretches", lambda frame, keys: (real(frame, keys)[0], pl.LazyFrame({"m": [True]}))
-        )
+        patched.setattr(tweets, "_stretches_apart", lambda *args: False)  # never a proof: the sort decides
         sorted_always = outcome()
     if isinstance(proved, str):
         assert proved == sorted_always
