@@ -274,11 +274,13 @@ def _in_stretches(frame: pl.LazyFrame, keys: Sequence[str]) -> tuple[list[pl.Exp
     time (day, hour, timestamp) strictly increases within every stretch (``ordered``) and give the last row's
     times; the query gives each stretch's key hash, its first row's times and the times of the row before it
     (the last of the stretch before), about 36 bytes per stretch. When no proof holds (times not increasing
-    within a stretch, short stretches, a repeat) the hash sort of every row decides.
+    within a stretch, as in a frame sorted newest first or one tweet's answers concatenated newest first; short
+    stretches; a repeat) the hash sort of every row decides.
 
-    The row before is read by a shift in this pass: gathering the stretches' last rows afterwards (a smaller
-    table) made the two-answer layout of ``benchmarks/per_tweet.py`` 0.71-0.83 s against 0.54-0.66 s (A/B runs in
-    one process)."""
+    Measured, A/B in one process on ``benchmarks/per_tweet.py``'s frames: gathering the stretches' last rows
+    after this pass (a smaller table) made the two-answer layout 0.71-0.83 s against 0.54-0.66 s for the shift
+    here; ending a stretch also where its times turn (so a frame sorted newest first is proved: 0.48 s against
+    0.64-0.66 s) cost the other layouts 40-70 ms each, so it was not kept."""
     group = [k for k in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN) if k in keys]
     times = [k for k in keys if k not in group]
     same = pl.all_horizontal(*[pl.col(k).eq_missing(pl.col(k).shift(1)) for k in group])
@@ -297,8 +299,9 @@ def _stretches_apart(starts: pl.DataFrame, ends: dict[str, Any], rows: int) -> b
     """Whether the stretches (from :func:`_in_stretches`, each with its times strictly increasing) cannot share
     a bucket: no two share tweet, metric and grain, or those that do (equal key hashes), sorted by their first
     times, each begin after the one before ends. That covers one answer and several answers concatenated in any
-    order (answers that overlap are repeats, which the sort of every row then names); short stretches (rows
-    sorted by time with the metrics interleaved) are left to that sort, which costs about the same.
+    order (answers that overlap are repeats, which the sort of every row then names). Short stretches (rows
+    sorted by time with the metrics interleaved: more stretches than a quarter of the rows, beyond 10,000) are
+    left to that sort, which then costs about the same.
 
     The proof holds whatever the order within a chain (each stretch later than the one before makes them all
     apart); the sort only makes it likely to be found. A hash collision only joins two keys' stretches into one
@@ -306,7 +309,7 @@ def _stretches_apart(starts: pl.DataFrame, ends: dict[str, Any], rows: int) -> b
     hashes = starts["_h"].sort()
     if not (hashes == hashes.shift(1)).any():  # no key in two stretches (one answer): 6 ms at 416k stretches
         return True
-    if starts.height * 4 > rows:  # short stretches: sorting them costs about what the sort of every row does
+    if starts.height > max(rows // 4, 10_000):  # short stretches: sorting them costs what the sort of every row does
         return False
     times = [c for c in starts.columns if c != "_h" and not c.startswith("_before_")]
     # the last times of each stretch: those of the row before the next stretch's first, and the frame's last row

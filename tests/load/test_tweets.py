@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
+from collections.abc import Sequence
+from itertools import pairwise, permutations
 from pathlib import Path
 from typing import Any
 
@@ -181,28 +182,35 @@ def test_the_repeat_check_in_hash_parts_decides_like_one_pass(monkeypatch: pytes
     assert frames.repeat_parts(frames.REPEAT_PASS_ROWS * 2 + 1) == 3
 
 
-def test_the_one_pass_proof_of_no_repeats_holds_only_when_it_should(monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_sorts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time per_tweet runs the hash sort of every row's bucket."""
+    from engagement_lab.load import tweets
+
+    sorts: list[int] = []
+    real = tweets.repeats_query
+
+    def counted(*args: Any) -> Any:
+        sorts.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(tweets, "repeats_query", counted)
+    return sorts
+
+
+def test_the_proof_of_no_repeats_holds_only_when_it_should(monkeypatch: pytest.MonkeyPatch) -> None:
     """An eager frame laid out like one answer (each tweet and metric one stretch of rows, times increasing), or
     like several such answers in any order, is proved free of repeats without the hash sort of every row; other
     layouts, and every repeat, go to the sort."""
-    from engagement_lab.load import tweets
 
     day = {f"{h:02d}": str(h * 5 % 7 + 1) for h in range(24)}
     hourly = {"g": {A: {"impressions": {"2026-05-01": day}},
                     B: {"impressions": {"2026-05-01": dict(list(day.items())[:12])}}}}  # fmt: skip
     one = load_response(hourly, backend="polars")
     assert isinstance(one, pl.DataFrame)
-    sorts: list[int] = []
-    real = tweets.repeats_query
-
-    def counted(frame: Any, keys: list[str], *args: Any) -> Any:  # the sort of every row's bucket
-        sorts.append(1)
-        return real(frame, keys, *args)
-
-    monkeypatch.setattr(tweets, "repeats_query", counted)
+    sorts = _count_sorts(monkeypatch)
     expected = per_tweet(one)
     assert sorts == []  # proved: the usual layout pays no sort
-    assert per_tweet(one.reverse()).equals(expected)
+    assert per_tweet(one.reverse()).equals(expected)  # times decreasing within a stretch: the sort decides
     assert sorts == [1]
     hour = pl.col("hour")
     early, late = one.filter(hour < 8), one.filter(hour >= 8)
@@ -212,12 +220,18 @@ def test_the_one_pass_proof_of_no_repeats_holds_only_when_it_should(monkeypatch:
     middle, last = one.filter(hour.is_between(8, 15)), one.filter(hour >= 16)
     assert per_tweet(pl.concat([middle, early, last])).equals(expected)  # answers in neither order: proved
     assert sorts == [1]
-    rows = pl.DataFrame(HOURS).sort("tweet_id", "day", "hour", maintain_order=True)  # metrics interleaved
-    assert rows["engagement_type"].head(2).to_list() == ["impressions", "url_clicks"]
-    assert per_tweet(rows).height == 2  # stretches of one row: sorting them would cost what the sort does
+    many = pl.DataFrame({"tweet_id": [str(10**18 + i) for i in range(2_000)]}).join(
+        pl.DataFrame(HOURS).filter(pl.col("tweet_id") == A).drop("tweet_id"), how="cross"
+    )
+    interleaved = many.sort("tweet_id", "day", "hour", maintain_order=True)  # 48,000 stretches of one row
+    assert interleaved["engagement_type"].head(2).to_list() == ["impressions", "url_clicks"]
+    assert per_tweet(interleaved).height == 2_000  # sorting the stretches would cost what the sort of every row does
+    assert len(sorts) == 2
+    assert per_tweet(interleaved.head(9_000)).height == 375  # a few stretches: sorted, and proved
     assert len(sorts) == 2
     repeated = {
         "the same hour twice in a row": pl.concat([one.head(1), one]),
+        "a stretch turning back over its hours": pl.concat([one.head(5), one.slice(2, 3).reverse(), one.slice(5)]),
         "the same hour in two stretches": pl.concat([one, one.head(1)]),
         "the same hour inside another stretch": pl.concat([one, one.filter(hour == 1)]),
         "a stretch ending where the next begins": pl.concat([one.filter(hour <= 8), one.filter(hour >= 8)]),
@@ -234,8 +248,36 @@ def test_the_one_pass_proof_of_no_repeats_holds_only_when_it_should(monkeypatch:
 
 
 HOURS = [{"tweet_id": t, "engagement_type": m, "grain": "hour", "day": d, "hour": h, "value": v, "grouping": "g"}
-         for t in (A, B) for m in ("impressions", "url_clicks") for d in (1, 2) for h in range(3)
+         for t in (A, B) for m in ("impressions", "url_clicks") for d in (1, 2) for h in range(6)
          for v in [(int(t[-1]) * 7 + d * 3 + h) % 5]]  # fmt: skip
+
+
+def _hour_rows() -> pl.DataFrame:
+    """:data:`HOURS` as a loader gives them: dates, Int8 hours and UTC timestamps."""
+    rows = pl.DataFrame(HOURS).with_columns(pl.date(2026, 5, pl.col("day")).alias("day"), pl.col("hour").cast(pl.Int8))
+    return rows.with_columns(timestamp=pl.col("day").cast(pl.Datetime("us", "UTC")) + pl.duration(hours="hour"))
+
+
+def _windows(rows: pl.DataFrame, bounds: Sequence[int]) -> list[pl.DataFrame]:
+    """The rows as answers of consecutive time windows (of the 12 hours in :data:`HOURS`), every tweet in each."""
+    slot = (pl.col("day").dt.day() - 1) * 6 + pl.col("hour")
+    return [rows.filter(slot.is_between(a, b, "left")) for a, b in pairwise(bounds)]
+
+
+@pytest.mark.parametrize("bounds", [(0, 6, 12), (0, 4, 8, 12), (0, 1, 2, 11, 12)])
+def test_windows_fetched_in_any_order_are_proved_without_the_sort(
+    bounds: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answers of several fetches (one per window, every tweet in each), concatenated in any order, are proved
+    free of repeats from their stretches; the sort of every row never runs."""
+
+    rows = _hour_rows()
+    expected = per_tweet(rows, backend="polars")
+    windows = _windows(rows, bounds)
+    sorts = _count_sorts(monkeypatch)
+    for order in permutations(range(len(windows))):
+        assert per_tweet(pl.concat([windows[i] for i in order]), backend="polars").equals(expected)  # type: ignore[union-attr]
+    assert sorts == []
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -243,29 +285,40 @@ HOURS = [{"tweet_id": t, "engagement_type": m, "grain": "hour", "day": d, "hour"
     cuts=st.lists(st.integers(0, len(HOURS)), max_size=4),
     order=st.permutations(range(5)),
     extra=st.lists(st.integers(0, len(HOURS) - 1), max_size=2),
+    again=st.lists(st.tuples(st.integers(0, len(HOURS) - 1), st.integers(1, 12), st.integers(0, 5)), max_size=2),
+    by_window=st.booleans(),
+    flips=st.lists(st.booleans(), max_size=5),
     shuffle=st.booleans(),
     seed=st.integers(0, 10),
     blank=st.sampled_from(["none", "first", "last"]),
 )
-def test_the_one_pass_proof_decides_as_the_sort_of_every_row(
+def test_the_proof_from_the_stretches_decides_as_the_sort_of_every_row(
     cuts: list[int],
     order: list[int],
     extra: list[int],
+    again: list[tuple[int, int, int]],
+    by_window: bool,
+    flips: list[bool],
     shuffle: bool,
     seed: int,
     blank: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Rows of one layout cut into answers, the answers in any order, maybe a row fetched twice, maybe shuffled,
-    maybe a row without keys at either end: per_tweet with the one-pass proof gives what it gives when the hash
-    sort of every row always decides."""
+    """Rows of one layout cut into answers (anywhere, or by time window as fetches are), the answers in any order,
+    some maybe newest first, maybe a row or a run of rows fetched twice (an overlapping answer, anywhere among the others), maybe shuffled,
+    maybe a row without keys at either end: per_tweet with the proof from the stretches gives what it gives when
+    the hash sort of every row decides, and windows in any order are proved without that sort."""
     from engagement_lab.load import tweets
 
-    rows = pl.DataFrame(HOURS).with_columns(pl.date(2026, 5, pl.col("day")).alias("day"), pl.col("hour").cast(pl.Int8))
-    rows = rows.with_columns(timestamp=pl.col("day").cast(pl.Datetime("us", "UTC")) + pl.duration(hours="hour"))
-    bounds = sorted({0, len(HOURS), *cuts})
-    answers = [rows.slice(a, b - a) for a, b in pairwise(bounds)]
+    rows = _hour_rows()
+    if by_window:  # each answer every tweet and metric over some hours, as a fetch of one window gives
+        answers = _windows(rows, sorted({0, 12, *[c % 12 for c in cuts]}))
+    else:
+        answers = [rows.slice(a, b - a) for a, b in pairwise(sorted({0, len(HOURS), *cuts}))]
     answers = [answers[i] for i in order if i < len(answers)] + [rows[i] for i in extra]
+    for start, length, at in again:
+        answers.insert(at, rows.slice(start, length))
+    answers = [a.reverse() if i < len(flips) and flips[i] else a for i, a in enumerate(answers)]  # newest first
     frame = pl.concat(answers)
     frame = frame.sample(fraction=1.0, shuffle=True, seed=seed) if shuffle else frame
     if blank != "none":  # a row without tweet, metric or grain (null keys at either end still end a stretch)
@@ -280,8 +333,13 @@ def test_the_one_pass_proof_decides_as_the_sort_of_every_row(
         except DataError as exc:
             return str(exc)
 
-    proved = outcome()
+    with monkeypatch.context() as patched:
+        sorts = _count_sorts(patched)
+        proved = outcome()
     assert isinstance(proved, pl.DataFrame) or "same number more than once" in proved
+    if by_window and not (extra or again or shuffle or any(flips)) and blank == "none":  # windows, any order: proved
+        assert isinstance(proved, pl.DataFrame)
+        assert sorts == []
     with monkeypatch.context() as patched:
         patched.setattr(tweets, "_stretches_apart", lambda *args: False)  # never a proof: the sort decides
         sorted_always = outcome()
