@@ -201,7 +201,6 @@ def test_the_proof_of_no_repeats_holds_only_when_it_should(monkeypatch: pytest.M
     """An eager frame laid out like one answer (each tweet and metric one stretch of rows, times increasing), or
     like several such answers in any order, is proved free of repeats without the hash sort of every row; other
     layouts, and every repeat, go to the sort."""
-
     day = {f"{h:02d}": str(h * 5 % 7 + 1) for h in range(24)}
     hourly = {"g": {A: {"impressions": {"2026-05-01": day}},
                     B: {"impressions": {"2026-05-01": dict(list(day.items())[:12])}}}}  # fmt: skip
@@ -270,7 +269,6 @@ def test_windows_fetched_in_any_order_are_proved_without_the_sort(
 ) -> None:
     """The answers of several fetches (one per window, every tweet in each), concatenated in any order, are proved
     free of repeats from their stretches; the sort of every row never runs."""
-
     rows = _hour_rows()
     expected = per_tweet(rows, backend="polars")
     windows = _windows(rows, bounds)
@@ -305,9 +303,10 @@ def test_the_proof_from_the_stretches_decides_as_the_sort_of_every_row(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Rows of one layout cut into answers (anywhere, or by time window as fetches are), the answers in any order,
-    some maybe newest first, maybe a row or a run of rows fetched twice (an overlapping answer, anywhere among the others), maybe shuffled,
-    maybe a row without keys at either end: per_tweet with the proof from the stretches gives what it gives when
-    the hash sort of every row decides, and windows in any order are proved without that sort."""
+    some maybe newest first, maybe a row or a run of rows fetched twice (an overlapping answer, anywhere among
+    the others), maybe shuffled, maybe a row without keys at either end: per_tweet with the proof from the
+    stretches gives what it gives when the hash sort of every row decides, and windows in any order are proved
+    without that sort."""
     from engagement_lab.load import tweets
 
     rows = _hour_rows()
