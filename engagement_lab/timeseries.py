@@ -3,7 +3,8 @@
 Hourly rows (``grain == "hour"``) are aligned on tweet age (hours since the hour of posting, from a metadata
 ``created_at``), missing hours become zeros, overlapping windows count once. From there: cumulative curves and
 the share of the observed total by age, half-life (hours to half the total), time to a threshold (the first
-hour a running total reaches N), hour-of-day by weekday profiles in any time zone, and daily rollups.
+hour a running total reaches N), hour-of-day by weekday profiles in any time zone, and daily rollups (with the
+account-level days of daily summary exports beside them).
 """
 
 from __future__ import annotations
@@ -151,16 +152,54 @@ def hour_weekday_profile(tidy: Any, *, metric: str = "impressions", tz: str = "U
 
 
 def daily(tidy: Any, *, metric: str | None = None, tz: str = "UTC") -> Any:
-    """Hourly rows summed to calendar days in ``tz``: ``tweet_id, engagement_type, day, value``."""
+    """Daily values: ``tweet_id, engagement_type, day, value``.
+
+    Hourly rows of tweets are summed to calendar days in ``tz``. Account-level day rows (a daily summary or
+    account overview export: ``grain == "day"`` with no tweet id) are days as the export defines them, kept
+    with a null ``tweet_id``; they cannot be moved to another time zone, so ``tz`` other than UTC refuses them.
+    One day of an account metric seen twice (two overlapping exports concatenated by hand) is refused, not
+    added: load the files together with ``load_analytics_csv([...])``, which keeps the latest.
+    """
     frame, backend = _polars(tidy)
-    rows = _hourly(frame, metric)
-    out = (
-        rows.with_columns(pl.col(C.TIMESTAMP).dt.convert_time_zone(tz).dt.date().alias(C.DAY))
-        .group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY)
-        .agg(pl.col(C.VALUE).sum())
-        .sort(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY)
-    )
+    parts = []
+    account = _account_days(frame, metric)
+    if account.height and tz != "UTC":
+        raise DataError(
+            f"tz={tz!r}: the account-level day rows (daily summary or account overview exports) are calendar days "
+            "as exported and cannot be moved to another time zone; drop tz, or filter out rows without a tweet_id"
+        )
+    tweet_hours = (pl.col(C.GRAIN) == "hour") & pl.col(C.TWEET_ID).is_not_null()
+    has_hours = {C.GRAIN, C.TWEET_ID}.issubset(frame.columns) and frame.select(tweet_hours.any()).item()
+    if has_hours or not account.height:  # no rows of either kind: _hourly says what to fetch
+        rows = _hourly(frame, metric)
+        try:
+            local = rows.with_columns(pl.col(C.TIMESTAMP).dt.convert_time_zone(tz).dt.date().alias(C.DAY))
+        except Exception as exc:  # polars raises its own error type for unknown zones
+            raise DataError(f"unknown time zone {tz!r}: {exc}") from None
+        parts.append(local.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY).agg(pl.col(C.VALUE).sum()))
+    if account.height:
+        parts.append(account)
+    out = pl.concat(parts, how="vertical_relaxed").sort(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY, nulls_last=True)
     return _back(out, backend)
+
+
+def _account_days(frame: pl.DataFrame, metric: str | None) -> pl.DataFrame:
+    """The account-level day rows (no tweet id), one per metric and day; a day seen twice is refused."""
+    if not {C.TWEET_ID, C.GRAIN, C.DAY}.issubset(frame.columns):
+        return pl.DataFrame()
+    rows = frame.filter(pl.col(C.TWEET_ID).is_null() & (pl.col(C.GRAIN) == "day"))
+    if metric is not None:
+        rows = rows.filter(pl.col(C.ENGAGEMENT_TYPE) == metric)
+    rows = rows.select(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY, C.VALUE)
+    twice = rows.filter(pl.len().over(C.ENGAGEMENT_TYPE, C.DAY) > 1)
+    if twice.height:
+        first = twice.row(0, named=True)
+        raise DataError(
+            f"{twice.height} account-level day rows observe the same day more than once (e.g. "
+            f"{first[C.ENGAGEMENT_TYPE]} on {first[C.DAY]}): overlapping exports concatenated by hand, which must "
+            "not be added. Load the files together: load_analytics_csv([...]) keeps the latest export's day"
+        )
+    return rows
 
 
 def posting_time(frame: Any, *, column: str = "created_at", tz: str = "UTC") -> Any:

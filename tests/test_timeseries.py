@@ -111,6 +111,15 @@ def test_hour_weekday_profile_and_daily(archive: Path) -> None:
     assert days["value"].sum() == hourly_total
     with pytest.raises(DataError, match="unknown time zone"):
         hour_weekday_profile(tidy, tz="Mars/Olympus")
+    with pytest.raises(DataError, match="unknown time zone"):
+        daily(tidy, tz="Mars/Olympus")
+    # an account-level day (a daily summary export) beside the tweets' hours: kept as it is, tweet_id null, last
+    account = pl.DataFrame(
+        {"engagement_type": ["impressions"], "grain": ["day"], "day": [WORLD.now.date()], "value": [7]}
+    )
+    both = daily(pl.concat([tidy, account], how="diagonal_relaxed"), metric="impressions")
+    assert both.head(days.height).equals(days)
+    assert both.tail(1).rows() == [(None, "impressions", WORLD.now.date(), 7)]
 
 
 def test_clear_errors(metadata: pl.DataFrame) -> None:

@@ -20,6 +20,7 @@ from engagement_lab import DataError, ResponseFormatError
 from engagement_lab.cli import read_ids_file
 from engagement_lab.errors import ConfigError
 from engagement_lab.load import load_analytics_csv, load_response, load_v2, per_tweet
+from engagement_lab.timeseries import daily
 
 from .conftest import frame_rows
 from .test_sources import ACTIVITY_HEADER
@@ -117,6 +118,18 @@ def test_overlapping_daily_exports(tmp_path: Path, backend: str) -> None:
     assert "kept the latest" in report.conflicts[0]
     with pytest.raises(DataError, match=r"no tweets.*account-level.*timeseries.daily"):
         per_tweet(tidy)
+    # where that refusal points: the account's days, as exported, the shared day once (the later export's)
+    days = frame_rows(daily(tidy))
+    assert {r["tweet_id"] for r in days} == {None}
+    assert [(str(r["day"]), r["value"]) for r in days if r["engagement_type"] == "engagements"] == [
+        ("2021-05-30", 20), ("2021-05-31", 31), ("2021-06-01", 10)
+    ]  # fmt: skip
+    assert [r["value"] for r in frame_rows(daily(tidy, metric="impressions"))] == [900, 1000, 700]
+    with pytest.raises(DataError, match=r"tz='Europe/Berlin'.*calendar days as exported"):
+        daily(tidy, tz="Europe/Berlin")
+    glued = pd.concat([load_analytics_csv(f, backend="pandas") for f in (first, second)], ignore_index=True)
+    with pytest.raises(DataError, match=r"8 account-level day rows .* same day more than once.*load_analytics_csv"):
+        daily(glued)  # 2021-05-31 in both exports: never added, never one of them silently
 
 
 def test_x_premium_content_and_overview_exports(tmp_path: Path) -> None:
