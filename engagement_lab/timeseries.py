@@ -1,10 +1,11 @@
 """Time-series analytics on tidy hourly data (pure; pandas or polars in, the same backend out).
 
-Hourly rows (``grain == "hour"``) are aligned on tweet age (hours since the hour of posting, from a metadata
-``created_at``), missing hours become zeros, overlapping windows count once. From there: cumulative curves and
-the share of the observed total by age, half-life (hours to half the total), time to a threshold (the first
-hour a running total reaches N), hour-of-day by weekday profiles in any time zone, and daily rollups (with the
-account-level days of daily summary exports beside them).
+Hourly rows (``grain == "hour"``, one source per tweet and metric, as ``per_tweet`` chooses) are aligned on
+tweet age (hours since the hour of posting, from a metadata ``created_at``), missing hours become zeros,
+overlapping windows count once. From there: cumulative curves and the share of the observed total by age,
+half-life (hours to half the total), time to a threshold (the first hour a running total reaches N),
+hour-of-day by weekday profiles in any time zone, and daily rollups (with the account-level days of daily
+summary exports beside them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import polars as pl
 from . import columns as C
 from .errors import DataError
 from .load.frames import check_backend, to_frame, to_polars
-from .load.tweets import read_metadata
+from .load.tweets import read_metadata, source_rank
 
 __all__ = ["by_age", "daily", "half_life", "hour_weekday_profile", "posting_time", "time_to_threshold"]
 
@@ -44,6 +45,10 @@ def _hourly(tidy: pl.DataFrame, metric: str | None) -> pl.DataFrame:
     if rows.height == 0:
         which = f" for {metric!r}" if metric else ""
         raise DataError(f"no hourly rows{which}: fetch /historical or /28hr with the 'hourly' grouping")
+    # one source per tweet and metric, as per_tweet chooses (an hour of Engagement API impressions and one of X API
+    # v2 impressions are different counts); within it, an hour in several windows or groupings counts once
+    rank = source_rank(rows.columns)
+    rows = rows.filter(rank == rank.min().over(C.TWEET_ID, C.ENGAGEMENT_TYPE))
     return rows.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.TIMESTAMP).agg(pl.col(C.VALUE).max())
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engagement_lab import DataError, EngagementQuery, load_archive
+from engagement_lab import DataError, EngagementQuery, load_analytics, load_archive, load_response, per_tweet
 from engagement_lab.api import Credentials, fetch
 from engagement_lab.sandbox import SandboxApp, SandboxTransport, World
 from engagement_lab.sandbox.world import METRICS
@@ -120,6 +120,24 @@ def test_hour_weekday_profile_and_daily(archive: Path) -> None:
     both = daily(pl.concat([tidy, account], how="diagonal_relaxed"), metric="impressions")
     assert both.head(days.height).equals(days)
     assert both.tail(1).rows() == [(None, "impressions", WORLD.now.date(), 7)]
+
+
+def test_hours_from_two_sources_are_never_mixed(metadata: pl.DataFrame) -> None:
+    """An hour of Engagement API impressions and one of X API v2 impressions count differently: per tweet and
+    metric one source is used, as per_tweet chooses, never the larger of the two hour by hour."""
+    tweet = TWEETS[0].tweet_id
+    morning = TWEETS[0].created_at.replace(hour=3, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    stamps = [morning, morning + timedelta(hours=1)]  # the day after posting, 03:00 and 04:00 UTC
+    hours = {f"{morning:%Y-%m-%d}": {"03": "100", "04": "10"}}
+    engagement = load_response({"hourly": {tweet: {"impressions": hours}}}, backend="polars")
+    buckets = [{"timestamp": f"{t:%Y-%m-%dT%H:%M:%SZ}", "metrics": {"impressions": v}} for t, v in zip(stamps, (50, 80), strict=True)]  # fmt: skip
+    v2 = load_analytics({"data": [{"id": tweet, "timestamped_metrics": buckets}]}, backend="polars")
+    both = pl.concat([engagement, v2], how="diagonal_relaxed")
+    assert daily(both)["value"].to_list() == [110]  # not 100 + 80
+    assert daily(v2)["value"].to_list() == [130]
+    curve = by_age(both, metadata)
+    assert curve.filter(pl.col("value") > 0)["value"].to_list() == [100, 10]
+    assert per_tweet(both, backend="polars")["impressions"].to_list() == [110]  # the same choice
 
 
 def test_clear_errors(metadata: pl.DataFrame) -> None:

@@ -130,12 +130,18 @@ def _priority(column: str, order: Sequence[str], columns: Sequence[str]) -> pl.E
     return values.replace_strict(order, list(range(len(order))), default=len(order), return_dtype=pl.Int64)
 
 
+def source_rank(columns: Sequence[str]) -> pl.Expr:
+    """Each row's source in :data:`SOURCE_PRIORITY` (0 is the best): per tweet and metric one source is used, as
+    sources count a metric differently (organic, public, promoted), so their numbers are never mixed."""
+    return _priority(C.SOURCE, SOURCE_PRIORITY, columns)
+
+
 def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
     """Per (tweet, metric): only the rows of the best source, then endpoint, then grain (in that order of
     precedence, so some row always wins), then one grouping."""
     columns = tidy.columns
     rank = (
-        _priority(C.SOURCE, SOURCE_PRIORITY, columns) * 10_000
+        source_rank(columns) * 10_000
         + _priority(C.ENDPOINT, ENDPOINT_PRIORITY, columns) * 100
         + _priority(C.GRAIN, GRAIN_PRIORITY, columns)
     )
