@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -237,11 +236,11 @@ def load_archive_with_report(
     answers.sort(key=lambda answer: (answer[0] is not None, answer[0] or _EARLIEST))
     # usually nothing repeats: each hour was fetched once. Answers whose spans do not meet cannot share a key, so
     # the exact check (hashing every row, sorting the hashes) runs only when some do
-    repeated = spans_meet(spans) and _hashes_repeat(_polars_rows(rows, columns) for _, rows, columns in answers)
-    if backend != "polars" and not repeated:  # pandas straight from the Arrow rows
+    meet = spans_meet(spans)
+    if backend != "polars" and not meet:  # pandas straight from the Arrow rows
         return _pandas_rows([(rows, columns) for _, rows, columns in answers]), report
     combined = pl.concat([_polars_rows(rows, columns) for _, rows, columns in answers], rechunk=False)
-    if repeated:
+    if meet and hashes_repeat(key_hashes(_with_keys(combined.lazy()), KEYS)):
         combined = _deduplicate(combined, on_conflict)
     return (combined if backend == "polars" else to_frame(combined.to_arrow(), backend)), report
 
@@ -296,9 +295,3 @@ def spans_meet(spans: list[Span]) -> bool:
     reach = pl.col("hi").cum_max().shift(1).over(where)
     meet: bool = frame.sort(*where, "lo").select((pl.col("lo") <= reach).any()).item()
     return meet
-
-
-def _hashes_repeat(frames: Iterable[pl.DataFrame]) -> bool:
-    """Whether two rows of the answers may share a key (exactly: hashed, sorted and compared; a rare collision
-    only sends the rows through the exact deduplication). Each frame is let go once hashed."""
-    return hashes_repeat(pl.concat([key_hashes(_with_keys(frame.lazy()), KEYS).collect() for frame in frames]))
