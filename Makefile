@@ -46,9 +46,9 @@ lab: setup
 
 # The percent-format .py files are the sources: each is written to its paired .ipynb and executed there.
 notebooks: setup
-	$(BIN)/jupytext --quiet --to ipynb -o engagement_lab/report_template.ipynb notebooks/templates/report_template.py
+	$(BIN)/jupytext --quiet --to ipynb -o engagement_lab/report/template.ipynb notebooks/templates/report_template.py
 	cd notebooks && for nb in 0*.py; do $(CHARTS) ../$(BIN)/jupytext --quiet --to ipynb --execute $$nb || exit 1; done
-	cd notebooks && $(CHARTS) ../$(BIN)/papermill ../engagement_lab/report_template.ipynb report.ipynb --cwd . -k python3 --no-progress-bar
+	cd notebooks && $(CHARTS) ../$(BIN)/papermill ../engagement_lab/report/template.ipynb report.ipynb --cwd . -k python3 --no-progress-bar
 
 sample-data: setup
 	$(BIN)/engagement-lab sample-data --out data/sample

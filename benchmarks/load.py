@@ -20,9 +20,9 @@ import pandas as pd
 from timing import best, taking_turns  # benchmarks/timing.py, beside this script
 
 from engagement_lab import catalog, load_response
-from engagement_lab.query import EngagementRequest
 from engagement_lab.sandbox import World
-from engagement_lab.sandbox.responses import build_response
+from engagement_lab.sources.engagement.query import EngagementRequest
+from engagement_lab.sources.engagement.sandbox import build_response
 
 
 def sandbox_answers(target_leaves: int) -> list[tuple[EngagementRequest, bytes]]:

@@ -28,7 +28,7 @@ from timing import taking_turns
 
 from engagement_lab import load_archive, load_response
 from engagement_lab.api.archive import Archive
-from engagement_lab.api.client import RawResponse
+from engagement_lab.sources.engagement.client import RawResponse
 
 
 def archived(root: Path, target_leaves: int) -> list[bytes]:

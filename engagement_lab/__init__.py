@@ -1,11 +1,32 @@
-"""engagement_lab: A/B benchmarking of tweet engagement on the X/Twitter Engagement API."""
+"""engagement_lab: A/B benchmarking of tweet engagement from the X/Twitter Engagement API, X API v2 analytics and
+analytics exports.
+
+The package, by layer (each imports only the layers listed after it):
+
+- ``cli``: the ``engagement-lab`` command.
+- ``report``, ``demo``, ``datasets``: the report notebook, the end-to-end demo, the sample data.
+- ``watch``: the threshold watcher (rules, durable state, actions, polling loop).
+- ``sources``: one folder per source of numbers (``engagement``, ``x_v2``, ``exports``), the same file names in
+  each (catalog, rules, query, client, fetch, parse, sandbox, watch), and the registry that names them.
+- ``sandbox``: the local server both APIs are tested against; it mounts each source's routes.
+- ``api``: the only network code: auth, tokens, pacing, the archive and the one retry runner.
+- ``stats``, ``viz``, ``timeseries``: comparisons, charts, time series (pure).
+- ``load``: inputs, observations, the archive reader, compaction and ``per_tweet`` (pure).
+- ``errors``, ``columns``, ``ids``, ``timeutil``, ``options``, ``metrics``, ``locking``: the shared vocabulary.
+
+The words the code uses, one per idea, are listed in ``docs/vocabulary.md``.
+"""
 
 from __future__ import annotations
 
 import importlib as _importlib
+import sys as _sys
+import types as _types
 import typing as _typing
+import warnings as _warnings
+from importlib import abc as _abc
+from importlib import machinery as _machinery
 
-from . import catalog
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -30,9 +51,7 @@ from .errors import (
 
 if _typing.TYPE_CHECKING:
     from . import columns
-    from .analytics_query import AnalyticsQuery, MediaAnalyticsQuery
-    from .api import Credentials, FetchResult, fetch_analytics
-    from .api.fetch import fetch
+    from .api import Credentials, FetchResult
     from .ids import parse_tweet_id, parse_tweet_ids, tweet_created_at
     from .load import (
         CompactResult,
@@ -48,18 +67,25 @@ if _typing.TYPE_CHECKING:
         to_parquet,
     )
     from .metrics import NAMED_METRICS, Mean, Ratio
-    from .query import EngagementQuery, EngagementRequest
     from .sandbox import Sandbox
+    from .sources.engagement import catalog
+    from .sources.engagement.fetch import fetch
+    from .sources.engagement.query import EngagementQuery, EngagementRequest
+    from .sources.x_v2.fetch import fetch_analytics
+    from .sources.x_v2.query import AnalyticsQuery, MediaAnalyticsQuery
     from .stats import Comparison, Summary, omnibus, summarize
     from .stats.compare import compare
     from .viz import enable_offline, save_chart
 
-# Where each public name lives. The package imports only its errors and catalog; pandas, polars, scipy, httpx and
-# Altair load with the first name that needs them (``import engagement_lab`` stays well under half a second).
+# Where each public name lives. The package imports only its errors; pandas, polars, scipy, httpx and Altair load
+# with the first name that needs them (``import engagement_lab`` stays well under half a second).
 _LAZY = {
-    "columns": "",
-    **dict.fromkeys(["AnalyticsQuery", "MediaAnalyticsQuery"], ".analytics_query"),
-    **dict.fromkeys(["Credentials", "FetchResult", "fetch", "fetch_analytics"], ".api"),
+    "columns": ".columns",
+    "catalog": ".sources.engagement.catalog",
+    **dict.fromkeys(["AnalyticsQuery", "MediaAnalyticsQuery"], ".sources.x_v2.query"),
+    **dict.fromkeys(["Credentials", "FetchResult"], ".api"),
+    "fetch": ".sources.engagement.fetch",
+    "fetch_analytics": ".sources.x_v2.fetch",
     **dict.fromkeys(["parse_tweet_id", "parse_tweet_ids", "tweet_created_at"], ".ids"),
     **dict.fromkeys(
         [
@@ -78,11 +104,62 @@ _LAZY = {
         ".load",
     ),
     **dict.fromkeys(["NAMED_METRICS", "Mean", "Ratio"], ".metrics"),
-    **dict.fromkeys(["EngagementQuery", "EngagementRequest"], ".query"),
+    **dict.fromkeys(["EngagementQuery", "EngagementRequest"], ".sources.engagement.query"),
     "Sandbox": ".sandbox",
     **dict.fromkeys(["Comparison", "Summary", "compare", "omnibus", "summarize"], ".stats"),
     **dict.fromkeys(["enable_offline", "save_chart"], ".viz"),
 }
+_MODULES = frozenset({"columns", "catalog"})
+"""Public names that are modules (the rest are attributes of the module named in ``_LAZY``)."""
+
+MOVED: _typing.Final = {
+    "analytics_query": "sources.x_v2.query",
+    "archive_format": "load.archive_format",
+    "catalog": "sources.engagement.catalog",
+    "catalog_v2": "sources.x_v2.catalog",
+    "query": "sources.engagement.query",
+    "rules": "sources.engagement.rules",
+    "report_parts": "report.parts",
+    "api.analytics": "sources.x_v2.fetch",
+    "api.client": "sources.engagement.client",
+    "api.fetch": "sources.engagement.fetch",
+    "load.analytics": "sources.x_v2.parse",
+    "load.analytics_csv": "sources.exports.parse",
+    "load.combine": "load.observations",
+    "load.engagement": "sources.engagement.parse",
+    "load.engagement_bytes": "sources.engagement.parse_bytes",
+    "load.sources": "load.inputs",
+    "load.v2": "sources.x_v2.parse_posts",
+    "sandbox.responses": "sources.engagement.sandbox",
+    "sandbox.v2": "sources.x_v2.sandbox",
+    "watch.sources": "watch.readers",
+}
+"""Module paths of the previous release and where they live now: importing an old path still works, for one
+release, with a DeprecationWarning naming the new one."""
+
+
+class _MovedModules(_abc.MetaPathFinder, _abc.Loader):
+    """Answers ``import engagement_lab.<old path>`` with the module at its new path (the same module object)."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> _machinery.ModuleSpec | None:
+        prefix = f"{__name__}."
+        if not fullname.startswith(prefix) or fullname.removeprefix(prefix) not in MOVED:
+            return None
+        return _machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: _machinery.ModuleSpec) -> _types.ModuleType:
+        new = f"{__name__}.{MOVED[spec.name.removeprefix(__name__ + '.')]}"
+        _warnings.warn(
+            f"{spec.name} moved to {new}; the old path works for one more release", DeprecationWarning, stacklevel=2
+        )
+        return _importlib.import_module(new)
+
+    def exec_module(self, module: _types.ModuleType) -> None:
+        """Nothing to run: the module at the new path is already imported."""
+
+
+if not any(isinstance(finder, _MovedModules) for finder in _sys.meta_path):
+    _sys.meta_path.append(_MovedModules())
 
 __all__ = [
     "NAMED_METRICS",
@@ -147,8 +224,8 @@ def __getattr__(name: str) -> _typing.Any:
     if where is None:
         hint = did_you_mean(name, __all__)
         raise AttributeError(f"module 'engagement_lab' has no attribute {name!r}{hint}")
-    module = _importlib.import_module(where or f".{name}", __name__)
-    value = module if not where else getattr(module, name)
+    module = _importlib.import_module(where, __name__)
+    value = module if name in _MODULES else getattr(module, name)
     globals()[name] = value
     return value
 

@@ -18,14 +18,15 @@ from typing import Any
 
 import polars as pl
 
-from .api import Credentials, FetchResult, fetch
+from .api import Credentials, FetchResult
 from .api.pacing import SystemClock
-from .archive_format import LOCK
 from .errors import DataError
 from .load import load_archive, read_metadata
+from .load.archive_format import LOCK
 from .load.frames import Backend, to_frame
-from .query import EngagementQuery
 from .sandbox import SandboxApp, SandboxTransport, World
+from .sources.engagement.fetch import fetch
+from .sources.engagement.query import EngagementQuery
 
 __all__ = ["SAMPLE_DIR", "Sample", "load_sample", "write_sample"]
 

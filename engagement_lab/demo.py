@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 import polars as pl
 
-from .analytics_query import AnalyticsQuery
-from .api import Credentials, FetchResult, fetch, fetch_analytics
-from .errors import ConfigError, check_choice
+from . import sources
+from .api import Credentials, FetchResult, fetch_analytics
 from .load import per_tweet
-from .query import EngagementQuery
-from .report import render_report
+from .report.render import render_report
 from .sandbox import Sandbox
+from .sources.engagement.fetch import fetch
+from .sources.engagement.query import EngagementQuery
+from .sources.x_v2.query import AnalyticsQuery
 from .stats import compare
 from .timeutil import parse_time
 
@@ -80,9 +81,9 @@ def run_demo(
     the archive, compare the campaigns' variants and render the HTML report. Writes ``out/archive``,
     ``out/per_tweet.csv``, ``out/tweets.csv`` and ``out/report.html``.
 
-    ``api="v2"`` runs the same analysis through X API v2 post analytics: each owned tweet's totals since before
+    ``api="x-v2"`` runs the same analysis through X API v2 post analytics: each owned tweet's totals since before
     the world's first tweet (v2 serves only the user's own posts, so the other account's tweets are left out)."""
-    check_choice("api", api, ("engagement", "v2"), ConfigError)
+    api = sources.get(api, "fetch").name
     out.mkdir(parents=True, exist_ok=True)
     with Sandbox(seed=seed, rate_limit_per_minute=600) as sandbox:
         info = sandbox.info
@@ -101,7 +102,7 @@ def run_demo(
             "now": now,
             "progress": progress,
         }
-        if api == "v2":
+        if api == "x-v2":
             echo(f"X API v2 post analytics for the {len(owners)} tweets the authorised accounts own")
             result = fetch_analytics(_v2_query(owners, now), **common)
         else:

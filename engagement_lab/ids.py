@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Final
 
-from .catalog import MAX_TWEET_ID, MAX_TWEET_ID_DIGITS, SNOWFLAKE_EPOCH_MS
 from .errors import DataError
 
 __all__ = [
@@ -26,6 +26,15 @@ __all__ = [
     "spreadsheet_rounding",
     "tweet_created_at",
 ]
+
+# Facts of X's ids (engagement-api spec §3, §10.4): every source shares them.
+MAX_TWEET_ID_DIGITS: Final = 19
+MAX_TWEET_ID: Final = 2**63 - 1
+SNOWFLAKE_EPOCH_MS: Final = 1288834974657
+"""Tweet ids since 2010-11-04 are snowflakes: ``(id >> 22) + epoch`` is the creation time in ms."""
+SNOWFLAKE_MIN_ID: Final = 30_000_000_000
+"""Below this, an id is one of the sequential ids from before snowflakes (they stayed under 3e10) and carries no
+creation time; a snowflake id this small would date from the epoch's first 7 seconds."""
 
 
 class TweetIdError(DataError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-from .catalog import PLAIN_NAMES
 from .errors import StatsInputError, did_you_mean
+from .sources.engagement.catalog import PLAIN_NAMES
 
 __all__ = ["NAMED_METRICS", "Mean", "Metric", "Ratio", "is_rate", "plain_name", "resolve_metric"]
 

@@ -27,7 +27,7 @@ import polars as pl
 
 from engagement_lab import AnalyticsQuery, Credentials, Sandbox, compare, fetch_analytics, load_archive, per_tweet
 from engagement_lab.api import AccountTokens, PKCEFlow, Secret
-from engagement_lab.catalog_v2 import TO_ENGAGEMENT_NAMES
+from engagement_lab.sources.x_v2.catalog import TO_ENGAGEMENT_NAMES
 
 sandbox = Sandbox(seed=7).start()
 app_only = Credentials.from_mapping({**sandbox.info, "accounts": []})  # the app's keys, no user tokens yet

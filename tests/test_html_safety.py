@@ -15,7 +15,7 @@ import pytest
 
 from engagement_lab import compare, save_chart, summarize
 from engagement_lab.datasets import SAMPLE_DIR
-from engagement_lab.report import render_report
+from engagement_lab.report.render import render_report
 
 HOSTILE_A = "<img src=x onerror=alert(1)>"
 HOSTILE_B = "</script><script>alert(2)</script>"

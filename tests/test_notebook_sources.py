@@ -32,7 +32,7 @@ def test_the_executed_notebook_matches_its_source(source: Path) -> None:
 
 
 def test_the_packaged_report_template_matches_its_source() -> None:
-    packaged = nbformat.read(ROOT / "engagement_lab" / "report_template.ipynb", as_version=4)
+    packaged = nbformat.read(ROOT / "engagement_lab" / "report" / "template.ipynb", as_version=4)
     source = jupytext.read(NOTEBOOKS / "templates" / "report_template.py")
     assert cells(packaged) == cells(source), "run `make notebooks` after editing templates/report_template.py"
     assert cells(packaged)[0][2] == ["parameters"]  # papermill injects its parameters after this cell

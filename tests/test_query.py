@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from engagement_lab import EngagementQuery, EngagementRequest, QueryError, catalog
 from engagement_lab.ids import snowflake_id
-from engagement_lab.query import resolve_window, split_windows
+from engagement_lab.sources.engagement.query import resolve_window, split_windows
 
 NOW = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
 RECENT = [snowflake_id(NOW - timedelta(days=2), i) for i in range(5)]

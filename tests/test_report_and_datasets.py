@@ -17,7 +17,7 @@ from engagement_lab import ConfigError, DataError, load_archive, per_tweet
 from engagement_lab.cli import main
 from engagement_lab.datasets import SAMPLE_DIR, load_sample, write_sample
 from engagement_lab.demo import run_demo
-from engagement_lab.report import render_report
+from engagement_lab.report.render import render_report
 
 
 def _same_tree(a: Path, b: Path) -> list[str]:
@@ -144,7 +144,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
 def test_the_v2_demo_reaches_the_same_numbers(tmp_path: Path) -> None:
     """Every campaign tweet is owned, so X API v2 totals give the Engagement API demo's table and verdicts."""
     lines: list[str] = []
-    v2 = run_demo(tmp_path / "v2", echo=lines.append, progress=False, api="v2")
+    v2 = run_demo(tmp_path / "v2", echo=lines.append, progress=False, api="x-v2")
     engagement = run_demo(tmp_path / "engagement", echo=lambda _: None, progress=False)
     assert v2.fetch.ok
     assert v2.fetch.api == "x-v2"
@@ -232,7 +232,7 @@ def test_the_report_kernels_stderr_goes_to_its_log_not_to_the_caller(
     the command's stderr, where the report's own error comes first; it is kept in a log for a kernel that dies."""
     import asyncio
 
-    from engagement_lab.report import _kernel_manager
+    from engagement_lab.report.render import _kernel_manager
 
     log = tmp_path / "kernel-stderr.log"
 
@@ -258,7 +258,7 @@ def test_what_a_dying_report_kernel_wrote_is_added_to_the_error(
 ) -> None:
     import papermill
 
-    from engagement_lab.report import run_report_notebook
+    from engagement_lab.report.render import run_report_notebook
 
     def dies(*args: object, kernel_manager_class: Any, **kwargs: object) -> None:
         kernel_manager_class.stderr_log.write_text("Assertion failed: something (lib.cpp:1)\n")

@@ -16,8 +16,8 @@ from engagement_lab import ConfigError, QueryError
 from engagement_lab.api import Credentials, OAuth2Token, PKCEFlow, Secret
 from engagement_lab.api.auth import AccountTokens
 from engagement_lab.sandbox import FixedClock, Sandbox, SandboxApp, SandboxTransport, World
+from engagement_lab.sources.x_v2.watch import _window_total
 from engagement_lab.watch import CrossingEvent, Threshold, Watcher, parse_rule, watch
-from engagement_lab.watch.sources import _window_total
 
 ENGAGEMENT_BASE = "https://data-api.twitter.com"
 V2_BASE = "https://api.x.com"
@@ -82,7 +82,7 @@ def make(
         interval=options.pop("interval", 1800),
         owners=options.pop("owners", None) or dict.fromkeys(ids, "acme"),
         api=api,
-        base_url=V2_BASE if api == "v2" else ENGAGEMENT_BASE,
+        base_url=V2_BASE if api == "x-v2" else ENGAGEMENT_BASE,
         clock=clock,
         transport=transport,
         **options,
@@ -100,7 +100,7 @@ def test_v2_fires_exactly_what_the_engagement_api_fires(world: World, tmp_path: 
     on_engagement: list[CrossingEvent] = []
     on_v2: list[CrossingEvent] = []
     engagement, e_clock, _ = make(world, tmp_path, ids, RULES, "engagement", on_engagement)
-    v2, v_clock, seen = make(world, tmp_path, ids, RULES, "v2", on_v2, max_window=max_window)
+    v2, v_clock, seen = make(world, tmp_path, ids, RULES, "x-v2", on_v2, max_window=max_window)
     try:
         for _ in range(6):  # three hours of polls, half an hour apart, both at the same instants
             e, v = engagement.poll(), v2.poll()
@@ -125,14 +125,14 @@ def test_a_window_without_its_answer_gives_no_total_rather_than_a_partial_one(wo
     ids = young(world, n=5, hours=30)
     fired: list[CrossingEvent] = []
     # windows of 5 hours from the oldest tweet's creation hour: fail every window but the first
-    probe, _, _ = make(world, tmp_path, ids, ["favorites>=1"], "v2", [], max_window=timedelta(hours=5))
+    probe, _, _ = make(world, tmp_path, ids, ["favorites>=1"], "x-v2", [], max_window=timedelta(hours=5))
     windows = probe.source._requests(ids)[0]  # type: ignore[attr-defined]
     probe.close()
     later = {w.params()["start_time"] for w in windows[1:]}
     assert later
     (tmp_path / "b").mkdir()
     watcher, _, _ = make(
-        world, tmp_path / "b", ids, ["favorites>=1"], "v2", fired, max_window=timedelta(hours=5), failing=later
+        world, tmp_path / "b", ids, ["favorites>=1"], "x-v2", fired, max_window=timedelta(hours=5), failing=later
     )
     try:
         result = watcher.poll()
@@ -150,7 +150,7 @@ def test_unowned_deleted_and_protected_ids_are_named_once_and_the_rest_polled(wo
     protected = [t.tweet_id for t in world.tweets if t.status == "protected"][:1]
     ids = mine + theirs + deleted + protected
     fired: list[CrossingEvent] = []
-    watcher, clock, _ = make(world, tmp_path, ids, ["impressions>=1"], "v2", fired, owners=dict.fromkeys(ids, "acme"))
+    watcher, clock, _ = make(world, tmp_path, ids, ["impressions>=1"], "x-v2", fired, owners=dict.fromkeys(ids, "acme"))
     try:
         first = watcher.poll()
         clock.sleep(1800)
@@ -170,7 +170,7 @@ def test_a_null_metric_is_never_read_as_zero(world: World, tmp_path: Path) -> No
     ids = young(world, n=3)
     fired: list[CrossingEvent] = []
     # the sandbox does not model bookmarks: v2 sends null, so bookmarks>=0 must never hold
-    watcher, _, _ = make(world, tmp_path, ids, ["bookmarks>=0", "impressions>=0"], "v2", fired)
+    watcher, _, _ = make(world, tmp_path, ids, ["bookmarks>=0", "impressions>=0"], "x-v2", fired)
     try:
         result = watcher.poll()
     finally:
@@ -193,24 +193,24 @@ def test_window_totals_read_flat_values_then_buckets_and_keep_gaps_missing() -> 
 
 
 def test_rules_and_options_are_checked_for_the_chosen_api(world: World, tmp_path: Path) -> None:
-    assert parse_rule("bookmarks>=10", "v2") == Threshold("bookmarks", 10.0)
-    assert parse_rule("favorites>=10", "v2") == Threshold("favorites", 10.0)
+    assert parse_rule("bookmarks>=10", "x-v2") == Threshold("bookmarks", 10.0)
+    assert parse_rule("favorites>=10", "x-v2") == Threshold("favorites", 10.0)
     with pytest.raises(ConfigError, match="neither a /totals metric"):
         parse_rule("bookmarks>=10")
     with pytest.raises(ConfigError, match="did you mean 'favorites'"):
-        parse_rule("favorits>=10", "v2")
+        parse_rule("favorits>=10", "x-v2")
     with pytest.raises(ConfigError, match="which X API v2 post analytics does not serve"):
-        make(world, tmp_path, young(world, n=1), [Threshold("video_views", 1)], "v2", [])
+        make(world, tmp_path, young(world, n=1), [Threshold("video_views", 1)], "x-v2", [])
     with pytest.raises(ConfigError, match="did you mean 'engagement'"):
         make(world, tmp_path, young(world, n=1), ["favorites>=1"], "engagment", [])
     with pytest.raises(ConfigError, match="predate snowflake ids"):
-        make(world, tmp_path, ["20", *young(world, n=1)], ["favorites>=1"], "v2", [])
+        make(world, tmp_path, ["20", *young(world, n=1)], ["favorites>=1"], "x-v2", [])
     with pytest.raises(QueryError, match="max_window must be a timedelta of at least an hour"):
-        make(world, tmp_path, young(world, n=1), ["favorites>=1"], "v2", [], max_window=timedelta(minutes=5))
-    with pytest.raises(ConfigError, match="apply to api='v2' only"):
+        make(world, tmp_path, young(world, n=1), ["favorites>=1"], "x-v2", [], max_window=timedelta(minutes=5))
+    with pytest.raises(ConfigError, match="do not apply to api='engagement'"):
         make(world, tmp_path, young(world, n=1), ["favorites>=1"], "engagement", [], max_window=timedelta(days=2))
     with pytest.raises(ConfigError, match="interval must be a positive number"):
-        make(world, tmp_path, young(world, n=1), ["favorites>=1"], "v2", [], interval=0)
+        make(world, tmp_path, young(world, n=1), ["favorites>=1"], "x-v2", [], interval=0)
     with pytest.raises(ConfigError, match="did you mean 'interval'"):
         watch(["1"], ["favorites>=1"], credentials=None, state=tmp_path / "s.db", on_cross=print, intervl=5)  # type: ignore[arg-type]
     assert not (tmp_path / "s.db").exists()
@@ -229,7 +229,7 @@ def test_cli_watch_api_v2_refreshes_an_expired_token_and_saves_it(tmp_path: Path
         ids = tmp_path / "ids.txt"
         ids.write_text("\n".join(young(sandbox.app.world, n=6)))
         done = subprocess.run(
-            [sys.executable, "-m", "engagement_lab.cli", "watch", "--api", "v2", "--ids-file", str(ids),
+            [sys.executable, "-m", "engagement_lab.cli", "watch", "--api", "x-v2", "--ids-file", str(ids),
              "--rule", "impressions>=1", "--state", str(tmp_path / "w.db"), "--base-url", sandbox.base_url,
              "--credentials", str(creds), "--once"],
             capture_output=True, text=True, timeout=120, check=False,
@@ -243,3 +243,10 @@ def test_cli_watch_api_v2_refreshes_an_expired_token_and_saves_it(tmp_path: Path
     assert saved is not None
     assert saved.access_token != token.access_token  # the refreshed token replaced the stale one on disk
     assert creds.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_previous_spelling_of_the_api_still_works_and_names_the_new_one() -> None:
+    with pytest.warns(DeprecationWarning, match="'v2' is now called 'x-v2'"):
+        assert parse_rule("bookmarks>=10", "v2") == parse_rule("bookmarks>=10", "x-v2")
+    with pytest.raises(ConfigError, match=r"api='x_v2' is not an option \(did you mean 'x-v2'\?\)"):
+        parse_rule("bookmarks>=10", "x_v2")

@@ -1,16 +1,35 @@
-"""The only package that touches the network: auth, one-request client, pacing, archive, fetch."""
+"""The only package that touches the network: auth, tokens, pacing, the archive, the HTTP client base and the one
+retry runner that every source's fetch uses. Each source's client and fetch live in ``sources/<name>/``; the most
+used are reachable from here too (``from engagement_lab.api import fetch``)."""
 
 from __future__ import annotations
 
-from .analytics import AnalyticsClient, fetch_analytics
+import importlib as _importlib
+import typing as _typing
+
 from .archive import Archive
-from .auth import AccountTokens, BearerAuth, Credentials, OAuth1Auth, OAuth2Token, Secret
-from .client import BEARER, AsyncEngagementClient, EngagementClient, RawResponse
-from .fetch import fetch, route
+from .auth import BEARER, AccountTokens, BearerAuth, Credentials, OAuth1Auth, OAuth2Token, Secret
+from .http import RawResponse
 from .oauth2 import LoopbackRedirect, OAuth2UserAuth, PKCEFlow
 from .pacing import Clock, RateLimiter, RetryPolicy, SystemClock
 from .result import FetchResult
 from .tokens import authorize_pin, request_bearer_token
+
+if _typing.TYPE_CHECKING:
+    from ..sources.engagement.client import AsyncEngagementClient, EngagementClient
+    from ..sources.engagement.fetch import fetch, route
+    from ..sources.x_v2.client import AnalyticsClient
+    from ..sources.x_v2.fetch import fetch_analytics
+
+# The sources import this package, so their clients and fetches are reached lazily (no import cycle).
+_FROM_SOURCES = {
+    "AsyncEngagementClient": "..sources.engagement.client",
+    "EngagementClient": "..sources.engagement.client",
+    "fetch": "..sources.engagement.fetch",
+    "route": "..sources.engagement.fetch",
+    "AnalyticsClient": "..sources.x_v2.client",
+    "fetch_analytics": "..sources.x_v2.fetch",
+}
 
 __all__ = [
     "BEARER",
@@ -39,3 +58,12 @@ __all__ = [
     "request_bearer_token",
     "route",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    where = _FROM_SOURCES.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..archive_format import (
+from ..errors import ConfigError
+from ..load.archive_format import (
     FORMAT_VERSION,
     LOCK,
     MANIFEST,
@@ -29,9 +30,8 @@ from ..archive_format import (
     read_envelope,
     read_manifest,
 )
-from ..errors import ConfigError
 from ..locking import WriterLock
-from .client import RawResponse
+from .http import RawResponse
 
 __all__ = ["Archive"]
 

@@ -21,10 +21,11 @@ from typing import Any
 import httpx
 from oauthlib.oauth1 import Client as OAuth1Client
 
-from ..catalog import BASE_URL
 from ..errors import ConfigError
+from ..sources.engagement.catalog import BASE_URL
 
 __all__ = [
+    "BEARER",
     "ENV_VARS",
     "AccountTokens",
     "BearerAuth",
@@ -33,6 +34,9 @@ __all__ = [
     "OAuth2Token",
     "Secret",
 ]
+
+BEARER = "bearer"
+"""The ``account`` of requests made with the app-only bearer token."""
 
 ENV_VARS = {
     "consumer_key": "ENGAGEMENT_CONSUMER_KEY",

@@ -24,8 +24,8 @@ import httpx
 from oauthlib.oauth2 import WebApplicationClient
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
-from .. import catalog_v2 as v2
 from ..errors import AuthenticationError, ConfigError
+from ..sources.x_v2 import catalog as v2
 from .auth import OAuth2Token, Secret
 
 __all__ = ["LoopbackRedirect", "OAuth2UserAuth", "PKCEFlow", "authorize_url_base", "token_url"]

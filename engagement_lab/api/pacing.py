@@ -1,7 +1,8 @@
 """Pacing and retries, pure: the clock and the sleep are injected, so tests never wait for real.
 
-:class:`RateLimiter` spends the per-minute budget the API announces (``x-per-minute-limit``,
-``x-per-minute-remaining``, ``x-per-minute-reset``) and waits for the reset before a 429 can happen.
+:class:`RateLimiter` spends the budget the API announces in its rate-limit headers (the limit, what remains and
+when the window resets: ``x-per-minute-*`` on the Engagement API, ``x-rate-limit-*`` on X API v2) and waits for
+the reset before a 429 can happen.
 :class:`RetryPolicy` says what to retry (5xx, timeouts, dropped connections, 429 after the reset) and how
 long to back off (capped exponential with full jitter); 400/401/403/406 are never retried.
 """
@@ -12,9 +13,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
-from .. import catalog
+from ..options import renamed
 
 __all__ = ["Clock", "RateLimiter", "RetryPolicy", "SystemClock", "WaitCallback"]
 
@@ -43,21 +44,23 @@ class SystemClock(Clock):
 
 @dataclass
 class RateLimiter:
-    """Shared per-minute budget for every worker of a fetch (thread-safe).
+    """A budget of requests per window, shared by every worker of a fetch (thread-safe).
 
-    Until the first response tells the limit, one request at a time goes out (or ``per_minute`` is used
+    Until the first response tells the limit, one request at a time goes out (or ``per_window`` is used
     when given). After that a request is sent only while the current window has budget left; otherwise the
-    caller waits until the announced reset (plus ``margin`` seconds for clock skew).
+    caller waits until the announced reset (plus ``margin`` seconds for clock skew). ``per_minute`` is the
+    previous release's name of ``per_window``.
     """
 
+    header_names: tuple[str, str, str]
+    """The limit, remaining and reset headers the API announces its budget in (each source's catalog)."""
     clock: Clock = field(default_factory=SystemClock)
-    per_minute: int | None = None
+    per_window: int | None = None
     margin: float = 0.25
     on_wait: WaitCallback | None = None
     window: float = 60.0
     """Seconds per budget window: 60 for the Engagement API, 900 for X API v2 (300 per 15 minutes)."""
-    header_names: tuple[str, str, str] = (catalog.HEADER_LIMIT, catalog.HEADER_REMAINING, catalog.HEADER_RESET)
-    """The limit, remaining and reset headers the API announces its budget in."""
+    per_minute: InitVar[int | None] = None
     limit: int | None = field(init=False, default=None)
     remaining: int | None = field(init=False, default=None)
     reset_at: float | None = field(init=False, default=None)
@@ -66,9 +69,10 @@ class RateLimiter:
     _in_flight: int = field(init=False, default=0)
     _cond: threading.Condition = field(init=False, default_factory=threading.Condition)
 
-    def __post_init__(self) -> None:
-        if self.per_minute is not None:
-            self.limit = self.remaining = self.per_minute
+    def __post_init__(self, per_minute: int | None) -> None:
+        self.per_window = renamed("per_minute", per_minute, "per_window", self.per_window)
+        if self.per_window is not None:
+            self.limit = self.remaining = self.per_window
             self.reset_at = (self.clock.time() // self.window + 1) * self.window
 
     def acquire(self) -> None:

@@ -7,31 +7,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
+
+from .runner import Outcome, Waits
 
 __all__ = ["FetchResult"]
-
-
-class _OutcomeLike(Protocol):
-    unowned: list[str]
-    unavailable: list[str]
-    unsupported_video: list[str]
-    unsupported_ie: list[str]
-    error: str | None
-    sent: int
-    retries: int
-    archived: bool
-    skipped: bool
-
-
-class _Waits(Protocol):
-    """What a fetch's pacing reports (a :class:`~engagement_lab.api.pacing.RateLimiter`, or several summed)."""
-
-    @property
-    def waits(self) -> int: ...
-
-    @property
-    def waited_seconds(self) -> float: ...
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -40,7 +20,7 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """The outcome of :func:`engagement_lab.api.fetch`.
+    """The outcome of :func:`engagement_lab.sources.engagement.fetch`.
 
     Attributes
     ----------
@@ -89,11 +69,11 @@ class FetchResult:
     @classmethod
     def collect(
         cls,
-        outcomes: Sequence[_OutcomeLike],
+        outcomes: Sequence[Outcome],
         *,
         archive: Path,
         planned: int,
-        limiter: _Waits,
+        limiter: Waits,
         elapsed: float,
         routed_unowned: Iterable[str] = (),
         api: str = "engagement",

@@ -4,18 +4,71 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Callable
+import sys
+import warnings
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from .. import sources
+from ..errors import ConfigError, did_you_mean
 from ..timeutil import parse_time
 
 if TYPE_CHECKING:
     from ..api.auth import Credentials, OAuth2Token
 
-__all__ = ["TokenSaver", "duration", "now_arg", "positive_int", "rate_arg", "read_ids_file", "time_arg"]
+__all__ = [
+    "TokenSaver",
+    "api_arg",
+    "duration",
+    "now_arg",
+    "positive_int",
+    "rate_arg",
+    "read_ids_file",
+    "renamed_choice",
+    "time_arg",
+]
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
+
+
+def api_arg(part: sources.Part) -> Callable[[str], str]:
+    """``--api``: a registered source that has ``part`` (a fetch, a watch reader); the previous release's spelling
+    (``v2``) is taken with a note naming the new one (``x-v2``)."""
+
+    def parse(text: str) -> str:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
+            try:
+                name = sources.get(text, part).name
+            except ConfigError as exc:
+                raise argparse.ArgumentTypeError(str(exc).replace("api=", "", 1)) from None
+        for warning in caught:
+            _note(str(warning.message))
+        return name
+
+    parse.__name__ = "api"  # argparse names the type in its messages
+    return parse
+
+
+def renamed_choice(choices: Mapping[str, str], old: Mapping[str, str]) -> Callable[[str], str]:
+    """A positional choice (``choices``: name -> help) whose previous spellings (``old``: old -> new) still work,
+    with a note naming the new one."""
+
+    def parse(text: str) -> str:
+        if text in old:
+            _note(f"{text!r} is now called {old[text]!r}; the old spelling works for one more release")
+            return old[text]
+        if text not in choices:
+            hint = did_you_mean(text, choices)
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {list(choices)}{hint}")
+        return text
+
+    parse.__name__ = "choice"
+    return parse
 
 
 def positive_int(text: str) -> int:

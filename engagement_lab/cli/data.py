@@ -7,15 +7,20 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .. import catalog
-from .. import catalog_v2 as v2
 from ..errors import ConfigError
-from .common import TokenSaver, duration, positive_int, read_ids_file, read_media_keys, time_arg
+from ..sources.engagement import catalog
+from ..sources.x_v2 import catalog as v2
+from .common import TokenSaver, duration, positive_int, read_ids_file, read_media_keys, renamed_choice, time_arg
 
 if TYPE_CHECKING:
     from ..api import Credentials, FetchResult
 
 __all__ = ["add_auth", "add_compact", "add_fetch", "add_report"]
+
+AUTH_FLOWS = {
+    "oauth1": "OAuth 1.0a PIN flow (default; user tokens for the Engagement API and X API v2)",
+    "oauth2": "OAuth 2.0 with PKCE (user tokens for X API v2 analytics)",
+}
 
 
 def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,8 +72,9 @@ def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _run_fetch(args: argparse.Namespace) -> int:
-    from ..api import Credentials, fetch
-    from ..query import EngagementQuery
+    from ..api import Credentials
+    from ..sources.engagement.fetch import fetch
+    from ..sources.engagement.query import EngagementQuery
 
     if args.endpoint in ("analytics", "media-analytics"):
         return _run_fetch_analytics(args)
@@ -106,8 +112,8 @@ def _report_fetch(result: FetchResult) -> int:
 
 
 def _run_fetch_analytics(args: argparse.Namespace) -> int:
-    from ..analytics_query import AnalyticsQuery, MediaAnalyticsQuery
     from ..api import Credentials, fetch_analytics
+    from ..sources.x_v2.query import AnalyticsQuery, MediaAnalyticsQuery
 
     if args.groupings or args.bearer:
         raise ConfigError("--groupings and --bearer are Engagement API options; analytics takes --granularity")
@@ -150,9 +156,10 @@ def add_auth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "flow",
         nargs="?",
-        choices=["v1", "v2"],
-        default="v1",
-        help="v1: OAuth 1.0a PIN flow (default); v2: OAuth 2.0 with PKCE for X API v2 analytics",
+        type=renamed_choice(AUTH_FLOWS, {"v1": "oauth1", "v2": "oauth2"}),
+        default="oauth1",
+        metavar="{" + ",".join(AUTH_FLOWS) + "}",
+        help="; ".join(f"{k}: {v}" for k, v in AUTH_FLOWS.items()),
     )
     p.add_argument("--base-url", default=None, help="API base URL (the sandbox's for local work)")
     p.add_argument("--credentials", help="existing credentials file to start from (default: ENGAGEMENT_* variables)")
@@ -175,7 +182,7 @@ def _run_auth(args: argparse.Namespace) -> int:
     from ..api import Credentials, authorize_pin, request_bearer_token
 
     credentials = Credentials.load(args.credentials)
-    if args.flow == "v2":
+    if args.flow == "oauth2":
         return _run_auth_v2(args, credentials)
     base_url = args.base_url or catalog.BASE_URL
     if args.bearer:
@@ -277,7 +284,7 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from ..report import render_report
+    from ..report.render import render_report
 
     if args.archive and not args.metadata:
         raise ConfigError("--archive needs --metadata (a CSV with tweet_id and the --by column)")

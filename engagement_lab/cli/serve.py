@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from .common import now_arg, positive_int, rate_arg
+from .. import sources
+from .common import api_arg, now_arg, positive_int, rate_arg
 
 __all__ = ["add_demo", "add_sample", "add_sandbox"]
 
@@ -97,13 +98,14 @@ def add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Start the sandbox, fetch totals and hourly history for its tweets through the client, load "
         "them and print a summary per campaign and variant.",
     )
-    p.add_argument("--out", default=None, help="output folder (default out/demo, or out/demo-v2 with --api v2)")
+    p.add_argument("--out", default=None, help="output folder (default out/demo, or out/demo-x-v2 with --api x-v2)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
         "--api",
-        choices=["engagement", "v2"],
+        type=api_arg("fetch"),
         default="engagement",
-        help="fetch through the Engagement API (default) or X API v2 post analytics",
+        metavar="{" + ",".join(sources.names("fetch")) + "}",
+        help="fetch through the Engagement API (default) or X API v2 post analytics (x-v2)",
     )
     p.set_defaults(run=_run_demo)
 
@@ -111,7 +113,7 @@ def add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _run_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    out = args.out or ("out/demo-v2" if args.api == "v2" else "out/demo")
+    out = args.out or ("out/demo" if args.api == "engagement" else f"out/demo-{args.api}")
     run_demo(Path(out), seed=args.seed, echo=print, api=args.api)
     return 0
 

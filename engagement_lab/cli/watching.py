@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+from .. import sources
 from ..errors import ConfigError
-from .common import TokenSaver, duration, read_ids_file
+from .common import TokenSaver, api_arg, duration, read_ids_file
 
 __all__ = ["add_watch"]
 
@@ -22,7 +23,7 @@ def add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "watch",
         help="fire an action once when a tweet crosses a threshold",
         description="Poll lifetime totals for the listed tweets within the rate limit (the Engagement API's /totals, "
-        "or X API v2 post analytics with --api v2) and run an action exactly once per (tweet, rule) crossing, "
+        "or X API v2 post analytics with --api x-v2) and run an action exactly once per (tweet, rule) crossing, "
         "remembered in a SQLite state file across restarts. Without --webhook or --command, "
         "events are printed as JSON lines. Stops cleanly on Ctrl-C or SIGTERM.",
     )
@@ -42,9 +43,10 @@ def add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--list", action="store_true", help="list the recorded events and their delivery status, then exit")
     p.add_argument(
         "--api",
-        choices=["engagement", "v2"],
+        type=api_arg("watch"),
         default="engagement",
-        help="engagement: POST /insights/engagement/totals (default); v2: GET /2/tweets/analytics, granularity=total "
+        metavar="{" + ",".join(sources.names("watch")) + "}",
+        help="engagement: POST /insights/engagement/totals (default); x-v2: GET /2/tweets/analytics, granularity=total "
         "since each tweet's creation (likes read as favorites; v2-only totals such as bookmarks can be watched)",
     )
     p.add_argument("--base-url", help="the API host (default: the chosen API's)")
@@ -91,7 +93,7 @@ def _run_watch(args: argparse.Namespace) -> int:
         owners=owners,
         api=args.api,
         base_url=args.base_url,
-        on_token_refresh=TokenSaver(credentials, args.credentials) if args.api == "v2" else None,
+        on_token_refresh=TokenSaver(credentials, args.credentials) if args.api == "x-v2" else None,
     )
     stop = {"now": False}
 

@@ -9,19 +9,19 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import DataError, check_choice
-from .analytics import parse_analytics
-from .analytics_csv import export_period_end, parse_analytics_csv
+from ..sources.engagement.parse import ParsedResponse, parse_response
+from ..sources.engagement.parse_bytes import parse_item, parse_one
+from ..sources.exports.parse import export_period_end, parse_analytics_csv
+from ..sources.x_v2.parse import parse_analytics
+from ..sources.x_v2.parse_posts import observed_at, parse_v2
 from .archive import load_archive_with_report
 from .combine import Observation, combine
 from .compaction import DATASET, CompactResult, compact, scan_compacted
-from .engagement import ParsedResponse, parse_response
-from .engagement_bytes import parse_item, parse_one
 from .frames import Backend, Frame, check_backend, to_frame
+from .inputs import expand_sources, json_documents, one_document
 from .parquet import scan, to_parquet
 from .report import LoadReport
-from .sources import expand_sources, json_documents, one_document
 from .tweets import per_tweet, read_metadata
-from .v2 import observed_at, parse_v2
 
 __all__ = [
     "Backend",
@@ -145,9 +145,9 @@ def load_analytics(
     window and granularity. ``timestamped_metrics`` buckets become ``hour``/``day``/``week`` rows (the bucket
     size read from the bucket starts; a single bucket is a ``total`` over the range); items without buckets
     give their flat totals. ``likes`` -> ``favorites`` and the other shared names map to the Engagement API's
-    (:data:`engagement_lab.catalog_v2.TO_ENGAGEMENT_NAMES`); ``null`` stays missing; unknown integer metrics are
-    kept and listed in ``LoadReport.unknown_metrics``; media counters sent as strings are parsed or reported;
-    per-id problems go to ``errors`` and ``unavailable_tweet_ids``. The same id, metric and bucket in several
+    (:data:`engagement_lab.sources.x_v2.catalog.TO_ENGAGEMENT_NAMES`); ``null`` stays missing; unknown integer
+    metrics are kept and listed in ``LoadReport.unknown_metrics``; media counters sent as strings are parsed or
+    reported; per-id problems go to ``errors`` and ``unavailable_tweet_ids``. The same id, metric and bucket in several
     files is kept once, from the latest file.
 
     Examples

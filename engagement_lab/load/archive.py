@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import columns as C
-from ..archive_format import envelope_paths, read_envelope
 from ..errors import DataError, ResponseFormatError
-from .analytics import parse_analytics
-from .engagement import ParsedResponse
-from .engagement_bytes import parse_response_bytes
+from ..sources.engagement.parse import ParsedResponse
+from ..sources.engagement.parse_bytes import parse_response_bytes
+from ..sources.x_v2.parse import parse_analytics
+from .archive_format import envelope_paths, read_envelope
 from .frames import Backend, Frame, hashes_repeat, key_hashes, repeated, to_frame, to_pandas, to_polars
 from .report import LoadReport
 

@@ -34,10 +34,10 @@ from urllib.parse import quote
 import polars as pl
 
 from .. import columns as C
-from ..archive_format import SUFFIX, envelope_paths, fsync_dir, fsync_file, read_envelope, read_manifest
 from ..errors import DataError, check_choice
 from ..locking import WriterLock
 from .archive import KEYS, check_archive, conflict_error, conflicts, examples, keyed, merged, parse_envelope
+from .archive_format import SUFFIX, envelope_paths, fsync_dir, fsync_file, read_envelope, read_manifest
 from .frames import import_duckdb, repeats_query, to_polars
 
 __all__ = ["COMPACTION", "CompactResult", "compact", "scan_compacted"]

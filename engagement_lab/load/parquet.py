@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from .. import columns as C
-from ..archive_format import RESPONSES
 from ..errors import DataError, check_choice
+from .archive_format import RESPONSES
 from .compaction import COMPACTION, DATASET, scan_compacted
 from .frames import import_duckdb, repeated, to_arrow
 

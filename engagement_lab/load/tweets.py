@@ -10,11 +10,11 @@ import narwhals as nw
 import pandas as pd
 import polars as pl
 
-from .. import catalog
 from .. import columns as C
 from ..errors import DataError, StatsInputError, check_choice, did_you_mean
 from ..ids import rounded_ids, rounded_ids_error, spreadsheet_rounding
 from ..metrics import Ratio, resolve_metric
+from ..sources.engagement import catalog
 from .frames import Backend, check_backend, key_hash, repeat_parts, repeats_query, to_frame, to_polars
 
 __all__ = ["SOURCE_PRIORITY", "per_tweet", "read_metadata"]

@@ -1,9 +1,8 @@
-"""The sandbox's WSGI app: the Engagement API's endpoints, statuses, headers and OAuth, over a World.
+"""The sandbox's WSGI app: each source's routes (mounted from the registry), OAuth 1.0a and bearer token flows,
+injected faults, gzip and the world's clock, over one seeded World.
 
-Order of checks for ``POST /insights/engagement/{totals,28hr,historical}``: gzip accepted (406), credentials
-(401), per-minute budget (429), injected faults, JSON body (400), the documented request rules (400/403,
-reusing :mod:`engagement_lab.query`), protected tweets (400), ownership (403), then the 200 body with
-partial-failure keys. Every engagement response carries the ``x-per-minute-*`` headers.
+The routes of each API live with the API (``sources/<name>/sandbox.py``): they get this app (its world, clock,
+credentials, faults and :meth:`SandboxApp.record`) and answer the paths that are theirs.
 """
 
 from __future__ import annotations
@@ -12,30 +11,40 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import format_datetime
 from html import escape
 from threading import Lock
-from typing import Any
+from typing import Any, Literal, Protocol
 from urllib.parse import urlencode
 
-from .. import catalog
-from .. import catalog_v2 as v2
-from ..errors import QueryError
-from ..query import EngagementRequest
-from .faults import Clock, DroppedConnection, FaultConfig, FaultPlan, FixedClock
+from .. import sources
+from ..sources.x_v2 import catalog as v2
+from .faults import Clock, FaultConfig, FaultPlan, FixedClock
 from .http import Response, errors, form, form_response, html, json_response, query, read_body, request_url
 from .oauth import OAuthError, TokenStore
-from .responses import HourOnly, build_response
-from .v2 import V2Routes, problem
 from .world import World
 
-__all__ = ["RequestRecord", "SandboxApp"]
+HourOnly = Literal["hour_of_day", "day_then_hour"]
+"""How ``engagement.hour`` without ``engagement.day`` nests: hour-of-day buckets "00".."23" summed over
+days (Twitter's Ruby sample, real output), or a day level anyway (the official grouping guide)."""
+
+
+class Routes(Protocol):
+    """One source's routes, built with the app (``Routes(app)``)."""
+
+    def info(self) -> dict[str, Any]:
+        """What a client needs of this source beyond the app's credentials (merged into :meth:`SandboxApp.info`)."""
+
+    def route(self, method: str, path: str, environ: dict[str, Any], body: bytes) -> tuple[Response, str] | None:
+        """The answer and the fault drawn (``"none"``...), or ``None`` for a path that is not this source's."""
+
+
+__all__ = ["HourOnly", "RequestRecord", "Routes", "SandboxApp"]
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _REASONS = {
@@ -52,10 +61,6 @@ _REASONS = {
     502: "Proxy Error",
     503: "Service Unavailable",
 }
-_GZIP_REQUIRED = (
-    "This request requires gzip compression. Retry the request after setting 'Accept-Encoding' header in "
-    "the request to 'gzip'."
-)
 
 
 @dataclass(frozen=True)
@@ -67,34 +72,6 @@ class RequestRecord:
     status: int
     fault: str
     account: str | None
-
-
-@dataclass
-class _MinuteLimiter:
-    """Fixed per-minute windows of wall-clock time, one budget per app."""
-
-    limit: int
-    wall: Callable[[], float]
-    _window: int = -1
-    _used: int = 0
-    _lock: Lock = field(default_factory=Lock)
-
-    def take(self) -> tuple[bool, list[tuple[str, str]]]:
-        with self._lock:
-            now = self.wall()
-            window = int(now // 60)
-            if window != self._window:
-                self._window, self._used = window, 0
-            allowed = self._used < self.limit
-            self._used += allowed
-            return allowed, self.headers(remaining=self.limit - self._used)
-
-    def headers(self, *, remaining: int) -> list[tuple[str, str]]:
-        return [
-            (catalog.HEADER_LIMIT, str(self.limit)),
-            (catalog.HEADER_REMAINING, str(max(0, remaining))),
-            (catalog.HEADER_RESET, str((self._window + 1) * 60)),
-        ]
 
 
 class SandboxApp:
@@ -145,29 +122,29 @@ class SandboxApp:
         self.hour_only: HourOnly = hour_only
         self.name_protected_ids = name_protected_ids
         self.faults = FaultPlan(faults or FaultConfig())
-        self.limiter = _MinuteLimiter(rate_limit_per_minute, wall)
-        s = self.world.seed
+        self.wall = wall
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.v2_rate_limit, self.v2_rate_window_seconds = v2_rate_limit, v2_rate_window_seconds
         self.tokens = TokenStore(
-            consumer_key=_derive(s, "consumer_key")[:25],
-            consumer_secret=_derive(s, "consumer_secret")[:50],
-            bearer_token="AAAA" + _derive(s, "bearer")[:60],
+            consumer_key=self.secret("consumer_key")[:25],
+            consumer_secret=self.secret("consumer_secret")[:50],
+            bearer_token="AAAA" + self.secret("bearer")[:60],
             wall=wall,
         )
         for account in self.world.accounts:
             if account.owned:
                 self.tokens.access[account.access_token] = (account.access_token_secret, account.handle)
-        self.v2 = V2Routes(
-            self.world,
-            now=self.clock.now,
-            wall=wall,
-            tokens=self.tokens,
-            client_id=_derive(s, "oauth2_client_id")[:34],
-            rate_limit=v2_rate_limit,
-            rate_window_seconds=v2_rate_window_seconds,
-        )
         self.records: list[RequestRecord] = []
         self.status_counts: Counter[int] = Counter()
         self._record_lock = Lock()
+        self.routes: dict[str, Routes] = {
+            name: sources.get(name).part("sandbox")(self) for name in sources.names("sandbox")
+        }
+        """Each source's routes, by source name (the registry's entries that have a ``sandbox``)."""
+
+    def secret(self, label: str) -> str:
+        """A credential of this world, derived from its seed (the same seed, the same credentials)."""
+        return hashlib.sha256(f"engagement-lab-sandbox:{self.world.seed}:{label}".encode()).hexdigest() * 2
 
     def info(self, base_url: str) -> dict[str, Any]:
         """What a client needs: base URL, app credentials, accounts and their tokens."""
@@ -182,7 +159,7 @@ class SandboxApp:
             "consumer_key": self.tokens.consumer_key,
             "consumer_secret": self.tokens.consumer_secret,
             "bearer_token": self.tokens.bearer_token,
-            "oauth2_client_id": self.v2.client_id,
+            **{k: v for routes in self.routes.values() for k, v in routes.info().items()},
             "accounts": accounts,
             "seed": self.world.seed,
         }
@@ -209,20 +186,11 @@ class SandboxApp:
         return [payload]
 
     def _route(self, method: str, path: str, environ: dict[str, Any], body: bytes) -> tuple[Response, str]:
-        if path.startswith(catalog.PATH_PREFIX):
-            endpoint = path[len(catalog.PATH_PREFIX) :]
-            if endpoint not in catalog.ENDPOINTS:
-                return errors(404, "Sorry, that page does not exist"), "none"
-            if method != "POST":
-                return errors(405, f"{path} accepts POST only"), "none"
-            return self._engagement(endpoint, environ, body)
-        if path in (v2.POSTS_PATH, v2.MEDIA_PATH, v2.TWEETS_PATH, v2.ME_PATH):
-            if method != "GET":
-                return errors(405, f"{path} accepts GET only"), "none"
-            return self._v2(path, environ)
-        routes: dict[tuple[str, str], Callable[[dict[str, Any], bytes], Response]] = {
-            ("GET", "/i/oauth2/authorize"): lambda e, b: self.v2.authorize(e),
-            ("POST", v2.TOKEN_PATH): self.v2.token,
+        for routes in self.routes.values():
+            answered = routes.route(method, path, environ, body)
+            if answered is not None:
+                return answered
+        extras: dict[tuple[str, str], Callable[[dict[str, Any], bytes], Response]] = {
             ("POST", "/oauth/request_token"): self._request_token,
             ("GET", "/oauth/authorize"): self._authorize,
             ("POST", "/oauth/access_token"): self._access_token,
@@ -230,124 +198,19 @@ class SandboxApp:
             ("GET", "/sandbox/tweets.csv"): self._tweets_csv,
             ("GET", "/sandbox/ground_truth.json"): lambda e, b: json_response(200, self.world.ground_truth()),
         }
-        handler = routes.get((method, path))
+        handler = extras.get((method, path))
         if handler is None:
             return errors(404, "Sorry, that page does not exist"), "none"
         return handler(environ, body), "none"
 
-    # --- the Engagement API -------------------------------------------------------------------------------
-
-    def _engagement(self, endpoint: str, environ: dict[str, Any], body: bytes) -> tuple[Response, str]:
-        if "gzip" not in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            return errors(406, _GZIP_REQUIRED), "none"
-        try:
-            auth, handle = self._authenticate(environ)
-        except OAuthError as exc:
-            return errors(401, f"Your account could not be authenticated. Reason: {exc.reason}"), "none"
-        allowed, limits = self.limiter.take()
-        if not allowed:
-            return self._record(endpoint, body, errors(429, "Rate limit exceeded", headers=limits), "none", handle)
-        fault, status = self.faults.draw()
-        if self.faults.config.latency_ms:
-            self.sleep(self.faults.config.latency_ms / 1000)
-        if fault == "drop":
-            self._record(endpoint, body, Response(0, b"", ""), fault, handle)
-            raise DroppedConnection(f"sandbox fault: dropped {endpoint} request")
-        if fault == "server_error":
-            return self._record(endpoint, body, errors(status, "internal server error", headers=limits), fault, handle)
-        if fault == "rate_limit":
-            limited = self.limiter.headers(remaining=0)
-            return self._record(endpoint, body, errors(429, "Rate limit exceeded", headers=limited), fault, handle)
-        response = self._answer(endpoint, body, auth, handle)
-        response.headers.extend(limits)
-        return self._record(endpoint, body, response, fault, handle)
-
-    def _record(
+    def record(
         self, endpoint: str, body: bytes, response: Response, fault: str, handle: str | None
     ) -> tuple[Response, str]:
+        """Note one request (for tests: what was sent, what came back, which fault) and pass its answer on."""
         record = RequestRecord(endpoint, hashlib.sha256(body).hexdigest(), response.status, fault, handle)
         with self._record_lock:
             self.records.append(record)
         return response, fault
-
-    def _authenticate(self, environ: dict[str, Any]) -> tuple[str, str | None]:
-        header = environ.get("HTTP_AUTHORIZATION", "")
-        if header.startswith("Bearer "):
-            if header[len("Bearer ") :] != self.tokens.bearer_token:
-                raise OAuthError("Invalid or expired bearer token")
-            return "bearer", None
-        if not header:
-            raise OAuthError("Unknown Authorization Type")
-        params = self.tokens.verify(environ["REQUEST_METHOD"], request_url(environ), header, query(environ))
-        token = params.get("oauth_token", "")
-        if token not in self.tokens.access:
-            raise OAuthError("Access token not found")
-        return "user", self.tokens.account_of(token)
-
-    def _answer(self, endpoint: str, raw: bytes, auth: str, handle: str | None) -> Response:
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return errors(400, f"Invalid JSON in request body: {exc}")
-        now = self.clock.now()
-        try:
-            request = EngagementRequest.from_body(endpoint, body, auth=auth, now=now)  # type: ignore[arg-type]
-        except QueryError as exc:
-            return _query_error(exc, body)
-        served, unavailable, protected, unowned = [], [], [], []
-        for tweet_id in request.tweet_ids:
-            tweet = self.world.by_id.get(tweet_id)
-            if tweet is None or tweet.status == "deleted" or tweet.created_at > now:
-                unavailable.append(tweet_id)
-            elif tweet.status == "protected":
-                protected.append(tweet_id)
-            elif auth == "user" and tweet.account != handle:
-                unowned.append(tweet_id)
-            else:
-                served.append(tweet)
-        if protected:
-            if self.name_protected_ids:
-                return errors(400, "Tweet ID(s) are unavailable", unavailable_tweet_ids=protected)
-            return errors(400, "Tweet ID(s) are unavailable")
-        if unowned:
-            return errors(403, f"Forbidden to access tweets: {', '.join(unowned)}")
-        payload = build_response(request, self.world, served, unavailable, now, hour_only=self.hour_only)
-        return json_response(200, payload)
-
-    def _v2(self, path: str, environ: dict[str, Any]) -> tuple[Response, str]:
-        """X API v2: authenticate, spend the user's 15-minute budget, draw a fault, answer."""
-        endpoint = path.removeprefix("/2/")
-        user = self.v2.authenticate(environ)
-        if isinstance(user, Response):
-            return self._record(endpoint, b"", user, "none", None)
-        if path == v2.TWEETS_PATH:
-            return self._record(endpoint, b"", self.v2.tweets(environ, user), "none", user)
-        if path == v2.ME_PATH:
-            account = self.world.accounts_by_handle[user]
-            return json_response(200, {"data": {"id": account.user_id, "username": user, "name": user}}), "none"
-        refused, limits = self.v2.limit(user)
-        if refused is not None:
-            return self._record(endpoint, b"", refused, "none", user)
-        fault, status = self.faults.draw()
-        if self.faults.config.latency_ms:
-            self.sleep(self.faults.config.latency_ms / 1000)
-        if fault == "drop":
-            self._record(endpoint, b"", Response(0, b"", ""), fault, user)
-            raise DroppedConnection(f"sandbox fault: dropped {endpoint} request")
-        if fault == "server_error":
-            failed = problem(status, "internal-error", "Internal Error", "sandbox fault: internal error")
-            failed.headers.extend(limits)
-            return self._record(endpoint, b"", failed, fault, user)
-        if fault == "rate_limit":
-            spent = [(k, "0" if k == v2.HEADER_REMAINING else v) for k, v in limits]
-            body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
-            return self._record(
-                endpoint, b"", Response(429, json.dumps(body).encode(), "application/json", spent), fault, user
-            )
-        response = self.v2.analytics("tweets" if path == v2.POSTS_PATH else "media", environ, user)
-        response.headers.extend(limits)
-        sent = f"{request_url(environ)}?{environ.get('QUERY_STRING', '')}"  # a GET is named by its whole URL
-        return self._record(endpoint, sent.encode(), response, fault, user)
 
     # --- OAuth flows and sandbox extras ----------------------------------------------------------------
 
@@ -420,26 +283,3 @@ class SandboxApp:
         writer.writeheader()
         writer.writerows(rows)
         return Response(200, buffer.getvalue().encode(), "text/csv; charset=utf-8")
-
-
-def _derive(seed: int, label: str) -> str:
-    return hashlib.sha256(f"engagement-lab-sandbox:{seed}:{label}".encode()).hexdigest() * 2
-
-
-def _query_error(exc: QueryError, body: Any) -> Response:
-    """Map a broken request rule to the API's status and wording (spec §7)."""
-    if exc.rule == "engagement_types.bearer":
-        names = [m for m in body.get("engagement_types", []) if m not in catalog.PUBLIC_METRICS]
-        return errors(403, f"Forbidden to access metrics: {', '.join(names)}")
-    if exc.rule == "auth.bearer_endpoint":
-        return errors(403, "Forbidden: this endpoint requires OAuth 1.0a user context")
-    if exc.rule == "groupings.time_on_totals":
-        bad = sorted(
-            {v for g in body["groupings"].values() for v in g.get("group_by", []) if v in catalog.TIME_GROUP_BY}
-        )
-        return errors(
-            400,
-            f"One or more of the groupBys you have specified are not supported: ({', '.join(bad)}). "
-            "Please adjust your request and try again.",
-        )
-    return errors(400, str(exc))

@@ -28,11 +28,12 @@ from typing import Any, Final
 
 import numpy as np
 
-from .. import catalog
 from ..ids import snowflake_id
+from ..sources.engagement import catalog
+from ..timeutil import floor_hour
 from . import confounding
 
-__all__ = ["DEFAULT_NOW", "Account", "Tweet", "World"]
+__all__ = ["DEFAULT_NOW", "Account", "Tweet", "World", "hourly_counts"]
 
 DEFAULT_NOW: Final = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 HORIZON_HOURS: Final = 24 * 60
@@ -343,3 +344,17 @@ class World:
             "weekend_effect": confounding.WEEKEND_EFFECT,
             "hour_effect": "1 + 0.45 cos(2 pi (hour - 19) / 24), UTC",
         }
+
+
+def hourly_counts(
+    world: World, tweet: Tweet, rows: list[int], start: datetime, hours: int, now: datetime
+) -> np.ndarray:
+    """Hourly counts of ``tweet`` for ``hours`` buckets from ``start``; buckets not yet begun are 0."""
+    out = np.zeros((len(rows), hours), dtype=np.int64)
+    first = floor_hour(tweet.created_at)
+    offset = int((start - first) / timedelta(hours=1))
+    visible = min(hours, int(np.ceil((now - start) / timedelta(hours=1))))  # buckets that have begun by now
+    lo, hi = max(0, -offset), min(visible, HORIZON_HOURS - offset)
+    if hi > lo:
+        out[:, lo:hi] = world.series(tweet)[rows, offset + lo : offset + hi]
+    return out

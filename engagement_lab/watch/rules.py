@@ -6,12 +6,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .. import catalog
-from .. import catalog_v2 as v2
-from ..errors import ConfigError, check_choice, did_you_mean
+from ..errors import ConfigError, did_you_mean
 from ..metrics import NAMED_METRICS, Ratio
+from .readers import reader
 
-__all__ = ["APIS", "RateRule", "Rule", "Threshold", "check_rule", "parse_rule", "rule_metrics"]
+__all__ = ["RateRule", "Rule", "Threshold", "check_rule", "parse_rule", "rule_metrics"]
 
 
 def _number(value: float) -> str:
@@ -77,21 +76,16 @@ class RateRule:
 
 Rule = Threshold | RateRule
 _RULE = re.compile(r"^\s*([a-z_]+)\s*>=\s*([0-9.]+)\s*(?:/\s*([0-9.]+))?\s*$")
-APIS = ("engagement", "v2")
-"""Where a watcher reads lifetime totals: the Engagement API's ``/totals`` or X API v2 post analytics."""
 
 
 def rule_metrics(api: str = "engagement") -> tuple[str, ...]:
     """The lifetime totals a rule may use on ``api``, by their Engagement API names (v2's ``likes`` and
     ``follows`` are ``favorites`` and ``user_follows`` here, so one rule reads the same on both)."""
-    check_choice("api", api, APIS, ConfigError)
-    if api == "v2":
-        return tuple(v2.TO_ENGAGEMENT_NAMES.get(m, m) for m in v2.POST_METRICS)
-    return catalog.ENDPOINTS["totals"].metrics
+    return reader(api)[1].served
 
 
 def _source(api: str) -> str:
-    return "X API v2 post analytics" if api == "v2" else "/totals"
+    return reader(api)[1].what
 
 
 def check_rule(rule: Rule, api: str = "engagement", *, written: str | None = None) -> Rule:
@@ -107,7 +101,7 @@ def check_rule(rule: Rule, api: str = "engagement", *, written: str | None = Non
 def parse_rule(text: str, api: str = "engagement") -> Rule:
     """``"favorites>=100"``, or a named rate with an optional minimum denominator: ``"engagement_rate>=0.05/1000"``.
 
-    ``api="v2"`` allows X API v2's post metrics too (e.g. ``"bookmarks>=10"``)."""
+    ``api="x-v2"`` allows X API v2's post metrics too (e.g. ``"bookmarks>=10"``)."""
     served = rule_metrics(api)
     match = _RULE.match(text)
     if match is None:

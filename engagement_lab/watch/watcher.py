@@ -13,17 +13,19 @@ from typing import Any
 
 import httpx
 
-from .. import catalog
-from .. import catalog_v2 as v2
 from ..api import Credentials
-from ..api.analytics import TokenCallback
 from ..api.pacing import Clock, SystemClock
-from ..errors import ConfigError, check_choice, did_you_mean
-from .rules import APIS, Rule, check_rule, parse_rule
-from .sources import AnalyticsTotals, EngagementTotals, TotalsSource
+from ..errors import ConfigError, did_you_mean
+from ..sources.x_v2 import catalog as v2
+from ..sources.x_v2.client import TokenCallback
+from .readers import TotalsSource, reader
+from .rules import Rule, check_rule, parse_rule
 from .state import CrossingEvent, WatchState
 
 __all__ = ["PollResult", "Watcher", "watch"]
+
+_OWN_DEFAULTS: dict[str, Any] = {"max_window": v2.MAX_WINDOW_CHOICE, "on_token_refresh": None}
+"""The options only some sources' readers take, and their defaults (given otherwise, they are refused)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class PollResult:
 class Watcher:
     """Polls lifetime totals within the rate limit and fires crossings. ``poll()`` once; ``run()`` until stopped.
 
-    ``api="engagement"`` (default) polls the Engagement API's ``/totals``; ``api="v2"`` polls X API v2 post
+    ``api="engagement"`` (default) polls the Engagement API's ``/totals``; ``api="x-v2"`` polls X API v2 post
     analytics (``granularity=total`` from each tweet's creation hour, in windows of at most ``max_window``), with
     the same rules: v2's ``likes`` and ``follows`` are read as ``favorites`` and ``user_follows``, and v2-only
     totals such as ``bookmarks`` may be watched too. ``base_url`` defaults to the chosen API's host;
@@ -77,7 +79,7 @@ class Watcher:
         max_window: timedelta = v2.MAX_WINDOW_CHOICE,
         on_token_refresh: TokenCallback | None = None,
     ) -> None:
-        check_choice("api", api, APIS, ConfigError)
+        api, source = reader(api)
         self.rules = [parse_rule(r, api) if isinstance(r, str) else check_rule(r, api) for r in rules]
         if not self.rules:
             raise ConfigError("give at least one rule, e.g. favorites>=100")
@@ -87,21 +89,17 @@ class Watcher:
             raise ConfigError(f"rules {repeated} are given more than once; each rule fires once per tweet, keep one")
         if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
             raise ConfigError(f"interval must be a positive number of seconds, got {interval!r}")
-        if api == "engagement" and (max_window != v2.MAX_WINDOW_CHOICE or on_token_refresh is not None):
-            raise ConfigError("max_window and on_token_refresh apply to api='v2' only")
+        own = {"max_window": max_window, "on_token_refresh": on_token_refresh}
+        given = [k for k, v in own.items() if v != _OWN_DEFAULTS[k] and k not in source.options]
+        if given:
+            raise ConfigError(f"{' and '.join(given)} do not apply to api={api!r}")
         metrics = sorted({m for r in self.rules for m in r.metrics})
-        self.api, self.base_url = api, base_url or (v2.V2_BASE_URL if api == "v2" else catalog.BASE_URL)
+        self.api, self.base_url = api, base_url or source.default_base_url
         self.clock = clock or SystemClock()
-        common: dict[str, Any] = {"credentials": credentials, "owners": owners, "clock": self.clock,
-                                  "transport": transport}  # fmt: skip
-        self.source: TotalsSource
-        if api == "v2":
-            self.source = AnalyticsTotals(
-                tweet_ids, metrics, base_url=self.base_url, max_window=max_window,
-                on_token_refresh=on_token_refresh, **common,
-            )  # fmt: skip
-        else:
-            self.source = EngagementTotals(tweet_ids, metrics, base_url=self.base_url, **common)
+        self.source: TotalsSource = source(  # type: ignore[call-arg]
+            tweet_ids, metrics, credentials=credentials, owners=owners, base_url=self.base_url, clock=self.clock,
+            transport=transport, **{k: v for k, v in own.items() if k in source.options},
+        )  # fmt: skip
         try:
             self.state = state if isinstance(state, WatchState) else WatchState(state)
         except BaseException:

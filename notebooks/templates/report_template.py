@@ -12,8 +12,8 @@
 
 # %% tags=["parameters"]
 # The report `engagement-lab report` renders: papermill fills these parameters; `make notebooks` writes this
-# file into the package as engagement_lab/report_template.ipynb. Everything shown is escaped HTML built by
-# engagement_lab.report_parts; charts are static pictures with alt text.
+# file into the package as engagement_lab/report/template.ipynb. Everything shown is escaped HTML built by
+# engagement_lab.report.parts; charts are static pictures with alt text.
 archive = "../data/sample/archive"
 metadata = "../data/sample/tweets.csv"
 table = ""
@@ -31,7 +31,8 @@ title = "Spring launch: variant B against variant A"
 # %%
 from IPython.display import HTML, display
 
-from engagement_lab import compare, enable_offline, report_parts, summarize
+from engagement_lab import compare, enable_offline, summarize
+from engagement_lab.report import parts as report_parts
 from engagement_lab.viz import distribution_plot
 
 enable_offline("static")  # a report carries no scripts: each chart is a picture with alt text

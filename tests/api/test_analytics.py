@@ -31,10 +31,10 @@ from engagement_lab import (
 )
 from engagement_lab.api import Credentials, OAuth2Token, RetryPolicy, Secret
 from engagement_lab.api.auth import AccountTokens
-from engagement_lab.archive_format import read_envelope
-from engagement_lab.catalog_v2 import POST_FIELDS
+from engagement_lab.load.archive_format import read_envelope
 from engagement_lab.sandbox import FaultConfig, Sandbox, SandboxApp, SandboxTransport, World
-from engagement_lab.sandbox.v2 import media_key_of
+from engagement_lab.sources.x_v2.catalog import POST_FIELDS
+from engagement_lab.sources.x_v2.sandbox import media_key_of
 
 from .conftest import FakeClock, owned
 
@@ -428,7 +428,7 @@ def test_an_expired_oauth2_token_is_refreshed_once_and_reported(tmp_path: Path, 
     # a token issued by the sandbox's token endpoint, then aged past its expiry
     from engagement_lab.api import PKCEFlow
 
-    flow = PKCEFlow(app.v2.client_id, "http://127.0.0.1:9/callback", base_url=BASE)
+    flow = PKCEFlow(app.routes["x-v2"].client_id, "http://127.0.0.1:9/callback", base_url=BASE)
     with httpx.Client(transport=transport, base_url=BASE) as http:
         redirect = http.get(flow.url.removeprefix(BASE)).headers["location"]
         token = flow.exchange(redirect, http=http)
@@ -444,7 +444,7 @@ def test_an_expired_oauth2_token_is_refreshed_once_and_reported(tmp_path: Path, 
     assert result.ok, result.errors
     assert [h for h, _ in refreshed] == ["acme"]  # once, though three workers needed it
     assert refreshed[0][1].access_token != token.access_token
-    assert refreshed[0][1].access_token.reveal() in app.v2.access
+    assert refreshed[0][1].access_token.reveal() in app.routes["x-v2"].oauth2.access
 
 
 def test_credentials_keep_oauth2_tokens_privately(tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ from engagement_lab import (
     ServerError,
 )
 from engagement_lab.api import AsyncEngagementClient, Credentials, EngagementClient, RawResponse
-from engagement_lab.api.client import forbidden_ids, raise_for_status
 from engagement_lab.sandbox import FaultConfig, Sandbox, SandboxApp, SandboxTransport, World
+from engagement_lab.sources.engagement.client import forbidden_ids, raise_for_status
 
 from .conftest import BASE, owned
 

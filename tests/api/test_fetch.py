@@ -18,8 +18,8 @@ import pytest
 
 from engagement_lab import ConfigError, EngagementQuery
 from engagement_lab.api import Credentials, FetchResult, RetryPolicy, fetch
-from engagement_lab.archive_format import read_envelope
 from engagement_lab.load import load_archive
+from engagement_lab.load.archive_format import read_envelope
 from engagement_lab.sandbox import FaultConfig, Sandbox, SandboxApp, SandboxTransport, World
 
 from .conftest import BASE, FakeClock, owned

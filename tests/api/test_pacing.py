@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engagement_lab.api import RateLimiter, RetryPolicy
+from engagement_lab.sources.engagement.catalog import RATE_LIMIT_HEADERS as HEADERS
 
 from .conftest import FakeClock
 
@@ -20,7 +21,7 @@ def headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
 def test_first_request_probes_then_the_budget_is_spent_and_waits_for_the_reset() -> None:
     clock = FakeClock(t=1000.0)
     waits: list[tuple[str, float]] = []
-    limiter = RateLimiter(clock=clock, on_wait=lambda reason, s: waits.append((reason, s)))
+    limiter = RateLimiter(HEADERS, clock=clock, on_wait=lambda reason, s: waits.append((reason, s)))
     limiter.acquire()  # the probe
     limiter.release(headers(3, 2, 1020))
     for _ in range(2):
@@ -35,7 +36,7 @@ def test_first_request_probes_then_the_budget_is_spent_and_waits_for_the_reset()
 
 def test_headers_of_an_old_window_do_not_shrink_the_new_one() -> None:
     clock = FakeClock(t=1000.0)
-    limiter = RateLimiter(clock=clock, per_minute=10)
+    limiter = RateLimiter(HEADERS, clock=clock, per_window=10)
     limiter.acquire()
     limiter.release(headers(10, 9, 1020))
     clock.t = 1021.0
@@ -46,7 +47,7 @@ def test_headers_of_an_old_window_do_not_shrink_the_new_one() -> None:
 
 def test_a_429_spends_the_window() -> None:
     clock = FakeClock(t=1000.0)
-    limiter = RateLimiter(clock=clock, per_minute=100)
+    limiter = RateLimiter(HEADERS, clock=clock, per_window=100)
     limiter.exhausted(1030.0)
     limiter.acquire()
     assert clock.slept == [pytest.approx(30.25)]
@@ -54,7 +55,7 @@ def test_a_429_spends_the_window() -> None:
 
 def test_configured_budget_before_any_answer() -> None:
     clock = FakeClock(t=1000.0)
-    limiter = RateLimiter(clock=clock, per_minute=2)
+    limiter = RateLimiter(HEADERS, clock=clock, per_window=2)
     limiter.acquire()
     limiter.acquire()
     limiter.acquire()
@@ -75,3 +76,12 @@ def test_backoff_is_capped_exponential_with_jitter() -> None:
 )
 def test_what_is_retried(status: int, retry: bool) -> None:
     assert RetryPolicy.retryable(status) is retry
+
+
+def test_the_old_name_of_the_budget_still_works_with_a_deprecation_warning() -> None:
+    clock = FakeClock()
+    with pytest.warns(DeprecationWarning, match="per_minute= is now called per_window="):
+        old = RateLimiter(HEADERS, clock=clock, per_minute=7)
+    assert (old.per_window, old.limit, old.remaining) == (7, 7, 7)
+    with pytest.raises(TypeError, match="give per_window= only"):
+        RateLimiter(HEADERS, clock=clock, per_minute=7, per_window=8)

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from engagement_lab import DataError, EngagementQuery, load_archive
 from engagement_lab.api import Credentials, fetch
-from engagement_lab.archive_format import encode_envelope, read_envelope
 from engagement_lab.load import archive as archive_loader
 from engagement_lab.load.archive import Span, spans_meet
+from engagement_lab.load.archive_format import encode_envelope, read_envelope
 from engagement_lab.sandbox import SandboxApp, SandboxTransport, World
 
 BASE = "https://data-api.twitter.com"
@@ -177,8 +177,8 @@ def test_format_1_files_still_load_alone_or_beside_format_2(tmp_path: Path, layo
 
 def test_a_body_is_kept_byte_for_byte_and_bytes_that_are_not_utf8_are_refused_on_load(tmp_path: Path) -> None:
     from engagement_lab.api.archive import Archive
-    from engagement_lab.api.client import RawResponse
-    from engagement_lab.query import EngagementRequest
+    from engagement_lab.sources.engagement.client import RawResponse
+    from engagement_lab.sources.engagement.query import EngagementRequest
 
     request = EngagementRequest.from_body("totals", {"tweet_ids": [ACME[0]], "engagement_types": ["impressions"],
                                                      "groupings": {"g": {"group_by": ["tweet.id"]}}}, now=WORLD.now)  # fmt: skip

@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from engagement_lab import DataError, EngagementQuery, LockError, compact, load_archive, scan
-from engagement_lab.archive_format import encode_envelope, read_envelope
 from engagement_lab.cli import main
+from engagement_lab.load.archive_format import encode_envelope, read_envelope
 from engagement_lab.locking import WriterLock
 
 from .test_archive import ACME, _fetch, _hourly, _tamper

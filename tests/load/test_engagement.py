@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from engagement_lab import DataError, ResponseFormatError, catalog
 from engagement_lab.load import LoadReport, load_response
-from engagement_lab.query import EngagementRequest
 from engagement_lab.sandbox import World
-from engagement_lab.sandbox.responses import build_response
+from engagement_lab.sources.engagement.query import EngagementRequest
+from engagement_lab.sources.engagement.sandbox import build_response
 
 from .conftest import canonical, frame_rows, reference_rows
 

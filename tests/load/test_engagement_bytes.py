@@ -19,13 +19,14 @@ from hypothesis import strategies as st
 
 from engagement_lab import DataError, ResponseFormatError, catalog
 from engagement_lab import columns as C
-from engagement_lab.load import engagement_bytes, load_response
-from engagement_lab.load.engagement import ParsedResponse, parse_response
-from engagement_lab.load.engagement_bytes import parse_response_bytes, scan_response
+from engagement_lab.load import load_response
 from engagement_lab.load.frames import repeated, to_polars
-from engagement_lab.query import EngagementRequest
 from engagement_lab.sandbox import World
-from engagement_lab.sandbox.responses import build_response
+from engagement_lab.sources.engagement import parse_bytes as engagement_bytes
+from engagement_lab.sources.engagement.parse import ParsedResponse, parse_response
+from engagement_lab.sources.engagement.parse_bytes import parse_response_bytes, scan_response
+from engagement_lab.sources.engagement.query import EngagementRequest
+from engagement_lab.sources.engagement.sandbox import build_response
 
 SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "spec"
 WORLD = World(seed=7)

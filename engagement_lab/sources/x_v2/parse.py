@@ -7,7 +7,7 @@ request's window. The flat fields are totals over the whole range; they are load
 buckets, so nothing is counted twice.
 
 Metric names follow the Engagement API where they mean the same thing (``likes`` -> ``favorites``, see
-:data:`engagement_lab.catalog_v2.TO_ENGAGEMENT_NAMES`); v2-only metrics keep their names. A ``null`` metric is
+:data:`engagement_lab.sources.x_v2.catalog.TO_ENGAGEMENT_NAMES`); v2-only metrics keep their names. A ``null`` metric is
 missing, never 0. An integer metric the spec does not list is kept and named in ``LoadReport.unknown_metrics``.
 A media counter sent as a string is parsed when it is a whole number and otherwise left missing and reported.
 Media rows carry the media key in ``tweet_id`` (``source`` ``v2.media_analytics``).
@@ -23,12 +23,12 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from .. import catalog_v2 as v2
-from .. import columns as C
-from ..errors import ResponseFormatError
-from .engagement import SOURCED_SCHEMA
-from .frames import repeated
-from .report import LoadReport
+from ... import columns as C
+from ...errors import ResponseFormatError
+from ...load.frames import repeated
+from ...load.report import LoadReport
+from ..engagement.parse import SOURCED_SCHEMA
+from . import catalog as v2
 
 __all__ = ["parse_analytics"]
 

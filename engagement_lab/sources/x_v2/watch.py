@@ -1,156 +1,27 @@
-"""Where a watcher reads lifetime totals: the Engagement API's ``/totals``, or X API v2 post analytics.
-
-Both sources answer one question per poll: each readable tweet's lifetime totals, under the Engagement API's
-metric names (so rules read the same on either), plus what could not be read. Each batch is paced by its
-account's rate limiter; 5xx answers, dropped connections and 429s are retried a few times, then left to the next
-poll (counted as missed); a refusal that names tweets (protected, deleted, not owned) skips those tweets for good.
-"""
+"""The watcher's reader of X API v2: ``GET /2/tweets/analytics`` with ``granularity=total`` from each tweet's
+creation hour to now; see :mod:`engagement_lab.watch.readers`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 import httpx
 
-from .. import catalog
-from .. import catalog_v2 as v2
-from ..analytics_query import AnalyticsQuery, AnalyticsRequest
-from ..api import Credentials, EngagementClient, RateLimiter, RawResponse, route
-from ..api.analytics import UNOWNED, AnalyticsClient, TokenCallback, classify_problems, split_by_owner
-from ..api.client import raise_for_status
-from ..api.fetch import split_refusal
-from ..api.pacing import Clock
-from ..errors import APIConnectionError, APITimeoutError, ConfigError
-from ..ids import tweet_created_at
-from ..query import EngagementQuery, EngagementRequest
-from ..rules import check_ids
-from ..timeutil import ceil_hour, floor_hour
+from ...api.auth import Credentials
+from ...api.pacing import Clock, RateLimiter
+from ...errors import ConfigError
+from ...ids import SNOWFLAKE_MIN_ID, tweet_created_at
+from ...timeutil import ceil_hour, floor_hour
+from ...watch.readers import Read, answer_body, send_paced
+from ..checks import check_ids
+from . import catalog as v2
+from .client import AnalyticsClient, TokenCallback, raise_for_status
+from .fetch import UNOWNED, classify_problems, split_by_owner
+from .query import AnalyticsQuery, AnalyticsRequest
 
-__all__ = ["AnalyticsTotals", "EngagementTotals", "Read", "TotalsSource"]
-
-ATTEMPTS = 5
-"""Tries per batch and poll (each paced by the limiter); after that the batch waits for the next poll."""
-
-
-@dataclass
-class Read:
-    """One poll's reading: totals of every tweet that answered, and what did not."""
-
-    totals: dict[str, dict[str, int]] = field(default_factory=dict)
-    missed: int = 0
-    """Tweets due but unanswered (the API down, refusing, or still rate limited after the retries)."""
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    """Tweets found unreadable in this poll (id, reason)."""
-    unexpected: int = 0
-    """Ids in answers that were not asked for (or are not ids): ignored."""
-
-    def skip(self, known: dict[str, str], tweet_id: str, reason: str) -> None:
-        if tweet_id not in known:
-            known[tweet_id] = reason
-            self.skipped.append((tweet_id, reason))
-
-
-class TotalsSource(Protocol):
-    def read(self, skipped: dict[str, str]) -> Read:
-        """Lifetime totals of every watched tweet not in ``skipped``; newly unreadable tweets are added to it."""
-
-    def close(self) -> None: ...
-
-
-def _body(raw: RawResponse) -> dict[str, Any]:
-    try:
-        body = raw.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _send(
-    client: EngagementClient, limiter: RateLimiter, request: Any, account: str, reset_header: str
-) -> RawResponse | None:
-    """One request, paced and retried on 5xx, dropped connections and 429s; ``None`` when none of the tries got
-    a judgeable answer."""
-    for _ in range(ATTEMPTS):
-        limiter.acquire()
-        raw = None
-        try:
-            raw = client.send(request, account=account, check=False)
-        except (APIConnectionError, APITimeoutError):
-            pass
-        finally:
-            limiter.release(raw.headers if raw is not None else None)
-        if raw is None or raw.status_code >= 500:
-            continue
-        if raw.status_code == 429:
-            reset = raw.headers.get(reset_header)
-            limiter.exhausted(float(reset) if reset else None)
-            continue
-        return raw
-    return None
-
-
-class EngagementTotals:
-    """``POST /insights/engagement/totals`` per account's batch (bearer for tweets no account owns)."""
-
-    def __init__(
-        self,
-        tweet_ids: Sequence[str],
-        metrics: Sequence[str],
-        *,
-        credentials: Credentials,
-        owners: Mapping[str, str] | None,
-        base_url: str,
-        clock: Clock,
-        transport: httpx.BaseTransport | None,
-    ) -> None:
-        query = EngagementQuery("totals", list(tweet_ids), list(metrics), "per_tweet")
-        self.routes = route(query, credentials, owners)
-        self.limiter = RateLimiter(clock=clock)
-        # OAuth timestamps from the same clock, so a watcher on simulated time signs consistently
-        self.client = EngagementClient(credentials, base_url=base_url, transport=transport, oauth_clock=clock.time)
-
-    def read(self, skipped: dict[str, str]) -> Read:
-        out = Read()
-        for sub_query, account in self.routes:
-            ids = [i for i in sub_query.tweet_ids if i not in skipped]  # type: ignore[union-attr]
-            if not ids:
-                continue
-            queue: list[EngagementRequest] = list(replace(sub_query, tweet_ids=ids).plan(age_rules="allow"))
-            while queue:
-                request = queue.pop(0)
-                raw = _send(self.client, self.limiter, request, account, catalog.HEADER_RESET)
-                if raw is None:
-                    out.missed += len(request.tweet_ids)
-                    continue
-                body = _body(raw)
-                refusal = None if raw.status_code == 200 else split_refusal(request, account, raw.status_code, body)
-                if raw.status_code != 200 and refusal is None:
-                    raise_for_status(raw)  # bad credentials or ids are not worth repeating
-                if refusal is not None:
-                    dropped = refusal[1]
-                else:
-                    unavailable = body.get(catalog.UNAVAILABLE_TWEET_IDS, [])
-                    listed = [str(i) for i in unavailable] if isinstance(unavailable, list) else []
-                    dropped = dict.fromkeys(listed, "unavailable: deleted or protected")
-                for tweet_id, reason in dropped.items():
-                    if tweet_id in request.tweet_ids:
-                        out.skip(skipped, tweet_id, reason)
-                if refusal is not None:
-                    queue.extend(refusal[0])
-                    continue
-                asked = set(request.tweet_ids)
-                for tweet_id, metrics in (body.get("per_tweet") or {}).items():
-                    if tweet_id not in asked or not isinstance(metrics, dict):
-                        out.unexpected += 1
-                        continue
-                    out.totals.setdefault(tweet_id, {}).update({m: int(v) for m, v in metrics.items()})
-        return out
-
-    def close(self) -> None:
-        self.client.close()
+__all__ = ["AnalyticsTotals"]
 
 
 class AnalyticsTotals:
@@ -163,6 +34,11 @@ class AnalyticsTotals:
     API leaves null in any window stays missing, never 0. Ids from before snowflake ids (2010-11-04) carry no
     creation time and are refused when the watcher is built.
     """
+
+    what: ClassVar[str] = "X API v2 post analytics"
+    served: ClassVar[tuple[str, ...]] = tuple(v2.TO_ENGAGEMENT_NAMES.get(m, m) for m in v2.POST_METRICS)
+    default_base_url: ClassVar[str] = v2.V2_BASE_URL
+    options: ClassVar[tuple[str, ...]] = ("max_window", "on_token_refresh")
 
     def __init__(
         self,
@@ -178,7 +54,7 @@ class AnalyticsTotals:
         on_token_refresh: TokenCallback | None = None,
     ) -> None:
         ids = check_ids(list(tweet_ids))
-        old = [i for i in ids if int(i) < catalog.SNOWFLAKE_MIN_ID]
+        old = [i for i in ids if int(i) < SNOWFLAKE_MIN_ID]
         if old:
             raise ConfigError(
                 f"{len(old)} id(s) predate snowflake ids (e.g. {old[0]}), so their creation time is unknown and "
@@ -189,11 +65,7 @@ class AnalyticsTotals:
         self.max_window, self.clock = max_window, clock
         self.groups = split_by_owner(ids, credentials, owners or {})
         self.limiters = {
-            handle: RateLimiter(
-                clock=clock,
-                window=v2.RATE_WINDOW_SECONDS,
-                header_names=(v2.HEADER_LIMIT, v2.HEADER_REMAINING, v2.HEADER_RESET),
-            )
+            handle: RateLimiter(header_names=v2.RATE_LIMIT_HEADERS, clock=clock, window=v2.RATE_WINDOW_SECONDS)
             for handle in self.groups
         }
         for share in self.groups.values():  # plan once now, so a bad max_window is refused here, not at the first poll
@@ -246,12 +118,12 @@ class AnalyticsTotals:
     ) -> bool:
         """Add one window's totals into ``sums`` (``answers`` counts the windows each id answered in); False when
         the window could not be read this poll."""
-        raw = _send(self.client, self.limiters[account], request, account, v2.HEADER_RESET)
+        raw = send_paced(self.client, self.limiters[account], request, account, v2.HEADER_RESET)
         if raw is None:
             return False
         if raw.status_code != 200:
             raise_for_status(raw)  # 4xx: bad tokens or a malformed request are not worth repeating
-        body = _body(raw)
+        body = answer_body(raw)
         kinds, _others = classify_problems(body, request.ids)  # any other problem: that id is missed this poll
         for tweet_id, kind in kinds.items():
             reason = (

@@ -1,7 +1,7 @@
 """The sandbox's X API v2 routes: post and media analytics, post lookups with metrics, OAuth 2.0 with PKCE.
 
 Numbers come from the same world as the Engagement API routes: a post's hourly v2 bucket equals its
-``/historical`` hour (both read :func:`~engagement_lab.sandbox.responses.hourly_counts`); daily and weekly
+``/historical`` hour (both read :func:`~engagement_lab.sandbox.world.hourly_counts`); daily and weekly
 buckets are sums of those hours (UTC midnight, ISO weeks from Monday: the spec's §6 leaves this open).
 
 Order of checks for ``GET /2/tweets/analytics`` and ``/2/media/analytics``: authentication (OAuth 2.0 user token
@@ -16,26 +16,26 @@ spec allows.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from threading import Lock
-from typing import Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import catalog_v2 as v2
-from ..timeutil import format_time, parse_time
-from .http import Response, form, json_response, query, request_url
-from .oauth import OAuthError, TokenStore
-from .responses import hourly_counts
-from .world import METRICS, Tweet, World
+from ...sandbox.faults import DroppedConnection
+from ...sandbox.http import Response, errors, json_response, query, request_url
+from ...sandbox.oauth import OAuthError
+from ...sandbox.world import METRICS, Tweet, hourly_counts
+from ...timeutil import format_time, parse_time
+from . import catalog as v2
+from .sandbox_oauth import OAuth2Server
+
+if TYPE_CHECKING:
+    from ...sandbox.app import SandboxApp
 
 __all__ = ["V2Routes", "media_key_of"]
 
@@ -106,36 +106,67 @@ class _UserWindows:
         return allowed, headers
 
 
-@dataclass
-class _Grant:
-    handle: str
-    client_id: str
-    redirect_uri: str
-    challenge: str
-    scope: str
-
-
 class V2Routes:
     """The v2 half of the sandbox app (mounted by :class:`~engagement_lab.sandbox.app.SandboxApp`)."""
 
-    def __init__(
-        self,
-        world: World,
-        *,
-        now: Callable[[], datetime],
-        wall: Callable[[], float],
-        tokens: TokenStore,
-        client_id: str,
-        rate_limit: int = v2.RATE_LIMIT,
-        rate_window_seconds: float = v2.RATE_WINDOW_SECONDS,
-    ) -> None:
-        self.world, self.now, self.wall, self.tokens, self.client_id = world, now, wall, tokens, client_id
-        self.limiter = _UserWindows(rate_limit, rate_window_seconds, wall)
-        self._grants: dict[str, _Grant] = {}
-        self.access: dict[str, tuple[str, float]] = {}  # OAuth 2.0 access token -> (handle, expiry in wall time)
-        self._refresh: dict[str, str] = {}  # refresh token -> handle
-        self._lock = Lock()
-        self.media = {key: t for t in world.tweets if (key := media_key_of(t)) is not None}
+    def __init__(self, app: SandboxApp) -> None:
+        self.app = app
+        self.world, self.now, self.wall, self.tokens = app.world, app.clock.now, app.wall, app.tokens
+        self.client_id = app.secret("oauth2_client_id")[:34]
+        self.limiter = _UserWindows(app.v2_rate_limit, app.v2_rate_window_seconds, app.wall)
+        self.oauth2 = OAuth2Server(self.world, client_id=self.client_id, wall=self.wall, problem=problem)
+        self.media = {key: t for t in self.world.tweets if (key := media_key_of(t)) is not None}
+
+    def info(self) -> dict[str, Any]:
+        """What a client needs besides the app's credentials: the OAuth 2.0 client id."""
+        return {"oauth2_client_id": self.client_id}
+
+    def route(self, method: str, path: str, environ: dict[str, Any], body: bytes) -> tuple[Response, str] | None:
+        """The answer and the fault drawn, or ``None`` for a path that is not X API v2's."""
+        if (method, path) == ("GET", "/i/oauth2/authorize"):
+            return self.oauth2.authorize(environ), "none"
+        if (method, path) == ("POST", v2.TOKEN_PATH):
+            return self.oauth2.token(environ, body), "none"
+        if path not in (v2.POSTS_PATH, v2.MEDIA_PATH, v2.TWEETS_PATH, v2.ME_PATH):
+            return None
+        if method != "GET":
+            return errors(405, f"{path} accepts GET only"), "none"
+        return self._serve(path, environ)
+
+    def _serve(self, path: str, environ: dict[str, Any]) -> tuple[Response, str]:
+        """X API v2: authenticate, spend the user's 15-minute budget, draw a fault, answer."""
+        endpoint = path.removeprefix("/2/")
+        user = self.authenticate(environ)
+        if isinstance(user, Response):
+            return self.app.record(endpoint, b"", user, "none", None)
+        if path == v2.TWEETS_PATH:
+            return self.app.record(endpoint, b"", self.tweets(environ, user), "none", user)
+        if path == v2.ME_PATH:
+            account = self.world.accounts_by_handle[user]
+            return json_response(200, {"data": {"id": account.user_id, "username": user, "name": user}}), "none"
+        refused, limits = self.limit(user)
+        if refused is not None:
+            return self.app.record(endpoint, b"", refused, "none", user)
+        fault, status = self.app.faults.draw()
+        if self.app.faults.config.latency_ms:
+            self.app.sleep(self.app.faults.config.latency_ms / 1000)
+        if fault == "drop":
+            self.app.record(endpoint, b"", Response(0, b"", ""), fault, user)
+            raise DroppedConnection(f"sandbox fault: dropped {endpoint} request")
+        if fault == "server_error":
+            failed = problem(status, "internal-error", "Internal Error", "sandbox fault: internal error")
+            failed.headers.extend(limits)
+            return self.app.record(endpoint, b"", failed, fault, user)
+        if fault == "rate_limit":
+            spent = [(k, "0" if k == v2.HEADER_REMAINING else v) for k, v in limits]
+            body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+            return self.app.record(
+                endpoint, b"", Response(429, json.dumps(body).encode(), "application/json", spent), fault, user
+            )
+        response = self.analytics("tweets" if path == v2.POSTS_PATH else "media", environ, user)
+        response.headers.extend(limits)
+        sent = f"{request_url(environ)}?{environ.get('QUERY_STRING', '')}"  # a GET is named by its whole URL
+        return self.app.record(endpoint, sent.encode(), response, fault, user)
 
     # --- authentication ----------------------------------------------------------------------------------
 
@@ -152,13 +183,12 @@ class V2Routes:
                     "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint. Supported "
                     "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
                 )
-            with self._lock:
-                found = self.access.get(token)
-            if found is None or found[1] <= self.wall():
+            user = self.oauth2.user_of(token)
+            if user is None:
                 return problem(
                     401, "unauthorized", "Unauthorized", "Unauthorized: the access token is invalid or expired"
                 )
-            return found[0]
+            return user
         if not header:
             return problem(401, "unauthorized", "Unauthorized", "Unauthorized: no Authorization header")
         try:
@@ -378,81 +408,6 @@ class V2Routes:
         if problems:
             body["errors"] = problems
         return json_response(200, body)
-
-    # --- OAuth 2.0 Authorization Code with PKCE -----------------------------------------------------------
-
-    def authorize(self, environ: dict[str, Any]) -> Response:
-        """The consent page, answered at once: the sandbox user (``?user=``, else the first owned account)
-        approves, and the browser is redirected to ``redirect_uri`` with ``code`` and ``state``."""
-        params = dict(query(environ))
-        owned = [a.handle for a in self.world.accounts if a.owned]
-        handle = params.get("user") or owned[0]
-        missing = [
-            k for k in ("response_type", "client_id", "redirect_uri", "state", "code_challenge") if not params.get(k)
-        ]
-        if missing or params.get("response_type") != "code":
-            return problem(
-                400, "invalid-request", "Invalid Request", f"missing or wrong: {missing or ['response_type']}"
-            )
-        if params["client_id"] != self.client_id:
-            return problem(400, "invalid-request", "Invalid Request", "unknown client_id")
-        if params.get("code_challenge_method", "plain") != "S256":
-            return problem(400, "invalid-request", "Invalid Request", "code_challenge_method must be S256")
-        if handle not in owned:
-            return problem(400, "invalid-request", "Invalid Request", f"@{handle} cannot authorise apps")
-        scope = params.get("scope", "")
-        if not {"tweet.read", "users.read"} <= set(scope.split()):
-            return problem(400, "invalid-request", "Invalid Request", "scope must include tweet.read and users.read")
-        code = secrets.token_urlsafe(24)
-        with self._lock:
-            self._grants[code] = _Grant(
-                handle, params["client_id"], params["redirect_uri"], params["code_challenge"], scope
-            )
-        sep = "&" if "?" in params["redirect_uri"] else "?"
-        location = f"{params['redirect_uri']}{sep}{urlencode({'state': params['state'], 'code': code})}"
-        return Response(302, b"", "text/plain", [("Location", location)])
-
-    def token(self, environ: dict[str, Any], body: bytes) -> Response:
-        """``POST /2/oauth2/token``: exchange a code (checking the PKCE verifier) or a refresh token."""
-        submitted = dict(form(environ, body))
-        grant = submitted.get("grant_type")
-        if grant == "authorization_code":
-            with self._lock:
-                pending = self._grants.pop(submitted.get("code", ""), None)
-            if pending is None:
-                return _oauth_error("invalid_grant", "authorization code unknown or already used")
-            verifier = submitted.get("code_verifier", "")
-            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-            if digest != pending.challenge:
-                return _oauth_error("invalid_grant", "code_verifier does not match the code_challenge")
-            if (
-                submitted.get("redirect_uri") != pending.redirect_uri
-                or submitted.get("client_id", pending.client_id) != pending.client_id
-            ):
-                return _oauth_error("invalid_grant", "redirect_uri or client_id differs from the authorization request")
-            return self._issue(pending.handle, pending.scope)
-        if grant == "refresh_token":
-            with self._lock:
-                handle = self._refresh.pop(submitted.get("refresh_token", ""), None)
-            if handle is None:
-                return _oauth_error("invalid_grant", "refresh token unknown, expired or already used")
-            return self._issue(handle, " ".join(v2.SCOPES))
-        return _oauth_error("unsupported_grant_type", f"grant_type {grant!r}")
-
-    def _issue(self, handle: str, scope: str) -> Response:
-        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        with self._lock:
-            self.access[access] = (handle, self.wall() + 7200)
-            if "offline.access" in scope.split():
-                self._refresh[refresh] = handle
-        answer: dict[str, Any] = {"token_type": "bearer", "expires_in": 7200, "access_token": access, "scope": scope}
-        if "offline.access" in scope.split():
-            answer["refresh_token"] = refresh
-        return json_response(200, answer)
-
-
-def _oauth_error(code: str, description: str) -> Response:
-    return json_response(400, {"error": code, "error_description": description})
 
 
 def _bucket_starts(stamps: list[datetime], granularity: str, first: datetime) -> list[datetime]:

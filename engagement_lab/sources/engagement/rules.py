@@ -1,49 +1,26 @@
 """The documented request rules, one check per rule family, each raising QueryError with the rule named.
 
-Used by :class:`engagement_lab.query.EngagementQuery` (before anything is sent) and, through it, by the
-sandbox (as the server's own validation). Facts come from :mod:`engagement_lab.catalog`.
+Used by :class:`~engagement_lab.sources.engagement.query.EngagementQuery` (before anything is sent) and, through
+it, by the sandbox (as the server's own validation). Facts come from :mod:`engagement_lab.sources.engagement.catalog`;
+the checks every source shares are in :mod:`engagement_lab.sources.checks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from ...errors import did_you_mean
+from ...ids import tweet_created_at
+from ...timeutil import ceil_hour, format_time, parse_time
+from ..checks import fail
 from . import catalog
 from .catalog import AuthKind, EndpointName
-from .errors import QueryError, did_you_mean
-from .ids import TweetIdError, parse_tweet_ids, tweet_created_at
-from .timeutil import ceil_hour, format_time, parse_time
 
-__all__ = [
-    "check_ages",
-    "check_auth",
-    "check_endpoint",
-    "check_groupings",
-    "check_ids",
-    "check_metrics",
-    "check_window",
-    "current_time",
-    "fail",
-]
+__all__ = ["check_ages", "check_auth", "check_endpoint", "check_groupings", "check_metrics", "check_window"]
 
 GroupBy = tuple[str, ...]
 Groupings = tuple[tuple[str, GroupBy], ...]
-
-
-def fail(rule: str, message: str) -> QueryError:
-    """The QueryError for a broken ``rule``."""
-    return QueryError(message, rule=rule)
-
-
-def current_time(now: datetime | None) -> datetime:
-    """``now`` checked as an aware UTC time, or the real clock."""
-    if now is None:
-        return datetime.now(UTC)
-    try:
-        return parse_time(now, name="now")
-    except ValueError as exc:
-        raise fail("now.naive", str(exc)) from None
 
 
 def _kind(value: object) -> str:
@@ -70,18 +47,6 @@ def check_auth(auth: object, endpoint: EndpointName) -> AuthKind:
             "/totals with public metrics. Use auth='user' with the tweet owner's tokens.",
         )
     return auth
-
-
-def check_ids(tweet_ids: object) -> tuple[str, ...]:
-    if not isinstance(tweet_ids, (str, int, Iterable)) or isinstance(tweet_ids, Mapping):
-        raise fail("tweet_ids.type", f"tweet_ids must be a list of id strings, got {_kind(tweet_ids)}")
-    try:
-        ids = parse_tweet_ids(tweet_ids)
-    except TweetIdError as exc:
-        raise fail(f"tweet_ids.{exc.rule}", str(exc)) from None
-    if not ids:
-        raise fail("tweet_ids.empty", "tweet_ids is empty; give at least one tweet id")
-    return ids
 
 
 def _allowed_metrics(endpoint: EndpointName, auth: AuthKind) -> tuple[str, ...]:

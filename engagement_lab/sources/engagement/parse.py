@@ -19,11 +19,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import catalog
-from .. import columns as C
-from ..errors import ResponseFormatError
-from .frames import repeated
-from .report import LoadReport
+from ... import columns as C
+from ...errors import ResponseFormatError
+from ...load.frames import repeated
+from ...load.report import LoadReport
+from . import catalog
 
 __all__ = ["ParsedResponse", "parse_response"]
 

@@ -17,21 +17,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal, TypeAlias
 
+from ...timeutil import TimeInput, ceil_hour, floor_hour, format_time
+from ..checks import check_ids, current_time, fail
 from . import catalog
 from .catalog import AuthKind, EndpointName
-from .rules import (
-    Groupings,
-    check_ages,
-    check_auth,
-    check_endpoint,
-    check_groupings,
-    check_ids,
-    check_metrics,
-    check_window,
-    current_time,
-    fail,
-)
-from .timeutil import TimeInput, ceil_hour, floor_hour, format_time
+from .rules import Groupings, check_ages, check_auth, check_endpoint, check_groupings, check_metrics, check_window
 
 __all__ = [
     "AgeRules",

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import polars as pl
 
-from ._version import __version__
-from .errors import ConfigError, DataError
-from .metrics import Ratio, plain_name, resolve_metric
-from .stats import Comparison, Summary
-from .stats.compare import OBSERVATIONAL_NOTE
-from .stats.results import percent
-from .stats.wording import bayesian_sentence, correction_name, format_p, format_value
+from .._version import __version__
+from ..errors import ConfigError, DataError
+from ..metrics import Ratio, plain_name, resolve_metric
+from ..stats import Comparison, Summary
+from ..stats.compare import OBSERVATIONAL_NOTE
+from ..stats.results import percent
+from ..stats.wording import bayesian_sentence, correction_name, format_p, format_value
 
 __all__ = [
     "ReportData",
@@ -82,9 +82,9 @@ def report_data(
     where_value: str,
 ) -> ReportData:
     """The per-tweet rows the report compares: from a fetch archive plus metadata, or from a table."""
-    from .load import load_archive, per_tweet
-    from .load.frames import to_polars
-    from .timeseries import posting_time
+    from ..load import load_archive, per_tweet
+    from ..load.frames import to_polars
+    from ..timeseries import posting_time
 
     if table:
         tweets = read_table(table)

@@ -9,7 +9,7 @@ tree off the positions of the quotes and braces.
 
 Anything outside the usual shape (escapes, non-ASCII bytes, arrays, numbers, ragged depth, a repeated key, a key
 or count that is not valid) makes :func:`scan_response` return ``None``. The caller then parses the ordinary way,
-so every refusal and its message stay with :func:`~engagement_lab.load.engagement.parse_response`, and both
+so every refusal and its message stay with :func:`~engagement_lab.sources.engagement.parse.parse_response`, and both
 ways give equal tables (``tests/load/test_engagement_bytes.py`` compares them on generated and real responses).
 """
 
@@ -23,9 +23,10 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from .. import catalog
-from ..errors import ResponseFormatError
-from .engagement import (
+from ...errors import ResponseFormatError
+from ...load.inputs import Item, expand_sources, json_documents, only_document
+from . import catalog
+from .parse import (
     EMPTY_TREE,
     ParsedResponse,
     Tree,
@@ -36,7 +37,6 @@ from .engagement import (
     parse_response,
     reserved_keys,
 )
-from .sources import Item, expand_sources, json_documents, only_document
 
 __all__ = ["parse_item", "parse_one", "parse_response_bytes", "scan_response"]
 

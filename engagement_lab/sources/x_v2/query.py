@@ -1,9 +1,9 @@
 """AnalyticsQuery: a request for X API v2 post analytics (``GET /2/tweets/analytics``), checked and planned.
 
-The v2 twin of :class:`~engagement_lab.query.EngagementQuery`: ``validate()`` normalises (string ids, fields from
-the spec's enum, UTC hour-aligned times) or raises :class:`~engagement_lab.errors.QueryError` naming the rule;
-``plan()`` splits any number of ids into batches of 100 and any range into contiguous windows of at most
-``max_window`` (31 days by default: the API documents no maximum, spec §6), each an :class:`AnalyticsRequest`
+Like :class:`~engagement_lab.sources.engagement.query.EngagementQuery`, ``validate()`` normalises (string ids,
+fields from the spec's enum, UTC hour-aligned times) or raises :class:`~engagement_lab.errors.QueryError` naming
+the rule; ``plan()`` splits any number of ids into batches of 100 and any range into contiguous windows of at
+most ``max_window`` (31 days by default: the API documents no maximum, spec §6), each an :class:`AnalyticsRequest`
 with a stable key for archives and resume. :class:`MediaAnalyticsQuery` does the same for
 ``GET /2/media/analytics``, keyed by ``media_keys``. Pure: nothing touches the network.
 """
@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
-from . import catalog_v2 as v2
-from .errors import QueryError, did_you_mean
-from .rules import check_ids, current_time, fail
-from .timeutil import ceil_hour, floor_hour, format_time, parse_time
+from ...errors import QueryError, did_you_mean
+from ...timeutil import ceil_hour, floor_hour, format_time, parse_time
+from ..checks import check_ids, current_time, fail
+from . import catalog as v2
 
 __all__ = ["AnalyticsQuery", "AnalyticsRequest", "MediaAnalyticsQuery"]
 

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 __all__ = ["TEMPLATE", "ReportError", "render_report", "run_report_notebook"]
 
@@ -20,7 +20,7 @@ class ReportError(DataError):
     """The report notebook failed; the message is the underlying error (its type and text)."""
 
 
-TEMPLATE = Path(__file__).with_name("report_template.ipynb")
+TEMPLATE = Path(__file__).with_name("template.ipynb")
 _STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; max-width: 980px; margin: 2em auto; color: #222; line-height: 1.45; }
 h1 { font-size: 1.7em; margin-bottom: .2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
@@ -150,7 +150,7 @@ def render_report(
     randomised : bool
         Whether the groups were assigned at random (an A/B test). ``False`` adds the association-not-cause caveat.
     """
-    from .errors import check_choice
+    from ..errors import check_choice
 
     check_choice("correction", correction, ("holm", "bonferroni", "fdr_bh", "fdr_by", "none"), ConfigError)
     if not isinstance(randomised, bool):
@@ -160,7 +160,7 @@ def render_report(
     out = Path(out).resolve()
     if (table is None) == (archive is None):
         raise ConfigError("give either a table of per-tweet rows, or an archive with its metadata CSV (not both)")
-    from .metrics import plain_name
+    from ..metrics import plain_name
 
     title = title or f"{plain_name(metric)[0]} by {by.replace('_', ' ')}" + (f" ({where})" if where else "")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -198,11 +198,11 @@ def _sources(archive: Any, metadata: Any, table: Any, tmp: Path) -> dict[str, st
     if metadata is not None:
         raise ConfigError("metadata goes with an archive; a table already carries its group column")
     if isinstance(table, (str, Path)):
-        from .report_parts import read_table
+        from .parts import read_table
 
         read_table(table)  # refuse a wrong file here, with its name, not inside the kernel
         return {"archive": "", "metadata": "", "table": str(Path(table).resolve())}
-    from .load.frames import to_polars
+    from ..load.frames import to_polars
 
     path = tmp / "table.parquet"
     to_polars(table, "table (a CSV/Parquet path or a DataFrame)").write_parquet(path)

@@ -65,20 +65,14 @@ VIDEO_VIEWS_MAX_AGE: Final = timedelta(days=1800)
 PUBLIC_METRICS_ZERO_BEFORE: Final = datetime(2015, 9, 15, tzinfo=UTC)
 """favorites, replies and retweets read as zero for historical queries before this date."""
 
-# --- tweet ids (spec §3, §10.4) -------------------------------------------------------------------
-MAX_TWEET_ID_DIGITS: Final = 19
-MAX_TWEET_ID: Final = 2**63 - 1
-SNOWFLAKE_EPOCH_MS: Final = 1288834974657
-"""Tweet ids since 2010-11-04 are snowflakes: ``(id >> 22) + epoch`` is the creation time in ms."""
-SNOWFLAKE_MIN_ID: Final = 30_000_000_000
-"""Below this, an id is one of the sequential ids from before snowflakes (they stayed under 3e10) and carries no
-creation time; a snowflake id this small would date from the epoch's first 7 seconds."""
-
 # --- rate limits (spec §8) ------------------------------------------------------------------------
 HEADER_LIMIT: Final = "x-per-minute-limit"
 HEADER_REMAINING: Final = "x-per-minute-remaining"
 HEADER_RESET: Final = "x-per-minute-reset"
 """Unix epoch seconds when the per-minute window resets (third-party clients read it; spec §8)."""
+RATE_LIMIT_HEADERS: Final = (HEADER_LIMIT, HEADER_REMAINING, HEADER_RESET)
+RATE_WINDOW_SECONDS: Final = 60.0
+"""The budget is per app and per minute (spec §8)."""
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ RATE_WINDOW_SECONDS: Final = 900.0
 HEADER_LIMIT: Final = "x-rate-limit-limit"
 HEADER_REMAINING: Final = "x-rate-limit-remaining"
 HEADER_RESET: Final = "x-rate-limit-reset"
+RATE_LIMIT_HEADERS: Final = (HEADER_LIMIT, HEADER_REMAINING, HEADER_RESET)
 
 PROBLEM_PREFIX: Final = "https://api.x.com/2/problems/"
 PROBLEM_TYPES: Final = tuple(

@@ -16,10 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import columns as C
-from ..errors import ResponseFormatError
-from .engagement import SOURCED_SCHEMA, sourced_table
-from .report import LoadReport
+from ... import columns as C
+from ...errors import ResponseFormatError
+from ...load.report import LoadReport
+from ..engagement.parse import SOURCED_SCHEMA, sourced_table
 
 __all__ = ["V2_METRIC_NAMES", "V2_SCHEMA", "observed_at", "parse_v2"]
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import columns as C
-from ..errors import DataError
-from ..ids import rounded_ids, rounded_ids_error, tweet_created_at
-from .engagement import sourced_table
-from .report import LoadReport
-from .sources import Item, item_text
+from ... import columns as C
+from ...errors import DataError
+from ...ids import rounded_ids, rounded_ids_error, tweet_created_at
+from ...load.inputs import Item, item_text
+from ...load.report import LoadReport
+from ..engagement.parse import sourced_table
 
 __all__ = ["CSV_METRIC_NAMES", "export_period_end", "parse_analytics_csv"]
 

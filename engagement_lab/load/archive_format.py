@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import msgspec
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = [
     "LOCK",

@@ -1,0 +1,289 @@
+"""The one retry runner: every source's requests are paced, sent, retried, archived and judged here.
+
+What is the same for every API lives here: the archive is asked first (a rerun never fetches a key twice), the
+account's rate limiter is spent before each send, dropped connections and 5xx answers are retried with backoff,
+429s wait for the announced reset, an API that stays unreachable ends the fetch with a resume hint, and an answer
+worth keeping is archived before anything else happens. What an answer *means* (which statuses carry data, which
+ids to set aside, what to send next, how to word a failure) is the source's :class:`Judge`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ..errors import APIConnectionError, APITimeoutError, AuthenticationError, ConfigError
+from .archive import Archive
+from .auth import Credentials
+from .http import RawResponse, check_base_url
+from .pacing import Clock, RateLimiter, RetryPolicy
+
+__all__ = ["Item", "Judge", "Outcome", "Runner", "Sender", "SummedWaits", "Waits", "check_fetch_options", "drive"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One planned request and the account that signs it."""
+
+    request: Any
+    """The source's request (an ``EngagementRequest``, an ``AnalyticsRequest``): see :class:`api.http.Request`."""
+    account: str
+
+
+@dataclass
+class Outcome:
+    """What became of one request: what it sent and archived, what it set aside, and what to send next."""
+
+    followups: list[Item] = field(default_factory=list)
+    unowned: list[str] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+    unsupported_video: list[str] = field(default_factory=list)
+    unsupported_ie: list[str] = field(default_factory=list)
+    error: str | None = None
+    sent: int = 0
+    retries: int = 0
+    archived: bool = False
+    skipped: bool = False
+
+
+class Sender(Protocol):
+    """A source's client: one HTTP call per ``send``, never raising for a status."""
+
+    base_url: str
+
+    def send(self, request: Any, *, account: str, check: bool = ...) -> RawResponse: ...
+
+
+class Judge(Protocol):
+    """What a source says of its answers."""
+
+    @property
+    def reset_header(self) -> str:
+        """The header of a 429 that says when the budget resets."""
+
+    @property
+    def archive_tags(self) -> Mapping[str, str]:
+        """Added to each archived answer's provenance (e.g. which API it came from)."""
+
+    def keep(self, item: Item, status: int, body: Any) -> bool:
+        """Whether this answer is archived: it carries data, or names ids to set aside."""
+
+    def read(self, item: Item, status: int, body: Any, outcome: Outcome) -> None:
+        """Fill ``outcome`` from a kept answer, live or archived: ids set aside, follow-up requests, problems."""
+
+    def refusal(self, item: Item, raw: RawResponse, body: Any) -> tuple[str, bool]:
+        """The one-line error for an answer that is not kept, and whether the account's credentials failed (its
+        other requests are then not sent)."""
+
+
+class Waits(Protocol):
+    """What a fetch's pacing reports: one limiter, or several summed."""
+
+    @property
+    def waits(self) -> int: ...
+
+    @property
+    def waited_seconds(self) -> float: ...
+
+
+@dataclass
+class SummedWaits:
+    """The waits of several limiters (one per account), as one."""
+
+    limiters: Sequence[RateLimiter]
+
+    @property
+    def waits(self) -> int:
+        return sum(limiter.waits for limiter in self.limiters)
+
+    @property
+    def waited_seconds(self) -> float:
+        return sum(limiter.waited_seconds for limiter in self.limiters)
+
+
+class Runner:
+    """Runs one item at a time per worker thread; shared state (unreachable API, failed accounts) is locked.
+
+    Parameters
+    ----------
+    client : Sender
+    archive : Archive
+    limiter_for : callable
+        The rate limiter of an account (one shared limiter, or one per account).
+    retry : RetryPolicy
+    clock : Clock
+    judge : Judge
+    unreachable_after : float
+        Seconds of consecutive connection failures after which every unfinished request gives up.
+    """
+
+    def __init__(
+        self,
+        client: Sender,
+        archive: Archive,
+        limiter_for: Callable[[str], RateLimiter],
+        retry: RetryPolicy,
+        clock: Clock,
+        judge: Judge,
+        unreachable_after: float = 20.0,
+    ) -> None:
+        self.client, self.archive, self.limiter_for = client, archive, limiter_for
+        self.retry, self.clock, self.judge = retry, clock, judge
+        self.unreachable_after = unreachable_after
+        self.failed_accounts: dict[str, str] = {}
+        self.unreachable: str | None = None
+        self._down_since: float | None = None
+        self._health = threading.Lock()
+
+    def _connection_failed(self, exc: Exception) -> str | None:
+        """Note a failed connection; the give-up message once the API has been unreachable for too long."""
+        with self._health:
+            now = self.clock.time()
+            if self._down_since is None:
+                self._down_since = now
+            elif self.unreachable is None and now - self._down_since >= self.unreachable_after:
+                self.unreachable = (
+                    f"the API at {self.client.base_url} has been unreachable for {now - self._down_since:.0f} s "
+                    f"({exc}); gave up. Check --base-url and the network, then rerun the same command to resume "
+                    "(everything archived is kept)"
+                )
+            return self.unreachable
+
+    def _connected(self) -> None:
+        with self._health:
+            self._down_since = None
+
+    def from_archive(self, item: Item) -> Outcome:
+        """An archived answer, read again: what it set aside and what it asked to send next."""
+        status = self.archive.entries[item.request.key]["status"]
+        outcome = Outcome(skipped=True)
+        self.judge.read(item, status, json.loads(self.archive.body(item.request.key)), outcome)
+        return outcome
+
+    def run(self, item: Item) -> Outcome:
+        """Send one item until it is answered for good (archived, refused) or gives up."""
+        if item.request.key in self.archive:
+            return self.from_archive(item)
+        if item.account in self.failed_accounts:
+            return Outcome(error=self.failed_accounts[item.account])
+        outcome = Outcome()
+        limiter = self.limiter_for(item.account)
+        attempt = rate_limited = 0
+        while self.unreachable is None:
+            raw = self._send(item, limiter, outcome, attempt)
+            if raw is None:  # no answer: retry after a backoff, or give up
+                if outcome.error is not None:
+                    return outcome
+                attempt = self._back_off(attempt, outcome)
+                continue
+            if raw.status_code == 429:
+                reset = raw.headers.get(self.judge.reset_header)
+                limiter.exhausted(float(reset) if reset else None)
+                rate_limited += 1
+                if rate_limited > self.retry.max_rate_limited:
+                    outcome.error = f"{item.request.path}: still rate limited after {rate_limited} waits"
+                    return outcome
+                outcome.retries += 1
+                continue
+            if self.retry.retryable(raw.status_code):
+                if attempt + 1 >= self.retry.max_attempts:
+                    outcome.error = (
+                        f"HTTP {raw.status_code} from {item.request.path} (gave up after {attempt + 1} attempts)"
+                    )
+                    return outcome
+                attempt = self._back_off(attempt, outcome)
+                continue
+            self._judge(item, raw, outcome)
+            return outcome
+        outcome.error = self.unreachable
+        return outcome
+
+    def _back_off(self, attempt: int, outcome: Outcome) -> int:
+        self.clock.sleep(self.retry.backoff(attempt))
+        outcome.retries += 1
+        return attempt + 1
+
+    def _send(self, item: Item, limiter: RateLimiter, outcome: Outcome, attempt: int) -> RawResponse | None:
+        """One paced send. ``None`` with ``outcome.error`` set when the request gives up, else ``None`` to retry."""
+        limiter.acquire()
+        try:
+            raw = self.client.send(item.request, account=item.account, check=False)
+        except (APIConnectionError, APITimeoutError) as exc:
+            limiter.release(None)
+            outcome.sent += 1
+            gave_up = self._connection_failed(exc)
+            if gave_up is not None or attempt + 1 >= self.retry.max_attempts:
+                outcome.error = gave_up or f"{exc} (gave up after {attempt + 1} attempts)"
+            return None
+        except AuthenticationError as exc:  # the account cannot sign (a token that could not be refreshed)
+            limiter.release(None)
+            self.failed_accounts[item.account] = outcome.error = str(exc)
+            return None
+        except BaseException:  # whatever it was, the slot goes back: the other workers must not wait forever
+            limiter.release(None)
+            raise
+        self._connected()
+        limiter.release(raw.headers)
+        outcome.sent += 1
+        return replace(raw, retrieved_at=datetime.fromtimestamp(self.clock.time(), UTC))  # the fetch's clock
+
+    def _judge(self, item: Item, raw: RawResponse, outcome: Outcome) -> None:
+        """Archive an answer worth keeping and read it; word any other."""
+        try:
+            body = raw.json()
+        except ValueError:
+            body = None
+        if raw.status_code == 200 and not isinstance(body, dict):
+            outcome.error = f"{item.request.path} answered 200 with a body that is not a JSON object"
+            return
+        if self.judge.keep(item, raw.status_code, body):
+            self.archive.save(raw, extra=dict(self.judge.archive_tags) or None)
+            outcome.archived = True
+            self.judge.read(item, raw.status_code, body, outcome)
+            return
+        outcome.error, account_failed = self.judge.refusal(item, raw, body)
+        if account_failed:
+            self.failed_accounts[item.account] = outcome.error
+
+
+def drive(runner: Runner, items: Sequence[Item], concurrency: int, progress: bool, label: str) -> list[Outcome]:
+    """Run items on a thread pool; follow-ups join the queue as answers arrive."""
+    from tqdm.auto import tqdm  # imported here: importing the package must not print widget warnings
+
+    queue = list(items)
+    outcomes: list[Outcome] = []
+    bar = tqdm(total=len(queue), desc=label, unit="req", disable=not progress, leave=False)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="engagement-fetch") as pool:
+        running: set[Future[Outcome]] = set()
+        while queue or running:
+            while queue and len(running) < concurrency:
+                running.add(pool.submit(runner.run, queue.pop(0)))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                outcomes.append(outcome)
+                queue.extend(outcome.followups)
+                bar.total += len(outcome.followups)
+                bar.update(1)
+    bar.close()
+    return outcomes
+
+
+def check_fetch_options(concurrency: object, unreachable_after: object, credentials: object, base_url: object) -> None:
+    """The options every fetch shares, checked before anything is sent or created."""
+    if not isinstance(credentials, Credentials):
+        raise ConfigError(
+            f"credentials must be a Credentials object (Credentials.load()), got {type(credentials).__name__}"
+        )
+    check_base_url(base_url)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+    if isinstance(unreachable_after, bool) or not (
+        isinstance(unreachable_after, (int, float)) and unreachable_after > 0
+    ):
+        raise ConfigError(f"unreachable_after must be a positive number of seconds, got {unreachable_after!r}")

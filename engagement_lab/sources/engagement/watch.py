@@ -1,0 +1,86 @@
+"""The watcher's reader of the Engagement API: ``POST /insights/engagement/totals`` per account's batch (the
+bearer token for tweets no account owns); see :mod:`engagement_lab.watch.readers`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import ClassVar
+
+import httpx
+
+from ...api.auth import Credentials
+from ...api.pacing import Clock, RateLimiter
+from ...watch.readers import Read, answer_body, send_paced
+from . import catalog
+from .client import EngagementClient, raise_for_status
+from .fetch import route, split_refusal
+from .query import EngagementQuery, EngagementRequest
+
+__all__ = ["EngagementTotals"]
+
+
+class EngagementTotals:
+    """``POST /insights/engagement/totals`` per account's batch (bearer for tweets no account owns)."""
+
+    what: ClassVar[str] = "/totals"
+    served: ClassVar[tuple[str, ...]] = catalog.ENDPOINTS["totals"].metrics
+    default_base_url: ClassVar[str] = catalog.BASE_URL
+    options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        tweet_ids: Sequence[str],
+        metrics: Sequence[str],
+        *,
+        credentials: Credentials,
+        owners: Mapping[str, str] | None,
+        base_url: str,
+        clock: Clock,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
+        query = EngagementQuery("totals", list(tweet_ids), list(metrics), "per_tweet")
+        self.routes = route(query, credentials, owners)
+        self.limiter = RateLimiter(header_names=catalog.RATE_LIMIT_HEADERS, clock=clock)
+        # OAuth timestamps from the same clock, so a watcher on simulated time signs consistently
+        self.client = EngagementClient(credentials, base_url=base_url, transport=transport, oauth_clock=clock.time)
+
+    def read(self, skipped: dict[str, str]) -> Read:
+        out = Read()
+        for sub_query, account in self.routes:
+            ids = [i for i in sub_query.tweet_ids if i not in skipped]  # type: ignore[union-attr]
+            if not ids:
+                continue
+            queue: list[EngagementRequest] = list(replace(sub_query, tweet_ids=ids).plan(age_rules="allow"))
+            while queue:
+                request = queue.pop(0)
+                raw = send_paced(self.client, self.limiter, request, account, catalog.HEADER_RESET)
+                if raw is None:
+                    out.missed += len(request.tweet_ids)
+                    continue
+                body = answer_body(raw)
+                refusal = None if raw.status_code == 200 else split_refusal(request, account, raw.status_code, body)
+                if raw.status_code != 200 and refusal is None:
+                    raise_for_status(raw)  # bad credentials or ids are not worth repeating
+                if refusal is not None:
+                    dropped = refusal[1]
+                else:
+                    unavailable = body.get(catalog.UNAVAILABLE_TWEET_IDS, [])
+                    listed = [str(i) for i in unavailable] if isinstance(unavailable, list) else []
+                    dropped = dict.fromkeys(listed, "unavailable: deleted or protected")
+                for tweet_id, reason in dropped.items():
+                    if tweet_id in request.tweet_ids:
+                        out.skip(skipped, tweet_id, reason)
+                if refusal is not None:
+                    queue.extend(refusal[0])
+                    continue
+                asked = set(request.tweet_ids)
+                for tweet_id, metrics in (body.get("per_tweet") or {}).items():
+                    if tweet_id not in asked or not isinstance(metrics, dict):
+                        out.unexpected += 1
+                        continue
+                    out.totals.setdefault(tweet_id, {}).update({m: int(v) for m, v in metrics.items()})
+        return out
+
+    def close(self) -> None:
+        self.client.close()
