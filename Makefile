@@ -39,7 +39,7 @@ demo: setup
 
 # the same analysis through the sandbox's X API v2 post analytics routes
 demo-v2: setup
-	$(BIN)/engagement-lab demo --api v2
+	$(BIN)/engagement-lab demo --api x-v2
 
 lab: setup
 	$(BIN)/jupyter lab notebooks

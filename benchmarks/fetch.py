@@ -83,7 +83,7 @@ def concurrent(n: int, latency_ms: int, workers: int) -> None:
             tempfile.TemporaryDirectory() as tmp,
         ):
             result, timings[concurrency] = _timed_fetch(
-                sandbox, n, Path(tmp), concurrency=concurrency, requests_per_minute=1_000_000
+                sandbox, n, Path(tmp), concurrency=concurrency, requests_per_window=1_000_000
             )
             assert result.ok
             assert result.archived == n

@@ -218,16 +218,30 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _typing.Any:
-    """Import the module behind a public name on first use (then it is an ordinary attribute)."""
-    where = _LAZY.get(name)
-    if where is None:
-        hint = did_you_mean(name, __all__)
-        raise AttributeError(f"module 'engagement_lab' has no attribute {name!r}{hint}")
-    module = _importlib.import_module(where, __name__)
-    value = module if name in _MODULES else getattr(module, name)
-    globals()[name] = value
-    return value
+def lazy_attributes(
+    package: str,
+    where: _typing.Mapping[str, str],
+    namespace: dict[str, _typing.Any],
+    *,
+    modules: frozenset[str] = frozenset(),
+) -> _typing.Callable[[str], _typing.Any]:
+    """A package's ``__getattr__`` (PEP 562) that imports the module behind a name on first use, then keeps the
+    value as an ordinary attribute. ``where`` maps each name to its module (relative to ``package``); names in
+    ``modules`` are the modules themselves. An unknown name gets the closest known one."""
+
+    def __getattr__(name: str) -> _typing.Any:
+        found = where.get(name)
+        if found is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}{did_you_mean(name, where)}")
+        module = _importlib.import_module(found, package)
+        value = module if name in modules else getattr(module, name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
+
+
+__getattr__ = lazy_attributes(__name__, _LAZY, globals(), modules=_MODULES)
 
 
 def __dir__() -> list[str]:

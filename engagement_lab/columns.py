@@ -31,7 +31,6 @@ SOURCE: Final = "source"
 """Where a row came from when it is not the Engagement API (``v2.public_metrics``, ``analytics_csv``...)."""
 
 Grain = Literal["total", "week", "day", "hour", "hour_of_day"]
-GRAINS: Final[tuple[Grain, ...]] = ("total", "week", "day", "hour", "hour_of_day")
 """``week`` rows come from X API v2 weekly buckets (``day`` is the week's first day, Monday)."""
 
 TIDY: Final = (TWEET_ID, ENGAGEMENT_TYPE, GRAIN, DAY, HOUR, TIMESTAMP, VALUE, GROUPING)

@@ -20,6 +20,9 @@ __all__ = ["BACKENDS", "UNSET", "Backend", "Keep", "check_backend", "renamed"]
 Backend = Literal["pandas", "polars"]
 """The eager frame libraries a result can be returned in."""
 BACKENDS: Final[tuple[Backend, ...]] = ("pandas", "polars")
+LazyBackend = Literal["polars", "duckdb"]
+"""The engines a lazy load or scan returns (a polars LazyFrame, a DuckDB relation)."""
+LAZY_BACKENDS: Final[tuple[LazyBackend, ...]] = ("polars", "duckdb")
 Keep = Literal["raise", "latest"]
 """What to do with one number observed twice: refuse it, or keep the latest observation."""
 
@@ -53,6 +56,12 @@ def deprecated(message: str) -> None:
     ):
         level, frame = level + 1, frame.f_back  # type: ignore[assignment]
     warnings.warn(message, DeprecationWarning, stacklevel=level + 1)
+
+
+def check_lazy_backend(backend: object) -> LazyBackend:
+    """``backend`` when it is ``"polars"`` or ``"duckdb"``; otherwise a :class:`DataError` with the closest one."""
+    checked: LazyBackend = check_choice("backend", backend, LAZY_BACKENDS, DataError)
+    return checked
 
 
 def renamed(old: str, old_value: object, new: str, new_value: T) -> T:

@@ -17,7 +17,7 @@ import polars as pl
 from . import columns as C
 from .errors import DataError
 from .load.frames import check_backend, to_frame, to_polars
-from .load.tweets import read_metadata, source_rank
+from .load.tweets_rules import read_metadata, source_rank
 
 __all__ = ["by_age", "daily", "half_life", "hour_weekday_profile", "posting_time", "time_to_threshold"]
 

@@ -35,7 +35,7 @@ now = sandbox.app.world.now
 app_only.oauth2_client_id
 
 # %% [markdown]
-# **Authorise a user** (Authorization Code with PKCE). `engagement-lab auth v2 --save creds.json` does this from a
+# **Authorise a user** (Authorization Code with PKCE). `engagement-lab auth oauth2 --save creds.json` does this from a
 # terminal: it prints the consent URL and catches the redirect on a loopback port. Here the "browser" is one
 # HTTP call to the sandbox's consent page, which approves at once and redirects with the code.
 

@@ -4,9 +4,9 @@ used are reachable from here too (``from engagement_lab.api import fetch``)."""
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
 
+from .. import lazy_attributes
 from .archive import Archive
 from .auth import BEARER, AccountTokens, BearerAuth, Credentials, OAuth1Auth, OAuth2Token, Secret
 from .http import RawResponse
@@ -60,10 +60,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _typing.Any:
-    where = _FROM_SOURCES.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(where, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _FROM_SOURCES, globals())

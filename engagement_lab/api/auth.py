@@ -119,7 +119,7 @@ class Credentials:
     bearer_token: Secret | None = None
     accounts: Mapping[str, AccountTokens] = field(default_factory=dict)
     oauth2_client_id: str | None = None
-    """The app's OAuth 2.0 client id (public client, PKCE), for ``engagement-lab auth v2``."""
+    """The app's OAuth 2.0 client id (public client, PKCE), for ``engagement-lab auth oauth2``."""
 
     @property
     def handles(self) -> list[str]:

@@ -220,7 +220,7 @@ class OAuth2UserAuth(httpx.Auth):
         if self.token.refresh_token is None or not self._client_id:
             raise AuthenticationError(
                 "the OAuth 2.0 token expired and cannot be refreshed (no refresh token or client id); run "
-                "`engagement-lab auth v2` again",
+                "`engagement-lab auth oauth2` again",
                 status_code=401,
             )
         body = WebApplicationClient(self._client_id).prepare_refresh_body(

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from ..options import Backend
 from .runner import Outcome, Waits
 
 __all__ = ["FetchResult"]
@@ -103,7 +104,7 @@ class FetchResult:
         """True when no request failed for good (refused or unavailable tweets are not failures)."""
         return not self.errors
 
-    def load(self, *, backend: Literal["pandas", "polars"] = "pandas") -> Any:
+    def load(self, *, backend: Backend = "pandas") -> Any:
         """The archive as a tidy frame with provenance columns (see :func:`engagement_lab.load_archive`)."""
         from ..load import load_archive
 

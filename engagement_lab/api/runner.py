@@ -15,15 +15,28 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
-from ..errors import APIConnectionError, APITimeoutError, AuthenticationError, ConfigError
+import httpx
+
+from ..errors import APIConnectionError, APITimeoutError, AuthenticationError, ConfigError, did_you_mean
 from .archive import Archive
 from .auth import Credentials
 from .http import RawResponse, check_base_url
-from .pacing import Clock, RateLimiter, RetryPolicy
+from .pacing import Clock, RateLimiter, RetryPolicy, SystemClock, WaitCallback
 
-__all__ = ["Item", "Judge", "Outcome", "Runner", "Sender", "SummedWaits", "Waits", "check_fetch_options", "drive"]
+__all__ = [
+    "FetchOptions",
+    "FetchSettings",
+    "Item",
+    "Judge",
+    "Outcome",
+    "Runner",
+    "Sender",
+    "SummedWaits",
+    "Waits",
+    "drive",
+]
 
 
 @dataclass(frozen=True)
@@ -274,16 +287,84 @@ def drive(runner: Runner, items: Sequence[Item], concurrency: int, progress: boo
     return outcomes
 
 
-def check_fetch_options(concurrency: object, unreachable_after: object, credentials: object, base_url: object) -> None:
-    """The options every fetch shares, checked before anything is sent or created."""
-    if not isinstance(credentials, Credentials):
-        raise ConfigError(
-            f"credentials must be a Credentials object (Credentials.load()), got {type(credentials).__name__}"
-        )
-    check_base_url(base_url)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
-    if isinstance(unreachable_after, bool) or not (
-        isinstance(unreachable_after, (int, float)) and unreachable_after > 0
-    ):
-        raise ConfigError(f"unreachable_after must be a positive number of seconds, got {unreachable_after!r}")
+class FetchOptions(TypedDict, total=False):
+    """How a fetch runs, the same for every source (``fetch(..., **options)``, ``fetch_analytics(..., **options)``).
+
+    Attributes
+    ----------
+    concurrency : int
+        Requests in flight at once (default 4).
+    requests_per_window : int, optional
+        Requests per rate-limit window (a minute on the Engagement API, 15 minutes per user on X API v2) before the
+        API has announced its budget (it is learned from the answers' headers anyway).
+    retry : RetryPolicy, optional
+        What to retry and how long to back off.
+    clock : Clock, optional
+        Wall time and sleep (injected in tests, so nothing waits for real).
+    on_wait : callable, optional
+        ``on_wait(reason, seconds)`` before every pause for the rate limit.
+    transport : httpx.BaseTransport, optional
+        E.g. the sandbox's in-process transport.
+    now : datetime, optional
+        For planning (the future-end rule and default windows); by default the API's own clock (its ``Date``
+        header), so a skewed local clock does not make every request "end in the future".
+    progress : bool
+        Show a progress bar (default True).
+    timeout : float
+        Seconds per HTTP request (default 60).
+    unreachable_after : float
+        Seconds of consecutive connection failures (no answer at all from the API) after which the fetch stops
+        retrying and returns, every unfinished request marked failed with the resume hint (default 20).
+    """
+
+    concurrency: int
+    requests_per_window: int | None
+    retry: RetryPolicy | None
+    clock: Clock | None
+    on_wait: WaitCallback | None
+    transport: httpx.BaseTransport | None
+    now: datetime | None
+    progress: bool
+    timeout: float
+    unreachable_after: float
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """:class:`FetchOptions` checked, with every default filled in."""
+
+    concurrency: int = 4
+    requests_per_window: int | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Clock = field(default_factory=SystemClock)
+    on_wait: WaitCallback | None = None
+    transport: httpx.BaseTransport | None = None
+    now: datetime | None = None
+    progress: bool = True
+    timeout: float = 60.0
+    unreachable_after: float = 20.0
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any], credentials: object, base_url: object) -> FetchSettings:
+        """Check every option before anything is sent or created: an unknown name gets the closest one."""
+        known = list(FetchOptions.__annotations__)
+        for name in options:
+            if name not in known:
+                raise ConfigError(f"fetch has no option {name!r}{did_you_mean(name, known)}; options: {known}")
+        settings = cls(**{k: v for k, v in options.items() if v is not None})
+        settings.check(credentials, base_url)
+        return settings
+
+    def check(self, credentials: object, base_url: object) -> None:
+        concurrency, unreachable_after = self.concurrency, self.unreachable_after
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+        if isinstance(unreachable_after, bool) or not (
+            isinstance(unreachable_after, (int, float)) and unreachable_after > 0
+        ):
+            raise ConfigError(f"unreachable_after must be a positive number of seconds, got {unreachable_after!r}")
+        if not isinstance(credentials, Credentials):
+            raise ConfigError(
+                f"credentials must be a Credentials object (Credentials.load()), got {type(credentials).__name__}"
+            )
+        check_base_url(base_url)

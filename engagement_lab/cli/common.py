@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..api.auth import Credentials, OAuth2Token
 
 __all__ = [
+    "RenamedFlag",
     "TokenSaver",
     "api_arg",
     "duration",
@@ -52,6 +53,18 @@ def api_arg(part: sources.Part) -> Callable[[str], str]:
 
     parse.__name__ = "api"  # argparse names the type in its messages
     return parse
+
+
+class RenamedFlag(argparse.Action):
+    """An option whose first spelling is its name and whose others are the previous release's: they still work,
+    with a note naming the new one."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, flag: str | None = None
+    ) -> None:
+        if flag is not None and flag != self.option_strings[0]:
+            _note(f"{flag} is now called {self.option_strings[0]}; the old spelling works for one more release")
+        setattr(namespace, self.dest, values)
 
 
 def renamed_choice(choices: Mapping[str, str], old: Mapping[str, str]) -> Callable[[str], str]:

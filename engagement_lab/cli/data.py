@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 from ..sources.engagement import catalog
 from ..sources.x_v2 import catalog as v2
-from .common import TokenSaver, duration, positive_int, read_ids_file, read_media_keys, renamed_choice, time_arg
+from .common import (
+    RenamedFlag,
+    TokenSaver,
+    duration,
+    positive_int,
+    read_ids_file,
+    read_media_keys,
+    renamed_choice,
+    time_arg,
+)
 
 if TYPE_CHECKING:
     from ..api import Credentials, FetchResult
@@ -60,7 +69,15 @@ def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--end", type=time_arg("--end"), help="historical end (ISO UTC)")
     p.add_argument("--bearer", action="store_true", help="use the app-only bearer token (public metrics on totals)")
     p.add_argument("--concurrency", type=positive_int, default=4)
-    p.add_argument("--requests-per-minute", type=positive_int, default=None, help="budget until the API announces one")
+    p.add_argument(
+        "--requests-per-window",
+        "--requests-per-minute",
+        type=positive_int,
+        default=None,
+        action=RenamedFlag,
+        help="request budget per rate-limit window (a minute on the Engagement API, 15 minutes on X API v2) until "
+        "the API announces one (--requests-per-minute is the previous release's name)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
         "--give-up-after",
@@ -93,7 +110,7 @@ def _run_fetch(args: argparse.Namespace) -> int:
         owners=owners,
         base_url=args.base_url or catalog.BASE_URL,
         concurrency=args.concurrency,
-        requests_per_minute=args.requests_per_minute,
+        requests_per_window=args.requests_per_window,
         progress=not args.no_progress,
         unreachable_after=args.give_up_after,
     )
@@ -137,7 +154,7 @@ def _run_fetch_analytics(args: argparse.Namespace) -> int:
         owners=owners,
         base_url=args.base_url or v2.V2_BASE_URL,
         concurrency=args.concurrency,
-        requests_per_window=args.requests_per_minute,
+        requests_per_window=args.requests_per_window,
         progress=not args.no_progress,
         unreachable_after=args.give_up_after,
         on_token_refresh=TokenSaver(credentials, args.credentials),
@@ -165,16 +182,16 @@ def add_auth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--credentials", help="existing credentials file to start from (default: ENGAGEMENT_* variables)")
     p.add_argument("--save", required=True, help="where to write the credentials file")
     p.add_argument("--bearer", action="store_true", help="fetch the bearer token instead of authorising a user")
-    p.add_argument("--client-id", help="v2: the app's OAuth 2.0 client id (else oauth2_client_id from the file)")
+    p.add_argument("--client-id", help="oauth2: the app's OAuth 2.0 client id (else oauth2_client_id from the file)")
     p.add_argument(
-        "--port", type=int, default=0, help="v2: loopback port for the redirect (must match the app's callback URL)"
+        "--port", type=int, default=0, help="oauth2: loopback port for the redirect (must match the app's callback URL)"
     )
     p.add_argument(
         "--paste",
         action="store_true",
-        help="v2: no local listener; paste the URL the browser was redirected to (for remote machines)",
+        help="oauth2: no local listener; paste the URL the browser was redirected to (for remote machines)",
     )
-    p.add_argument("--timeout", type=duration, default=300.0, help="v2: how long to wait for the redirect")
+    p.add_argument("--timeout", type=duration, default=300.0, help="oauth2: how long to wait for the redirect")
     p.set_defaults(run=_run_auth)
 
 
@@ -183,7 +200,7 @@ def _run_auth(args: argparse.Namespace) -> int:
 
     credentials = Credentials.load(args.credentials)
     if args.flow == "oauth2":
-        return _run_auth_v2(args, credentials)
+        return _run_auth_oauth2(args, credentials)
     base_url = args.base_url or catalog.BASE_URL
     if args.bearer:
         credentials = request_bearer_token(credentials, base_url=base_url)
@@ -201,7 +218,7 @@ def _run_auth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_auth_v2(args: argparse.Namespace, credentials: Credentials) -> int:
+def _run_auth_oauth2(args: argparse.Namespace, credentials: Credentials) -> int:
     """OAuth 2.0 Authorization Code with PKCE: print the consent URL, capture the redirect, save the token."""
     import httpx
 

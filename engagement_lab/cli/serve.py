@@ -59,13 +59,13 @@ def add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
-    from ..sandbox import AcceleratedClock, Clock, FaultConfig, FixedClock, SandboxApp, World
+    from ..sandbox import AcceleratedClock, FaultConfig, FixedClock, SandboxApp, World, WorldClock
     from ..sandbox.server import make_server
     from ..sandbox.world import DEFAULT_NOW
 
     real = args.now == "real"
     start = datetime.now(UTC).replace(microsecond=0) if real else (args.now or DEFAULT_NOW)
-    clock: Clock = Clock() if real else FixedClock(start)
+    clock: WorldClock = WorldClock() if real else FixedClock(start)
     if args.speed > 0:
         clock = AcceleratedClock(start, speed=args.speed)
     app = SandboxApp(

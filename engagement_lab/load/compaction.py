@@ -36,6 +36,7 @@ import polars as pl
 from .. import columns as C
 from ..errors import DataError, check_choice
 from ..locking import WriterLock
+from ..options import check_lazy_backend
 from .archive import KEYS, check_archive, conflict_error, conflicts, examples, keyed, merged, parse_envelope
 from .archive_format import SUFFIX, envelope_paths, fsync_dir, fsync_file, read_envelope, read_manifest
 from .frames import import_duckdb, repeats_query, to_polars
@@ -319,7 +320,7 @@ def scan_compacted(
 
     Only committed files are read; the partitions that hold repeats are the only ones deduplicated.
     """
-    check_choice("backend", backend, ("polars", "duckdb"), DataError)
+    check_lazy_backend(backend)
     check_choice("on_conflict", on_conflict, ("raise", "latest"), DataError)
     root = Path(dataset)
     state = _read_state(root)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from functools import reduce
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from ..errors import DataError, check_choice
+from ..errors import DataError
+from ..options import Backend, check_backend
 
 __all__ = [
     "Backend",
@@ -33,13 +34,7 @@ __all__ = [
     "to_polars",
 ]
 
-Backend = Literal["pandas", "polars"]
 Frame: TypeAlias = pd.DataFrame | pl.DataFrame
-
-
-def check_backend(backend: object) -> Backend:
-    checked: Backend = check_choice("backend", backend, ("pandas", "polars"), DataError)
-    return checked
 
 
 def _pandas_type(t: pa.DataType) -> Any:
@@ -61,15 +56,15 @@ def to_frame(table: pa.Table, backend: Backend) -> Frame:
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as pandas with the package's dtypes. Each column is its own block (``split_blocks``), so a
-    column of one chunk is taken without a copy, and none is copied again to consolidate (a 285k-row answer
-    converts in 3.9 ms, against 7.0 ms consolidated)."""
+    column of one chunk is taken without a copy, and none is copied again to consolidate (about half the time of a
+    consolidated conversion: ``benchmarks/load.py``)."""
     converted: pd.DataFrame = table.to_pandas(types_mapper=_pandas_type, split_blocks=True)
     return converted
 
 
 def repeated(text: str, n: int) -> pa.Array:
     """``text`` ``n`` times as an Arrow string array, built from its two buffers (evenly spaced offsets and the
-    bytes repeated): 0.08 ms per 285k rows, where ``pa.repeat`` takes 0.6 ms and a decoded dictionary 1.5 ms."""
+    bytes repeated): an order of magnitude cheaper than ``pa.repeat`` or a decoded dictionary."""
     data = text.encode()
     if len(data) * n >= 2**31:  # beyond 32-bit offsets
         return pa.repeat(text, n).cast(pa.string())
@@ -79,8 +74,7 @@ def repeated(text: str, n: int) -> pa.Array:
 
 def _polars(table: pa.Table) -> pl.DataFrame:
     """An Arrow table as polars, its strings cast to Arrow string views first: the layout polars keeps, which it
-    then takes without a copy. The cast costs less than polars' own conversion (2.1 ms against 3.5 ms for a
-    285k-row answer)."""
+    then takes without a copy. The cast costs less than polars' own conversion of plain strings."""
     views = [
         pa.field(f.name, pa.string_view()) if f.type in (pa.string(), pa.large_string()) else f for f in table.schema
     ]

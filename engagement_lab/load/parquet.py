@@ -12,6 +12,7 @@ import pyarrow.dataset as ds
 
 from .. import columns as C
 from ..errors import DataError, check_choice
+from ..options import check_lazy_backend
 from .archive_format import RESPONSES
 from .compaction import COMPACTION, DATASET, scan_compacted
 from .frames import import_duckdb, repeated, to_arrow
@@ -53,7 +54,7 @@ def scan(
     archive's rules (see :func:`engagement_lab.load_archive`; ``on_conflict`` as there). Larger than memory
     is fine: nothing is read until the frame is collected.
     """
-    check_choice("backend", backend, ("polars", "duckdb"), DataError)
+    check_lazy_backend(backend)
     check_choice("on_conflict", on_conflict, ("raise", "latest"), DataError)
     root = Path(root)
     if (root / RESPONSES).is_dir():

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import narwhals as nw
@@ -11,129 +10,30 @@ import pandas as pd
 import polars as pl
 
 from .. import columns as C
-from ..errors import DataError, StatsInputError, check_choice, did_you_mean
-from ..ids import rounded_ids, rounded_ids_error, spreadsheet_rounding
-from ..metrics import Ratio, resolve_metric
-from ..sources.engagement import catalog
+from ..errors import DataError, check_choice
 from .frames import Backend, check_backend, key_hash, repeat_parts, repeats_query, to_frame, to_polars
-
-__all__ = ["SOURCE_PRIORITY", "per_tweet", "read_metadata"]
-
-GRAIN_PRIORITY = ("total", "hour", "day", "week", "hour_of_day")
-"""Which grain a tweet's metric is taken from when several are present (lifetime totals first)."""
-SOURCE_PRIORITY = (
-    "",
-    "v2.analytics",
-    "v2.media_analytics",
-    "v2.organic_metrics",
-    "v2.non_public_metrics",
-    "v2.public_metrics",
-    "v2.media.organic_metrics",
-    "v2.media.non_public_metrics",
-    "v2.media.public_metrics",
-    "analytics_csv",
-    "v2.promoted_metrics",
-    "v2.media.promoted_metrics",
-    "analytics_csv.promoted",
-)
-"""Which source wins for one metric: the Engagement API (no source), then organic before public, promoted last
-(the Engagement API's impressions are organic)."""
-ENDPOINT_PRIORITY = ("totals", "", "historical", "28hr")
-"""Lifetime totals first; then plain responses; then historical windows (summed); /28hr last."""
-REQUIRED = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.VALUE, C.GROUPING)
-BUCKET = (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.DAY, C.HOUR, C.TIMESTAMP)
-"""The columns that can name one number: tweet, metric, grain and the bucket's day/hour/timestamp."""
-
-
-_ID_FIX = (
-    "read it as text, e.g. pd.read_csv(path, dtype={'tweet_id': str}) "
-    "or pl.read_csv(path, schema_overrides={'tweet_id': pl.String})"
+from .tweets_engine import per_tweet_lazy
+from .tweets_rules import (
+    BUCKET,
+    ENDPOINT_PRIORITY,
+    GRAIN_PRIORITY,
+    ID_SHAPE,
+    RANKED,
+    bucket_columns,
+    check_ids,
+    check_required,
+    check_rounded_join,
+    id_dtype,
+    metric_order,
+    overlapping,
+    priority,
+    read_metadata,
+    repeats_error,
+    source_rank,
+    with_rates,
 )
 
-
-def _id_dtype(dtype: pl.DataType, what: str) -> pl.Expr:
-    """Tweet ids must be text: ints are exact and become strings, floats are refused (read from the schema)."""
-    if dtype.is_float():
-        raise DataError(
-            f"{what}: {C.TWEET_ID} is {dtype}; ids above 2**53 have already lost digits as floats. Re-{_ID_FIX}"
-        )
-    if dtype.is_integer():
-        return pl.col(C.TWEET_ID).cast(pl.String)
-    if dtype != pl.String:
-        raise DataError(f"{what}: {C.TWEET_ID} must hold strings, got {dtype}")
-    return pl.col(C.TWEET_ID)
-
-
-def _check_ids(frame: pl.DataFrame, what: str) -> pl.DataFrame:
-    """Tweet ids must be text; ints are exact and converted, floats and scientific notation are refused."""
-    if C.TWEET_ID not in frame.columns:
-        raise DataError(
-            f"{what} has no {C.TWEET_ID!r} column{did_you_mean(C.TWEET_ID, frame.columns)}; columns: {frame.columns}"
-        )
-    frame = frame.with_columns(_id_dtype(frame.schema[C.TWEET_ID], what))
-    bad = frame.filter(pl.col(C.TWEET_ID).is_not_null() & ~pl.col(C.TWEET_ID).str.contains(r"^\s*\d+(?:_\d+)?\s*$"))
-    if bad.height:
-        example = bad[C.TWEET_ID][0]
-        hint = (
-            " (scientific notation: a spreadsheet or float conversion rounded the ids)"
-            if "e" in example.lower()
-            else ""
-        )
-        raise DataError(
-            f"{what}: tweet id {example!r} is not a string of digits{hint}; {_ID_FIX} from the original source"
-        )
-    return frame.with_columns(pl.col(C.TWEET_ID).str.strip_chars())
-
-
-def read_metadata(metadata: Any) -> pl.DataFrame:
-    """A metadata frame (pandas or polars) or CSV path, with ``tweet_id`` as text."""
-    if isinstance(metadata, (str, Path)):
-        if not Path(metadata).is_file():
-            raise DataError(f"metadata file {str(metadata)!r} does not exist")
-        try:
-            frame = pl.read_csv(metadata, schema_overrides={C.TWEET_ID: pl.String}, infer_schema_length=10_000)
-        except pl.exceptions.PolarsError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            hint = " (save it as UTF-8: spreadsheets call it 'CSV UTF-8')" if "utf" in first.lower() else ""
-            raise DataError(f"metadata file {str(metadata)!r} cannot be read as CSV: {first}{hint}") from None
-    else:
-        frame = to_polars(metadata, "metadata")
-    frame = _check_ids(frame, "metadata")
-    duplicated = frame.filter(pl.col(C.TWEET_ID).is_duplicated())
-    if duplicated.height:
-        raise DataError(f"metadata lists tweet {duplicated[C.TWEET_ID][0]!r} more than once; keep one row per tweet")
-    rounded = rounded_ids(frame[C.TWEET_ID].drop_nulls().to_list())
-    if rounded:
-        raise rounded_ids_error("metadata", rounded)
-    return frame
-
-
-def check_rounded_join(tweet_ids: Callable[[], set[str]], metadata: pl.DataFrame) -> None:
-    """Metadata ids that match no tweet but equal a tweet's id rounded to 15 digits were saved by a spreadsheet."""
-    # only ids with nothing but zeros after the 15th digit can be rounded ones: usually none, so no work
-    shaped = [i for i in metadata[C.TWEET_ID].drop_nulls().to_list() if len(i) > 15 and set(i[15:]) == {"0"}]
-    if not shaped:
-        return
-    known = tweet_ids()
-    unmatched = [i for i in shaped if i not in known]
-    if not unmatched:
-        return
-    rounded = {r: t for t in known for r in spreadsheet_rounding(t) if r != t}
-    hits = [f"{i} (tweet {rounded[i]})" for i in unmatched if i in rounded]
-    if hits:
-        raise rounded_ids_error(f"metadata ({len(hits)} ids match a tweet only after rounding)", hits)
-
-
-def _priority(column: str, order: Sequence[str], columns: Sequence[str]) -> pl.Expr:
-    """A column's rank in ``order`` (null counts as "", a value not listed ranks last)."""
-    values = pl.col(column).fill_null("") if column in columns else pl.lit("")
-    return values.replace_strict(order, list(range(len(order))), default=len(order), return_dtype=pl.Int64)
-
-
-def source_rank(columns: Sequence[str]) -> pl.Expr:
-    """Each row's source in :data:`SOURCE_PRIORITY` (0 is the best): per tweet and metric one source is used, as
-    sources count a metric differently (organic, public, promoted), so their numbers are never mixed."""
-    return _priority(C.SOURCE, SOURCE_PRIORITY, columns)
+__all__ = ["per_tweet", "read_metadata"]
 
 
 def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
@@ -142,8 +42,8 @@ def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
     columns = tidy.columns
     rank = (
         source_rank(columns) * 10_000
-        + _priority(C.ENDPOINT, ENDPOINT_PRIORITY, columns) * 100
-        + _priority(C.GRAIN, GRAIN_PRIORITY, columns)
+        + priority(C.ENDPOINT, ENDPOINT_PRIORITY, columns) * 100
+        + priority(C.GRAIN, GRAIN_PRIORITY, columns)
     )
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     ranked = tidy.filter(pl.col(C.TWEET_ID).is_not_null() & pl.col(C.ENGAGEMENT_TYPE).is_not_null())
@@ -152,45 +52,11 @@ def _ranked(tidy: pl.DataFrame) -> pl.DataFrame:
     return ranked.filter(grouping == grouping.min().over(keys)).drop("_rank")
 
 
-def _bucket(frame: pl.DataFrame) -> list[str]:
-    """The columns that name one number: tweet, metric, grain and the bucket's day/hour/timestamp (a column that
-    is null throughout names nothing and is left out, which keeps the check cheap on large hourly frames)."""
-    return [c for c in BUCKET if c in frame.columns and frame[c].null_count() < frame.height]
-
-
-def overlapping(ranked: pl.DataFrame) -> pl.Expr:
-    """True for rows that repeat a bucket another row already covers: the same lifetime total, day or hour
-    seen twice, or two windows of one bucket that overlap. Contiguous windows of a history are not repeats."""
-    bucket = _bucket(ranked)
-    repeated = pl.len().over(bucket) > 1
-    if C.WINDOW_START not in ranked.columns:
-        return repeated
-    hour = pl.col(C.GRAIN) == "hour"
-    start, end = pl.col(C.WINDOW_START), pl.col(C.WINDOW_END)
-    unwindowed = (start.is_null() | end.is_null()).any().over(bucket)
-    previous_end = end.cum_max().shift(1).over(bucket, order_by=start)
-    overlaps = (start < previous_end).any().over(bucket)
-    return repeated & (hour | unwindowed | overlaps)
-
-
-def repeats_error(repeats: pl.DataFrame) -> DataError:
-    """The refusal of rows that observe one number more than once, naming the tweets and metrics."""
-    tweets = repeats[C.TWEET_ID].unique(maintain_order=True)
-    metrics = repeats[C.ENGAGEMENT_TYPE].unique(maintain_order=True).to_list()
-    return DataError(
-        f"the frame holds {repeats.height} rows that observe the same number more than once "
-        f"({tweets.len()} tweet(s), e.g. {tweets.head(5).to_list()}; metrics {metrics[:5]}): lifetime totals or "
-        "buckets from overlapping files or snapshots, which must not be added. Load the files together "
-        "(load_analytics_csv([...]), load_v2([...]), load_response([...]) or load_archive keep the latest "
-        "observation), or call per_tweet(..., keep='latest')."
-    )
-
-
 def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
     """Refuse (or, with ``keep="latest"``, resolve) several observations of one cumulative number."""
     # the usual case: no bucket seen twice, decided in one cheap pass (the window-overlap test below sorts within
     # every bucket, which is slow over millions of one-row buckets and only matters when some repeat)
-    many = ranked.with_columns(_many=pl.len().over(_bucket(ranked)) > 1)
+    many = ranked.with_columns(_many=pl.len().over(bucket_columns(ranked)) > 1)
     if not many["_many"].any():
         return ranked
     # the overlap test runs on the repeated buckets only (all rows of such a bucket are among them)
@@ -207,7 +73,7 @@ def _one_observation(ranked: pl.DataFrame, keep: str) -> pl.DataFrame:
     repeats = flagged.filter("_repeat")
     if keep == "raise":
         raise repeats_error(repeats)
-    bucket = _bucket(ranked)
+    bucket = bucket_columns(ranked)
     time = pl.col(C.RETRIEVED_AT) if C.RETRIEVED_AT in ranked.columns else pl.lit(None, pl.Datetime("us", "UTC"))
     latest = (
         flagged.with_columns(_time=time)
@@ -231,25 +97,6 @@ def _refuse_account_level(frame: pl.DataFrame) -> None:
             "summary or account overview export, or a grouping without tweet.id such as 'Grand Totals'). "
             "per_tweet needs per-tweet rows; for account-level days use engagement_lab.timeseries.daily(tidy)."
         )
-
-
-def check_required(columns: Sequence[str]) -> None:
-    """Refuse a tidy frame that lacks a column :data:`REQUIRED`, naming it and the likely intended column."""
-    missing = [c for c in REQUIRED if c not in columns]
-    if missing:
-        raise DataError(
-            f"tidy frame lacks {missing}{did_you_mean(missing[0], columns)}; build it with a load_* function"
-        )
-
-
-def metric_order(names: Sequence[str]) -> list[str]:
-    known = [m for m in catalog.METRICS if m in names]
-    return known + sorted(set(names) - set(known))
-
-
-ID_SHAPE = r"^\d+(?:_\d+)?$"
-"""A tweet id (digits) or a media key (``7_1790...``: the rows of X API v2 media analytics, one per video)."""
-RANKED = (C.SOURCE, C.ENDPOINT, C.GRAIN, C.GROUPING)
 
 
 def _uniform(column: str, in_memory: bool) -> pl.Expr:
@@ -283,10 +130,9 @@ def _in_stretches(frame: pl.LazyFrame, keys: Sequence[str]) -> tuple[list[pl.Exp
     within a stretch, as in a frame sorted newest first or one tweet's answers concatenated newest first; short
     stretches; a repeat) the hash sort of every row decides.
 
-    Measured, A/B in one process on ``benchmarks/per_tweet.py``'s frames: gathering the stretches' last rows
-    after this pass (a smaller table) made the two-answer layout 0.71-0.83 s against 0.54-0.66 s for the shift
-    here; ending a stretch also where its times turn (so a frame sorted newest first is proved: 0.48 s against
-    0.64-0.66 s) cost the other layouts 40-70 ms each, so it was not kept."""
+    Two variants were measured with ``benchmarks/per_tweet.py`` and not kept (numbers in ``benchmarks/README.md``):
+    gathering the stretches' last rows after this pass (a smaller table) was slower than the shift here, and ending
+    a stretch also where its times turn (which proves a frame sorted newest first) slowed every other layout."""
     group = [k for k in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN) if k in keys]
     times = [k for k in keys if k not in group]
     same = pl.all_horizontal(*[pl.col(k).eq_missing(pl.col(k).shift(1)) for k in group])
@@ -313,7 +159,7 @@ def _stretches_apart(starts: pl.DataFrame, ends: dict[str, Any], rows: int) -> b
     apart); the sort only makes it likely to be found. A hash collision only joins two keys' stretches into one
     chain, which is then proved apart or not."""
     hashes = starts["_h"].sort()
-    if not (hashes == hashes.shift(1)).any():  # no key in two stretches (one answer): 6 ms at 416k stretches
+    if not (hashes == hashes.shift(1)).any():  # no key in two stretches (one answer): one cheap sort
         return True
     if starts.height > max(rows // 4, 10_000):  # short stretches: sorting them costs what the sort of every row does
         return False
@@ -421,8 +267,6 @@ def per_tweet(
         if isinstance(other, nw.LazyFrame):  # DuckDB, Ibis, Dask, PySpark...: evaluated there, lazily
             if backend is not None:
                 raise DataError(f"a lazy {other.implementation} frame gives the same kind back; drop backend=")
-            from .tweets_engine import per_tweet_lazy  # imported here: it builds on this module
-
             return per_tweet_lazy(tidy, metadata=metadata, rates=rates, keep=keep)
     lazy_in = isinstance(tidy, pl.LazyFrame)
     if lazy_in and backend not in (None, "polars"):
@@ -432,7 +276,7 @@ def per_tweet(
     schema = frame.collect_schema()
     columns = schema.names()
     check_required(columns)
-    frame = frame.with_columns(_id_dtype(schema[C.TWEET_ID], "tidy frame"))
+    frame = frame.with_columns(id_dtype(schema[C.TWEET_ID], "tidy frame"))
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     chosen = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))
     # an eager input is summed while it is surveyed (the sums are small); a lazy one stays lazy
@@ -445,7 +289,7 @@ def per_tweet(
         chosen = summed.lazy() if summed is not None else chosen
         metrics = metric_order(survey["metrics"])
     else:
-        eager = _check_ids(frame.collect(), "tidy frame")  # account-level data was refused above
+        eager = check_ids(frame.collect(), "tidy frame")  # account-level data was refused above
         found = _choose_rows(eager, keep)
         metrics = metric_order(found[C.ENGAGEMENT_TYPE].unique().to_list())
         chosen = found.lazy()
@@ -468,20 +312,3 @@ def per_tweet(
     if isinstance(result, pd.DataFrame):
         result = result.astype(dict.fromkeys(metrics, "Int64"))
     return result
-
-
-def with_rates(wide: Any, rates: Sequence[str], columns: list[str]) -> Any:
-    """Named rates added as float columns to a lazy frame of any engine narwhals supports (the same kind back); a
-    zero or missing denominator gives null, never a number."""
-    frame = nw.from_native(wide)
-    for name in rates:
-        try:
-            rate = resolve_metric(name, columns)
-        except StatsInputError as exc:
-            raise DataError(str(exc)) from None
-        if not isinstance(rate, Ratio):
-            raise DataError(f"{name!r} is not a rate; choose from the named rates such as 'engagement_rate'")
-        den = nw.col(rate.denominator).cast(nw.Float64)
-        frame = frame.with_columns((nw.col(rate.numerator).cast(nw.Float64) / nw.when(den > 0).then(den)).alias(name))
-        columns = [*columns, name]
-    return frame.to_native()

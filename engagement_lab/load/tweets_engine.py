@@ -14,15 +14,15 @@ from typing import Any
 import narwhals as nw
 
 from .. import columns as C
+from .. import sources
 from ..errors import DataError
 from .frames import repeat_parts
-from .tweets import (
+from .tweets_rules import (
     BUCKET,
     ENDPOINT_PRIORITY,
     GRAIN_PRIORITY,
     ID_SHAPE,
     RANKED,
-    SOURCE_PRIORITY,
     check_required,
     check_rounded_join,
     metric_order,
@@ -105,7 +105,7 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     frame = frame.filter(~nw.col(C.TWEET_ID).is_null() & ~nw.col(C.ENGAGEMENT_TYPE).is_null())
     rank = (
-        _priority(C.SOURCE, SOURCE_PRIORITY, columns) * 10_000
+        _priority(C.SOURCE, sources.tag_order(), columns) * 10_000
         + _priority(C.ENDPOINT, ENDPOINT_PRIORITY, columns) * 100
         + _priority(C.GRAIN, GRAIN_PRIORITY, columns)
     )

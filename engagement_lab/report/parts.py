@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .. import sources
 from .._version import __version__
 from ..errors import ConfigError, DataError
 from ..metrics import Ratio, plain_name, resolve_metric
@@ -95,14 +96,7 @@ def report_data(
         tweets = to_polars(per_tweet(tidy, metadata=metadata))
         fetched = tidy["retrieved_at"].min()
         assert isinstance(fetched, datetime)
-        endpoints = set(tidy["endpoint"].unique().to_list())
-        api = (
-            "X API v2 post analytics"
-            if endpoints <= {"tweets/analytics", "media/analytics"}
-            else "the Engagement API"
-            if not endpoints & {"tweets/analytics", "media/analytics"}
-            else "the Engagement API and X API v2 post analytics"
-        )
+        api = sources.describe_endpoints(set(tidy["endpoint"].drop_nulls().unique().to_list()))
         source = f"{tidy.height:,} rows of {api} fetched {fetched:%Y-%m-%d %H:%M} UTC"
     if where_column:
         if where_column not in tweets.columns:

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from .. import sources
 from ..sources.x_v2 import catalog as v2
-from .faults import Clock, FaultConfig, FaultPlan, FixedClock
+from .faults import FaultConfig, FaultPlan, FixedClock, WorldClock
 from .http import Response, errors, form, form_response, html, json_response, query, read_body, request_url
 from .oauth import OAuthError, TokenStore
 from .world import World
@@ -83,7 +83,7 @@ class SandboxApp:
         Defaults to ``World(seed)``.
     seed : int
         Seed of the default world and of the app's credentials.
-    clock : Clock, optional
+    clock : WorldClock, optional
         The world's "now"; defaults to a fixed clock at the world's generation time.
     wall : callable
         Wall-clock seconds for rate limits and OAuth timestamps (injectable for tests).
@@ -106,7 +106,7 @@ class SandboxApp:
         world: World | None = None,
         *,
         seed: int = 7,
-        clock: Clock | None = None,
+        clock: WorldClock | None = None,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rate_limit_per_minute: int = 120,

@@ -12,12 +12,12 @@ from typing import Literal
 
 __all__ = [
     "AcceleratedClock",
-    "Clock",
     "DroppedConnection",
     "Fault",
     "FaultConfig",
     "FaultPlan",
     "FixedClock",
+    "WorldClock",
 ]
 
 Fault = Literal["none", "server_error", "rate_limit", "drop", "truncate"]
@@ -95,15 +95,17 @@ class FaultPlan:
         return "none", 200
 
 
-class Clock:
-    """The world's clock: ``now()`` is an aware UTC datetime."""
+class WorldClock:
+    """The world's clock: ``now()`` is an aware UTC datetime (the real time, unless a subclass says otherwise).
+
+    Not :class:`engagement_lab.api.pacing.Clock`, which paces a client (wall seconds and a sleep)."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
 @dataclass
-class FixedClock(Clock):
+class FixedClock(WorldClock):
     """A clock that moves only when told (tests, reproducible demos)."""
 
     at: datetime
@@ -116,7 +118,7 @@ class FixedClock(Clock):
 
 
 @dataclass
-class AcceleratedClock(Clock):
+class AcceleratedClock(WorldClock):
     """World time that runs ``speed`` times faster than the wall clock, starting at ``start``."""
 
     start: datetime
@@ -129,3 +131,14 @@ class AcceleratedClock(Clock):
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(self.wall() - self._origin) * self.speed)
+
+
+def __getattr__(name: str) -> object:
+    if name == "Clock":
+        from ..options import deprecated
+
+        deprecated(
+            "sandbox Clock is now WorldClock (api.pacing.Clock paces a client); the old name works for one more release"
+        )
+        return WorldClock
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,7 +23,18 @@ from typing import Any, Final, Literal
 from ..errors import ConfigError, did_you_mean
 from ..options import deprecated
 
-__all__ = ["ENGAGEMENT", "EXPORTS", "X_V2", "Source", "describe_endpoints", "get", "names", "register", "tag_order"]
+__all__ = [
+    "ENGAGEMENT",
+    "EXPORTS",
+    "X_V2",
+    "Source",
+    "describe_endpoints",
+    "get",
+    "names",
+    "register",
+    "tag_order",
+    "unregister",
+]
 
 Part = Literal["loader", "fetch", "watch", "sandbox"]
 
@@ -84,6 +95,15 @@ def register(source: Source) -> Source:
             raise ConfigError(f"source tags {sorted(shared)} already belong to the source {other.name!r}")
     _REGISTRY[source.name] = source
     return source
+
+
+def unregister(name: str) -> Source:
+    """Remove a source added with :func:`register` (and return it); the built-in sources cannot be removed."""
+    if name in _BUILT_IN:
+        raise ConfigError(f"the source {name!r} is built in and cannot be removed")
+    if name not in _REGISTRY:
+        raise ConfigError(f"no source {name!r} is registered{did_you_mean(name, _REGISTRY)}; sources: {list(_REGISTRY)}")
+    return _REGISTRY.pop(name)
 
 
 def names(part: Part | None = None) -> tuple[str, ...]:
@@ -162,3 +182,4 @@ EXPORTS: Final = register(
         loader="engagement_lab.load:load_analytics_csv",
     )
 )
+_BUILT_IN: Final = frozenset(_REGISTRY)

@@ -9,16 +9,20 @@ deleted, not owned) skips those tweets for good.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+import httpx
+
 from .. import sources
+from ..api.auth import Credentials
 from ..api.http import RawResponse
-from ..api.pacing import RateLimiter
+from ..api.pacing import Clock, RateLimiter
 from ..api.runner import Sender
 from ..errors import APIConnectionError, APITimeoutError
 
-__all__ = ["ATTEMPTS", "Read", "TotalsSource", "answer_body", "reader", "send_paced"]
+__all__ = ["ATTEMPTS", "Read", "TotalsSource", "Watched", "answer_body", "reader", "send_paced"]
 
 ATTEMPTS = 5
 """Tries per batch and poll (each paced by the limiter); after that the batch waits for the next poll."""
@@ -42,6 +46,21 @@ class Read:
             self.skipped.append((tweet_id, reason))
 
 
+@dataclass(frozen=True)
+class Watched:
+    """What every reader is built from: the tweets, the totals the rules need, and how to reach the API."""
+
+    tweet_ids: Sequence[str]
+    metrics: Sequence[str]
+    """Lifetime totals the rules use, by their Engagement API names."""
+    credentials: Credentials
+    owners: Mapping[str, str] | None
+    base_url: str
+    clock: Clock
+    """Paces the polls and stamps OAuth 1.0a signatures (a watcher on simulated time signs consistently)."""
+    transport: httpx.BaseTransport | None = None
+
+
 class TotalsSource(Protocol):
     """A source's reader of lifetime totals (the class named by its registry entry's ``watch``)."""
 
@@ -51,8 +70,9 @@ class TotalsSource(Protocol):
     """The lifetime totals it can read, by their Engagement API names: what a rule may use."""
     default_base_url: ClassVar[str]
     options: ClassVar[tuple[str, ...]]
-    """Keyword options of its own, beyond those every reader takes (ids, metrics, credentials, owners, base_url,
-    clock, transport)."""
+    """Keyword options of its own, beyond the :class:`Watched` every reader is built from."""
+
+    def __init__(self, watched: Watched, **options: Any) -> None: ...
 
     def read(self, skipped: dict[str, str]) -> Read:
         """Lifetime totals of every watched tweet not in ``skipped``; newly unreadable tweets are added to it."""

@@ -18,7 +18,7 @@ from ..api.pacing import Clock, SystemClock
 from ..errors import ConfigError, did_you_mean
 from ..sources.x_v2 import catalog as v2
 from ..sources.x_v2.client import TokenCallback
-from .readers import TotalsSource, reader
+from .readers import TotalsSource, Watched, reader
 from .rules import Rule, check_rule, parse_rule
 from .state import CrossingEvent, WatchState
 
@@ -96,10 +96,8 @@ class Watcher:
         metrics = sorted({m for r in self.rules for m in r.metrics})
         self.api, self.base_url = api, base_url or source.default_base_url
         self.clock = clock or SystemClock()
-        self.source: TotalsSource = source(  # type: ignore[call-arg]
-            tweet_ids, metrics, credentials=credentials, owners=owners, base_url=self.base_url, clock=self.clock,
-            transport=transport, **{k: v for k, v in own.items() if k in source.options},
-        )  # fmt: skip
+        watched = Watched(tweet_ids, metrics, credentials, owners, self.base_url, self.clock, transport)
+        self.source: TotalsSource = source(watched, **{k: v for k, v in own.items() if k in source.options})
         try:
             self.state = state if isinstance(state, WatchState) else WatchState(state)
         except BaseException:

@@ -507,7 +507,7 @@ def test_pkce_over_a_real_loopback_redirect_then_fetch_and_report_from_the_shell
         info = {k: v for k, v in sandbox.info.items() if k != "accounts"}  # an app with no user tokens yet
         creds.write_text(json.dumps(info))
         auth = subprocess.Popen(
-            [sys.executable, "-m", "engagement_lab.cli", "auth", "v2", "--base-url", sandbox.base_url,
+            [sys.executable, "-m", "engagement_lab.cli", "auth", "oauth2", "--base-url", sandbox.base_url,
              "--credentials", str(creds), "--save", str(saved), "--timeout", "60s"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip

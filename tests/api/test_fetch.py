@@ -170,7 +170,7 @@ def test_rate_limit_waits_use_the_injected_clock_and_avoid_429s(world: World, tm
     app = SandboxApp(world, rate_limit_per_minute=3, wall=clock.time)
     waits: list[float] = []
     result = run(app, totals(owned(world, "acme", 60), ["favorites"]) , tmp_path, clock=clock, on_wait=lambda r, s: waits.append(s), concurrency=1,
-                 requests_per_minute=None)  # fmt: skip
+                 requests_per_window=None)  # fmt: skip
     assert result.ok
     assert 429 not in [r.status for r in app.records]
     # 60 ids = 1 request; force many requests instead with historical windows

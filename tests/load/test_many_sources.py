@@ -408,7 +408,10 @@ def mixed_rows(draw: st.DrawFn) -> pl.DataFrame:
 @settings(max_examples=200, deadline=None)
 @given(mixed_rows())
 def test_per_tweet_takes_the_best_source_then_endpoint_then_grain(rows: pl.DataFrame) -> None:
-    from engagement_lab.load.tweets import ENDPOINT_PRIORITY, GRAIN_PRIORITY, SOURCE_PRIORITY
+    from engagement_lab.load.tweets_rules import ENDPOINT_PRIORITY, GRAIN_PRIORITY
+    from engagement_lab.sources import tag_order
+
+    SOURCE_PRIORITY = tag_order()
 
     def rank(row: dict[str, Any]) -> tuple[int, int, int]:
         return (

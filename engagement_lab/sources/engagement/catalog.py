@@ -19,16 +19,16 @@ BASE_URL: Final = "https://data-api.twitter.com"
 PATH_PREFIX: Final = "/insights/engagement/"
 
 # --- group_by (spec §3, §3.1) ---------------------------------------------------------------------
-TWEET_ID: Final = "tweet.id"
-ENGAGEMENT_TYPE: Final = "engagement.type"
-ENGAGEMENT_DAY: Final = "engagement.day"
-ENGAGEMENT_HOUR: Final = "engagement.hour"
-GROUP_BY_VALUES: Final = (TWEET_ID, ENGAGEMENT_TYPE, ENGAGEMENT_DAY, ENGAGEMENT_HOUR)
-TIME_GROUP_BY: Final = frozenset({ENGAGEMENT_DAY, ENGAGEMENT_HOUR})
+GROUP_BY_TWEET: Final = "tweet.id"
+GROUP_BY_TYPE: Final = "engagement.type"
+GROUP_BY_DAY: Final = "engagement.day"
+GROUP_BY_HOUR: Final = "engagement.hour"
+GROUP_BY_VALUES: Final = (GROUP_BY_TWEET, GROUP_BY_TYPE, GROUP_BY_DAY, GROUP_BY_HOUR)
+TIME_GROUP_BY: Final = frozenset({GROUP_BY_DAY, GROUP_BY_HOUR})
 
 FOUR_ITEM_ORDERS: Final = (
-    (TWEET_ID, ENGAGEMENT_TYPE, ENGAGEMENT_DAY, ENGAGEMENT_HOUR),
-    (ENGAGEMENT_TYPE, TWEET_ID, ENGAGEMENT_DAY, ENGAGEMENT_HOUR),
+    (GROUP_BY_TWEET, GROUP_BY_TYPE, GROUP_BY_DAY, GROUP_BY_HOUR),
+    (GROUP_BY_TYPE, GROUP_BY_TWEET, GROUP_BY_DAY, GROUP_BY_HOUR),
 )
 """The only two legal four-item ``group_by`` orders; at most one such grouping per request."""
 
@@ -62,8 +62,7 @@ IMPRESSIONS_ENGAGEMENTS_MAX_AGE: Final = timedelta(days=90)
 """``/totals`` serves impressions and engagements only for Tweets at most this old."""
 VIDEO_VIEWS_MAX_AGE: Final = timedelta(days=1800)
 """``video_views`` only for Tweets at most this old, on every endpoint."""
-PUBLIC_METRICS_ZERO_BEFORE: Final = datetime(2015, 9, 15, tzinfo=UTC)
-"""favorites, replies and retweets read as zero for historical queries before this date."""
+
 
 # --- rate limits (spec §8) ------------------------------------------------------------------------
 HEADER_LIMIT: Final = "x-per-minute-limit"
@@ -76,7 +75,7 @@ RATE_WINDOW_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True)
-class Metric:
+class ApiMetric:
     """One ``engagement_types`` value.
 
     Attributes
@@ -100,27 +99,27 @@ class Metric:
 _ALL: Final[frozenset[EndpointName]] = frozenset({"totals", "28hr", "historical"})
 _SERIES: Final[frozenset[EndpointName]] = frozenset({"28hr", "historical"})
 
-METRICS: Final[dict[str, Metric]] = {
+METRICS: Final[dict[str, ApiMetric]] = {
     m.name: m
     for m in (
-        Metric("impressions", "Times the Tweet was rendered on screen (organic only).", _ALL),
-        Metric("engagements", "All interactions with the Tweet, organic and promoted.", _ALL),
-        Metric("favorites", "Likes.", _ALL, public=True),
-        Metric("retweets", "Plain Retweets (quotes not included).", _ALL, public=True),
-        Metric("quote_tweets", "Retweets with added comment.", frozenset({"totals"}), public=True),
-        Metric("replies", "Replies to the Tweet.", _ALL, public=True),
-        Metric("video_views", "Video views by the MRC rule (50% visible for 2 s).", _ALL, True),
-        Metric("media_views", "Views of attached media (video, GIF, image).", _SERIES),
-        Metric("media_engagements", "Clicks on attached media.", _SERIES),
-        Metric("url_clicks", "Clicks on a link in the Tweet.", _SERIES),
-        Metric("hashtag_clicks", "Clicks on a hashtag in the Tweet.", _SERIES),
-        Metric("detail_expands", "Clicks that open the Tweet's detail view.", _SERIES),
-        Metric("permalink_clicks", "Clicks on the Tweet's permalink.", _SERIES),
-        Metric("app_install_attempts", "App installs started from an app card.", _SERIES),
-        Metric("app_opens", "App opens started from an app card.", _SERIES),
-        Metric("email_tweet", "Times the Tweet was shared by email.", _SERIES),
-        Metric("user_follows", "Follows of the author that came from this Tweet.", _SERIES),
-        Metric("user_profile_clicks", "Clicks through to the author's profile.", _SERIES),
+        ApiMetric("impressions", "Times the Tweet was rendered on screen (organic only).", _ALL),
+        ApiMetric("engagements", "All interactions with the Tweet, organic and promoted.", _ALL),
+        ApiMetric("favorites", "Likes.", _ALL, public=True),
+        ApiMetric("retweets", "Plain Retweets (quotes not included).", _ALL, public=True),
+        ApiMetric("quote_tweets", "Retweets with added comment.", frozenset({"totals"}), public=True),
+        ApiMetric("replies", "Replies to the Tweet.", _ALL, public=True),
+        ApiMetric("video_views", "Video views by the MRC rule (50% visible for 2 s).", _ALL, True),
+        ApiMetric("media_views", "Views of attached media (video, GIF, image).", _SERIES),
+        ApiMetric("media_engagements", "Clicks on attached media.", _SERIES),
+        ApiMetric("url_clicks", "Clicks on a link in the Tweet.", _SERIES),
+        ApiMetric("hashtag_clicks", "Clicks on a hashtag in the Tweet.", _SERIES),
+        ApiMetric("detail_expands", "Clicks that open the Tweet's detail view.", _SERIES),
+        ApiMetric("permalink_clicks", "Clicks on the Tweet's permalink.", _SERIES),
+        ApiMetric("app_install_attempts", "App installs started from an app card.", _SERIES),
+        ApiMetric("app_opens", "App opens started from an app card.", _SERIES),
+        ApiMetric("email_tweet", "Times the Tweet was shared by email.", _SERIES),
+        ApiMetric("user_follows", "Follows of the author that came from this Tweet.", _SERIES),
+        ApiMetric("user_profile_clicks", "Clicks through to the author's profile.", _SERIES),
     )
 }
 """The 18 metric names, in the documented order (spec §4)."""
@@ -167,16 +166,35 @@ class Endpoint:
 
 
 ENDPOINTS: Final[dict[EndpointName, Endpoint]] = {
-    "totals": Endpoint("totals", 250, (TWEET_ID, ENGAGEMENT_TYPE), False, True),
+    "totals": Endpoint("totals", 250, (GROUP_BY_TWEET, GROUP_BY_TYPE), False, True),
     "28hr": Endpoint("28hr", 25, GROUP_BY_VALUES, False, False),
     "historical": Endpoint("historical", 25, GROUP_BY_VALUES, True, False),
 }
 
 GROUPING_PRESETS: Final[dict[str, tuple[str, ...]]] = {
-    "grand_total": (ENGAGEMENT_TYPE,),
-    "per_tweet": (TWEET_ID, ENGAGEMENT_TYPE),
-    "daily": (TWEET_ID, ENGAGEMENT_TYPE, ENGAGEMENT_DAY),
+    "grand_total": (GROUP_BY_TYPE,),
+    "per_tweet": (GROUP_BY_TWEET, GROUP_BY_TYPE),
+    "daily": (GROUP_BY_TWEET, GROUP_BY_TYPE, GROUP_BY_DAY),
     "hourly": FOUR_ITEM_ORDERS[0],
-    "hour_of_day": (TWEET_ID, ENGAGEMENT_TYPE, ENGAGEMENT_HOUR),
+    "hour_of_day": (GROUP_BY_TWEET, GROUP_BY_TYPE, GROUP_BY_HOUR),
 }
 """Named groupings; a preset's grouping in the request is named after the preset."""
+
+_RENAMED: Final = {
+    "TWEET_ID": "GROUP_BY_TWEET",
+    "ENGAGEMENT_TYPE": "GROUP_BY_TYPE",
+    "ENGAGEMENT_DAY": "GROUP_BY_DAY",
+    "ENGAGEMENT_HOUR": "GROUP_BY_HOUR",
+    "Metric": "ApiMetric",
+}
+"""Names of the previous release: ``catalog.TWEET_ID`` ("tweet.id") read like ``columns.TWEET_ID`` ("tweet_id"),
+and ``catalog.Metric`` like ``metrics.Metric``."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _RENAMED:
+        from ...options import deprecated
+
+        deprecated(f"catalog.{name} is now catalog.{_RENAMED[name]}; the old name works for one more release")
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

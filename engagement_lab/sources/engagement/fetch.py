@@ -12,16 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from ...api.archive import Archive
 from ...api.auth import BEARER, Credentials
 from ...api.http import RawResponse
-from ...api.pacing import Clock, RateLimiter, RetryPolicy, SystemClock, WaitCallback
+from ...api.pacing import RateLimiter
 from ...api.result import FetchResult
-from ...api.runner import Item, Outcome, Runner, check_fetch_options, drive
+from ...api.runner import FetchOptions, FetchSettings, Item, Outcome, Runner, drive
 from ...errors import ConfigError, EngagementLabError
 from ...options import renamed
 from . import catalog
@@ -177,18 +175,9 @@ def fetch(
     out: str | Path,
     owners: Mapping[str, str] | None = None,
     base_url: str = catalog.BASE_URL,
-    concurrency: int = 4,
-    requests_per_window: int | None = None,
-    retry: RetryPolicy | None = None,
-    clock: Clock | None = None,
-    on_wait: WaitCallback | None = None,
-    transport: httpx.BaseTransport | None = None,
-    now: datetime | None = None,
     age_rules: AgeRules = "allow",
-    progress: bool = True,
-    timeout: float = 60.0,
-    unreachable_after: float = 20.0,
     requests_per_minute: int | None = None,
+    **options: Unpack[FetchOptions],
 ) -> FetchResult:
     """Fetch one or more queries into an archive directory, paced, retried and resumable.
 
@@ -202,46 +191,38 @@ def fetch(
         Which account's tokens read each tweet (an ids CSV's ``account`` column).
     base_url : str
         The API (the sandbox's URL for local work).
-    concurrency : int
-        Requests in flight at once.
-    requests_per_window : int, optional
-        Requests per rate-limit window (a minute for the Engagement API) before the API has announced its budget
-        (it is learned from the headers anyway). ``requests_per_minute`` is the previous release's name.
-    retry, clock, on_wait, transport
-        Retry policy, injectable clock and sleep, a callback on rate-limit waits, an httpx transport.
-    now : datetime, optional
-        For planning (the future-end rule and default windows); by default the API's own clock (its ``Date``
-        header), so a skewed local clock does not make every request "end in the future".
     age_rules : {"allow", "raise"}
         Whether metrics the API does not serve at a tweet's age are an error before sending (default: let
         the API answer partially; the tweets are listed in the result).
-    progress : bool
-        Show a tqdm progress bar.
-    timeout : float
-        Seconds per HTTP request.
-    unreachable_after : float
-        Seconds of consecutive connection failures (no answer at all from the API) after which the fetch
-        stops retrying and returns, every unfinished request marked failed with the resume hint.
+    requests_per_minute : int, optional
+        The previous release's name of ``requests_per_window``.
+    **options
+        How the fetch runs, the same for every API: ``concurrency``, ``requests_per_window``, ``retry``,
+        ``clock``, ``on_wait``, ``transport``, ``now``, ``progress``, ``timeout``, ``unreachable_after``
+        (:class:`engagement_lab.api.runner.FetchOptions`).
 
     Returns
     -------
     FetchResult
     """
-    per_window = renamed("requests_per_minute", requests_per_minute, "requests_per_window", requests_per_window)
-    check_fetch_options(concurrency, unreachable_after, credentials, base_url)
-    clock = clock or SystemClock()
-    limiter = RateLimiter(clock=clock, per_window=per_window, on_wait=on_wait, header_names=catalog.RATE_LIMIT_HEADERS)
+    per_window = renamed("requests_per_minute", requests_per_minute, "requests_per_window",
+                         options.get("requests_per_window"))  # fmt: skip
+    run = FetchSettings.of({**options, "requests_per_window": per_window}, credentials, base_url)
+    limiter = RateLimiter(
+        header_names=catalog.RATE_LIMIT_HEADERS, clock=run.clock, per_window=run.requests_per_window,
+        on_wait=run.on_wait,
+    )  # fmt: skip
     started = time.perf_counter()
     with (
         Archive(Path(out)) as archive,
-        EngagementClient(credentials, base_url=base_url, transport=transport, timeout=timeout) as client,
+        EngagementClient(credentials, base_url=base_url, transport=run.transport, timeout=run.timeout) as client,
     ):
-        if now is None:  # plan by the API's clock: "the end is in the future" is the server's judgement
-            now = client.server_time()
+        # plan by the API's clock: "the end is in the future" is the server's judgement
+        now = run.now if run.now is not None else client.server_time()
         items, unowned = _plan(queries, credentials, owners, now, age_rules)
         judge = EngagementJudge(bearer=credentials.bearer_token is not None)
-        runner = Runner(client, archive, lambda _: limiter, retry or RetryPolicy(), clock, judge, unreachable_after)
-        outcomes = drive(runner, items, concurrency, progress, "fetch")
+        runner = Runner(client, archive, lambda _: limiter, run.retry, run.clock, judge, run.unreachable_after)
+        outcomes = drive(runner, items, run.concurrency, run.progress, "fetch")
     return FetchResult.collect(
         outcomes,
         archive=archive.root,

@@ -23,6 +23,7 @@ from ... import columns as C
 from ...errors import ResponseFormatError
 from ...load.frames import repeated
 from ...load.report import LoadReport
+from ...load.schema import TIDY_SCHEMA
 from . import catalog
 
 __all__ = ["ParsedResponse", "parse_response"]
@@ -36,42 +37,6 @@ _LIST_KEYS = (
     catalog.UNSUPPORTED_IMPRESSIONS_ENGAGEMENTS,
     "errors",
 )
-TIDY_SCHEMA = pa.schema(
-    [
-        (C.TWEET_ID, pa.string()),
-        (C.ENGAGEMENT_TYPE, pa.string()),
-        (C.GRAIN, pa.string()),
-        (C.DAY, pa.date32()),
-        (C.HOUR, pa.int8()),
-        (C.TIMESTAMP, pa.timestamp("us", tz="UTC")),
-        (C.VALUE, pa.int64()),
-        (C.GROUPING, pa.string()),
-    ]
-)
-
-
-SOURCED_SCHEMA = TIDY_SCHEMA.append(pa.field(C.SOURCE, pa.string()))
-"""The tidy schema plus ``source``, for rows that come from another product than the Engagement API."""
-
-
-def sourced_table(rows: dict[str, list[Any]], *, grain: str, grouping: str) -> pa.Table:
-    """Rows of ``tweet_id``, ``engagement_type``, ``value``, ``source`` (and optionally ``day``) as a tidy table."""
-    n = len(rows[C.VALUE])
-    days = rows.get(C.DAY)
-    return pa.table(
-        {
-            C.TWEET_ID: pa.array(rows[C.TWEET_ID], pa.string()),
-            C.ENGAGEMENT_TYPE: pa.array(rows[C.ENGAGEMENT_TYPE], pa.string()),
-            C.GRAIN: repeated(grain, n),
-            C.DAY: pa.array(days, pa.date32()) if days is not None else pa.nulls(n, pa.date32()),
-            C.HOUR: pa.nulls(n, pa.int8()),
-            C.TIMESTAMP: pa.nulls(n, pa.timestamp("us", tz="UTC")),
-            C.VALUE: pa.array(rows[C.VALUE], pa.int64()),
-            C.GROUPING: repeated(grouping, n),
-            C.SOURCE: pa.array(rows[C.SOURCE], pa.string()),
-        },
-        schema=SOURCED_SCHEMA,
-    )
 
 
 @dataclass(frozen=True)
@@ -107,13 +72,13 @@ def _path(name: str, keys: list[str]) -> str:
 def level_kind(keys: set[str], used: set[str], name: str, where: Callable[[str], list[str]]) -> str:
     """Which dimension a level's keys are; each dimension at most once per path."""
     if keys <= _METRIC_KEYS:
-        kind = catalog.ENGAGEMENT_TYPE
+        kind = catalog.GROUP_BY_TYPE
     elif all(_DAY.match(k) for k in keys):
-        kind = catalog.ENGAGEMENT_DAY
-    elif keys <= _HOUR_KEYS and catalog.ENGAGEMENT_HOUR not in used:
-        kind = catalog.ENGAGEMENT_HOUR
+        kind = catalog.GROUP_BY_DAY
+    elif keys <= _HOUR_KEYS and catalog.GROUP_BY_HOUR not in used:
+        kind = catalog.GROUP_BY_HOUR
     elif all(k.isascii() and k.isdigit() for k in keys):
-        kind = catalog.TWEET_ID
+        kind = catalog.GROUP_BY_TWEET
     else:
         bad = next(
             (k for k in sorted(keys) if not ((k.isascii() and k.isdigit()) or _DAY.match(k) or k in _METRIC_KEYS)), None
@@ -298,17 +263,17 @@ def tree_table(name: str, tree: Tree, locate: Locate) -> pa.Table:
     n = len(tree.values)
     level = {kind: i for i, kind in enumerate(tree.kinds)}
     cols: dict[str, pa.Array] = {}
-    for dim, col in ((catalog.TWEET_ID, C.TWEET_ID), (catalog.ENGAGEMENT_TYPE, C.ENGAGEMENT_TYPE)):
+    for dim, col in ((catalog.GROUP_BY_TWEET, C.TWEET_ID), (catalog.GROUP_BY_TYPE, C.ENGAGEMENT_TYPE)):
         if dim not in level:
             cols[col] = pa.nulls(n, pa.string())
             continue
         cols[col] = tree.keys[level[dim]].take(pa.array(tree.codes[level[dim]]))
     days = hours = None
-    if catalog.ENGAGEMENT_DAY in level:
-        depth = level[catalog.ENGAGEMENT_DAY]
+    if catalog.GROUP_BY_DAY in level:
+        depth = level[catalog.GROUP_BY_DAY]
         days = _parse_days(name, tree.keys[depth].to_pylist(), depth, locate)[tree.codes[depth]]
-    if catalog.ENGAGEMENT_HOUR in level:  # the keys are all "HH" (level_kind checked)
-        depth = level[catalog.ENGAGEMENT_HOUR]
+    if catalog.GROUP_BY_HOUR in level:  # the keys are all "HH" (level_kind checked)
+        depth = level[catalog.GROUP_BY_HOUR]
         distinct = np.asarray([int(key) for key in tree.keys[depth].to_pylist()], dtype=np.int8)
         hours = distinct[tree.codes[depth]]
     timestamp = pa.nulls(n, pa.timestamp("us", tz="UTC"))
@@ -364,9 +329,9 @@ def _drop_placeholders(tree: Tree, reserved: dict[str, Any]) -> tuple[Tree, int]
     about; decided once per distinct tweet and metric, then looked up for every leaf.
     """
     level = {kind: i for i, kind in enumerate(tree.kinds)}
-    if catalog.TWEET_ID not in level or catalog.ENGAGEMENT_TYPE not in level:
+    if catalog.GROUP_BY_TWEET not in level or catalog.GROUP_BY_TYPE not in level:
         return tree, 0
-    tweets, metrics = level[catalog.TWEET_ID], level[catalog.ENGAGEMENT_TYPE]
+    tweets, metrics = level[catalog.GROUP_BY_TWEET], level[catalog.GROUP_BY_TYPE]
     metric_names = tree.keys[metrics].to_pylist()
     hit = np.zeros(len(tree.values), dtype=bool)
     for key, about in _PLACEHOLDERS:
@@ -390,8 +355,8 @@ def grouping_rows(
     dropped = 0
     if not keep_unsupported:
         tree, dropped = _drop_placeholders(tree, reserved)
-    if catalog.TWEET_ID in tree.kinds:
-        tweet_ids: frozenset[str | None] = frozenset(tree.keys[tree.kinds.index(catalog.TWEET_ID)].to_pylist())
+    if catalog.GROUP_BY_TWEET in tree.kinds:
+        tweet_ids: frozenset[str | None] = frozenset(tree.keys[tree.kinds.index(catalog.GROUP_BY_TWEET)].to_pylist())
     else:
         tweet_ids = frozenset([None]) if len(tree.values) else frozenset()
     return GroupingRows(tree_table(name, tree, locate), dropped, tweet_ids)
@@ -403,9 +368,9 @@ def _current_metric_names(name: str, tree: Tree) -> Tree:
     One object holding a metric under both names would become two counts of one number (and be summed by
     anything that adds them up), so that is refused, naming the tweet and time.
     """
-    if catalog.ENGAGEMENT_TYPE not in tree.kinds:
+    if catalog.GROUP_BY_TYPE not in tree.kinds:
         return tree
-    i = tree.kinds.index(catalog.ENGAGEMENT_TYPE)
+    i = tree.kinds.index(catalog.GROUP_BY_TYPE)
     old_names = tree.keys[i].to_pylist()
     if not any(m in catalog.RENAMED_METRICS for m in old_names):
         return tree
@@ -427,7 +392,7 @@ def _refuse_two_names(name: str, tree: Tree, codes: list[np.ndarray]) -> None:
     a = int(first[np.argmax(counts > 1)])
     b = int(np.flatnonzero((leaves == leaves[a]).all(axis=1))[1])
     path = [str(keys[c[a]]) for keys, c in zip(tree.keys, tree.codes, strict=True)]
-    i = tree.kinds.index(catalog.ENGAGEMENT_TYPE)
+    i = tree.kinds.index(catalog.GROUP_BY_TYPE)
     spelled = [str(tree.keys[i][tree.codes[i][leaf]]) for leaf in (a, b)]
     old = next(m for m in spelled if m in catalog.RENAMED_METRICS)
     current = catalog.RENAMED_METRICS[old]

@@ -87,23 +87,23 @@ def _series_cube(
 def _nest(cube: _Cube, group_by: tuple[str, ...], hour_only: HourOnly) -> Any:
     """Sum the cube over dimensions not grouped on and nest the rest in ``group_by`` order."""
     dims = list(group_by)
-    if catalog.ENGAGEMENT_HOUR in dims and catalog.ENGAGEMENT_DAY not in dims and hour_only == "day_then_hour":
-        dims.insert(dims.index(catalog.ENGAGEMENT_HOUR), catalog.ENGAGEMENT_DAY)
-    axes = [catalog.TWEET_ID, catalog.ENGAGEMENT_TYPE, catalog.ENGAGEMENT_DAY, catalog.ENGAGEMENT_HOUR]
+    if catalog.GROUP_BY_HOUR in dims and catalog.GROUP_BY_DAY not in dims and hour_only == "day_then_hour":
+        dims.insert(dims.index(catalog.GROUP_BY_HOUR), catalog.GROUP_BY_DAY)
+    axes = [catalog.GROUP_BY_TWEET, catalog.GROUP_BY_TYPE, catalog.GROUP_BY_DAY, catalog.GROUP_BY_HOUR]
     drop = tuple(i for i, a in enumerate(axes) if a not in dims)
     values = cube.values.sum(axis=drop)
     present: np.ndarray = cube.present
-    if catalog.ENGAGEMENT_DAY not in dims:
+    if catalog.GROUP_BY_DAY not in dims:
         present = np.asarray(present.any(axis=0, keepdims=True))
-    if catalog.ENGAGEMENT_HOUR not in dims:
+    if catalog.GROUP_BY_HOUR not in dims:
         present = np.asarray(present.any(axis=1, keepdims=True))
     kept = [a for a in axes if a in dims]
     values = np.transpose(values, [kept.index(d) for d in dims]).tolist()
     labels = {
-        catalog.TWEET_ID: cube.tweet_ids,
-        catalog.ENGAGEMENT_TYPE: cube.metrics,
-        catalog.ENGAGEMENT_DAY: cube.days,
-        catalog.ENGAGEMENT_HOUR: [f"{h:02d}" for h in range(24)],
+        catalog.GROUP_BY_TWEET: cube.tweet_ids,
+        catalog.GROUP_BY_TYPE: cube.metrics,
+        catalog.GROUP_BY_DAY: cube.days,
+        catalog.GROUP_BY_HOUR: [f"{h:02d}" for h in range(24)],
     }
     return _nest_level(values, dims, labels, present, {})
 
@@ -117,15 +117,15 @@ def _nest_level(
     out = {}
     for i, label in enumerate(labels[dim]):
         where = {**at, dim: i}
-        if dim in (catalog.ENGAGEMENT_DAY, catalog.ENGAGEMENT_HOUR) and not _reachable(present, where):
+        if dim in (catalog.GROUP_BY_DAY, catalog.GROUP_BY_HOUR) and not _reachable(present, where):
             continue
         out[label] = _nest_level(values[i], rest, labels, present, where)
     return out
 
 
 def _reachable(present: np.ndarray, at: dict[str, int]) -> bool:
-    d = at.get(catalog.ENGAGEMENT_DAY)
-    h = at.get(catalog.ENGAGEMENT_HOUR)
+    d = at.get(catalog.GROUP_BY_DAY)
+    h = at.get(catalog.GROUP_BY_HOUR)
     rows = present if d is None or present.shape[0] == 1 else present[d : d + 1]
     cols = rows if h is None or present.shape[1] == 1 else rows[:, h : h + 1]
     return bool(cols.any())

@@ -3,15 +3,11 @@ bearer token for tweets no account owns); see :mod:`engagement_lab.watch.readers
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-import httpx
-
-from ...api.auth import Credentials
-from ...api.pacing import Clock, RateLimiter
-from ...watch.readers import Read, answer_body, send_paced
+from ...api.pacing import RateLimiter
+from ...watch.readers import Read, Watched, answer_body, send_paced
 from . import catalog
 from .client import EngagementClient, raise_for_status
 from .fetch import route, split_refusal
@@ -28,22 +24,13 @@ class EngagementTotals:
     default_base_url: ClassVar[str] = catalog.BASE_URL
     options: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(
-        self,
-        tweet_ids: Sequence[str],
-        metrics: Sequence[str],
-        *,
-        credentials: Credentials,
-        owners: Mapping[str, str] | None,
-        base_url: str,
-        clock: Clock,
-        transport: httpx.BaseTransport | None,
-    ) -> None:
-        query = EngagementQuery("totals", list(tweet_ids), list(metrics), "per_tweet")
-        self.routes = route(query, credentials, owners)
-        self.limiter = RateLimiter(header_names=catalog.RATE_LIMIT_HEADERS, clock=clock)
-        # OAuth timestamps from the same clock, so a watcher on simulated time signs consistently
-        self.client = EngagementClient(credentials, base_url=base_url, transport=transport, oauth_clock=clock.time)
+    def __init__(self, watched: Watched) -> None:
+        query = EngagementQuery("totals", list(watched.tweet_ids), list(watched.metrics), "per_tweet")
+        self.routes = route(query, watched.credentials, watched.owners)
+        self.limiter = RateLimiter(header_names=catalog.RATE_LIMIT_HEADERS, clock=watched.clock)
+        self.client = EngagementClient(
+            watched.credentials, base_url=watched.base_url, transport=watched.transport, oauth_clock=watched.clock.time
+        )
 
     def read(self, skipped: dict[str, str]) -> Read:
         out = Read()

@@ -23,7 +23,7 @@ from ...errors import DataError
 from ...ids import rounded_ids, rounded_ids_error, tweet_created_at
 from ...load.inputs import Item, item_text
 from ...load.report import LoadReport
-from ..engagement.parse import sourced_table
+from ...load.schema import sourced_table
 
 __all__ = ["CSV_METRIC_NAMES", "export_period_end", "parse_analytics_csv"]
 

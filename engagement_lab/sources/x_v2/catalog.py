@@ -7,20 +7,19 @@ open (its §6) are named ``..._CHOICE`` and documented where they are made. Noth
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Final, Literal
+from typing import Final
 
 V2_BASE_URL: Final = "https://api.x.com"
 POSTS_PATH: Final = "/2/tweets/analytics"
 MEDIA_PATH: Final = "/2/media/analytics"
 TWEETS_PATH: Final = "/2/tweets"
 ME_PATH: Final = "/2/users/me"
-"""Who a user token belongs to (``data.username``): how ``auth v2`` names the account it saves."""
+"""Who a user token belongs to (``data.username``): how ``auth oauth2`` names the account it saves."""
 AUTHORIZE_URL: Final = "https://x.com/i/oauth2/authorize"
 TOKEN_PATH: Final = "/2/oauth2/token"
 SCOPES: Final = ("tweet.read", "users.read", "offline.access")
 """``tweet.read`` and ``users.read`` are required [§2]; ``offline.access`` yields a refresh token."""
 
-Granularity = Literal["hourly", "daily", "weekly", "total"]
 POST_GRANULARITIES: Final = ("hourly", "daily", "weekly", "total")  # [§2] default "total"
 MEDIA_GRANULARITIES: Final = ("hourly", "daily", "total")  # [§3] default "daily"
 
@@ -87,21 +86,8 @@ HEADER_RESET: Final = "x-rate-limit-reset"
 RATE_LIMIT_HEADERS: Final = (HEADER_LIMIT, HEADER_REMAINING, HEADER_RESET)
 
 PROBLEM_PREFIX: Final = "https://api.x.com/2/problems/"
-PROBLEM_TYPES: Final = tuple(
-    PROBLEM_PREFIX + t
-    for t in (
-        "invalid-request",
-        "resource-not-found",
-        "not-authorized-for-resource",
-        "not-authorized-for-field",
-        "field-unauthorized",
-        "resource-unavailable",
-        "disallowed-resource",
-        "field-hydration-failure",
-        "internal-error",
-    )
-)
-"""[§4] RFC 7807 problem types; per-id failures arrive as these inside a 200."""
+"""[§4] RFC 7807 problem types (``invalid-request``, ``resource-not-found``, ``not-authorized-for-resource``...)
+follow this prefix; per-id failures arrive as these inside a 200."""
 
 TO_ENGAGEMENT_NAMES: Final = {"likes": "favorites", "follows": "user_follows"}
 """v2 metric names (from the spec's enum) that mean what an Engagement API name means, renamed on load so every

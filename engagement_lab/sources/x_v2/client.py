@@ -75,7 +75,7 @@ class AnalyticsClient(BaseClient):
                 c.consumer_key, c.consumer_secret, tokens.access_token, tokens.access_token_secret,
                 timestamp=self._timestamp(),
             )  # fmt: skip
-        raise ConfigError(f"account {account!r} has no user token for X API v2; run `engagement-lab auth v2`")
+        raise ConfigError(f"account {account!r} has no user token for X API v2; run `engagement-lab auth oauth2`")
 
     def send(self, request: Any, *, account: str, check: bool = False) -> RawResponse:
         """Send one analytics request; with ``check``, a non-200 answer raises its mapped error."""

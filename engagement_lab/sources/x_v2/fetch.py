@@ -16,16 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from ...api.archive import Archive
 from ...api.auth import Credentials
 from ...api.http import RawResponse
-from ...api.pacing import Clock, RateLimiter, RetryPolicy, SystemClock, WaitCallback
+from ...api.pacing import RateLimiter
 from ...api.result import FetchResult
-from ...api.runner import Item, Outcome, Runner, SummedWaits, check_fetch_options, drive
+from ...api.runner import FetchOptions, FetchSettings, Item, Outcome, Runner, SummedWaits, drive
 from ...errors import ConfigError
 from . import catalog as v2
 from .client import AnalyticsClient, TokenCallback
@@ -56,7 +54,7 @@ def _explain(status: int, body: Any, request: AnalyticsRequest, account: str) ->
         if not detail:
             detail = "; ".join(str(p.get("message", p)) for p in problems_of(body))
     hint = {
-        401: " Check the account's OAuth 2.0 token (`engagement-lab auth v2`) or OAuth 1.0a tokens.",
+        401: " Check the account's OAuth 2.0 token (`engagement-lab auth oauth2`) or OAuth 1.0a tokens.",
         403: " X API v2 analytics needs a user token (OAuth 2.0 or 1.0a), not the app-only bearer token.",
         400: " The request broke a rule the API enforces.",
     }.get(status, "")
@@ -136,7 +134,9 @@ def _route(
     routed: list[Item] = []
     for query in queries:
         for handle, ids in split_by_owner(query.validate(now=now).ids, credentials, owners).items():
-            share = replace(query, ids=ids) if isinstance(query, AnalyticsQuery) else replace(query, media_keys=ids)
+            share: Query = (
+                replace(query, tweet_ids=ids) if isinstance(query, AnalyticsQuery) else replace(query, media_keys=ids)
+            )
             routed += [Item(request, handle) for request in share.plan(now=now)]
     return routed
 
@@ -148,18 +148,9 @@ def fetch_analytics(
     out: str | Path,
     owners: Mapping[str, str] | None = None,
     base_url: str = v2.V2_BASE_URL,
-    concurrency: int = 4,
-    requests_per_window: int | None = None,
-    retry: RetryPolicy | None = None,
-    clock: Clock | None = None,
-    on_wait: WaitCallback | None = None,
     on_token_refresh: TokenCallback | None = None,
-    transport: httpx.BaseTransport | None = None,
-    now: datetime | None = None,
-    progress: bool = True,
-    timeout: float = 60.0,
-    unreachable_after: float = 20.0,
     rate_window_seconds: float = v2.RATE_WINDOW_SECONDS,
+    **options: Unpack[FetchOptions],
 ) -> FetchResult:
     """Fetch v2 post (or media) analytics into an archive directory: paced, retried, resumable.
 
@@ -167,52 +158,51 @@ def fetch_analytics(
     ----------
     queries : AnalyticsQuery, MediaAnalyticsQuery, or an iterable of them
     credentials : Credentials
-        Accounts with an OAuth 2.0 user token (``engagement-lab auth v2``) or OAuth 1.0a tokens.
+        Accounts with an OAuth 2.0 user token (``engagement-lab auth oauth2``) or OAuth 1.0a tokens.
     out : path
         The archive directory (the same format as the Engagement API's; both can share one).
     owners : mapping of id -> account handle, optional
         Which account reads each id; with one account, all of them.
-    requests_per_window : int, optional
-        Each user's budget before the API announces it (learned from ``x-rate-limit-*`` anyway).
-    rate_window_seconds : float
-        The budget window (900 s for the real API).
+    base_url : str
+        The API (the sandbox's URL for local work).
     on_token_refresh : callable, optional
         ``(handle, token)`` after an OAuth 2.0 token was refreshed: save it (the CLI rewrites the credentials
         file), since the old refresh token stops working.
-
-    The other parameters are those of :func:`engagement_lab.fetch`.
+    rate_window_seconds : float
+        The budget window (900 s for the real API).
+    **options
+        How the fetch runs, as for :func:`engagement_lab.fetch` (:class:`engagement_lab.api.runner.FetchOptions`);
+        ``requests_per_window`` is each user's budget per ``rate_window_seconds``.
     """
-    check_fetch_options(concurrency, unreachable_after, credentials, base_url)
-    clock = clock or SystemClock()
+    run = FetchSettings.of(options, credentials, base_url)
     started = time.perf_counter()
     with (
         Archive(Path(out)) as archive,
         AnalyticsClient(
             credentials,
             base_url=base_url,
-            transport=transport,
-            timeout=timeout,
+            transport=run.transport,
+            timeout=run.timeout,
             on_token_refresh=on_token_refresh,
-            oauth_clock=clock.time,  # OAuth 1.0a timestamps by the fetch's clock
+            oauth_clock=run.clock.time,  # OAuth 1.0a timestamps by the fetch's clock
         ) as client,
     ):
-        if now is None:
-            now = client.server_time()
+        now = run.now if run.now is not None else client.server_time()
         listed = [queries] if isinstance(queries, (AnalyticsQuery, MediaAnalyticsQuery)) else list(queries)
         items = _route(listed, credentials, owners or {}, now)
         limiters = {
             handle: RateLimiter(
                 header_names=v2.RATE_LIMIT_HEADERS,
-                clock=clock,
-                per_window=requests_per_window,
-                on_wait=on_wait,
+                clock=run.clock,
+                per_window=run.requests_per_window,
+                on_wait=run.on_wait,
                 window=rate_window_seconds,
             )
             for handle in {item.account for item in items}
         }
-        runner = Runner(client, archive, limiters.__getitem__, retry or RetryPolicy(), clock, AnalyticsJudge(),
-                        unreachable_after)  # fmt: skip
-        outcomes = drive(runner, items, concurrency, progress, "fetch v2")
+        judge = AnalyticsJudge()
+        runner = Runner(client, archive, limiters.__getitem__, run.retry, run.clock, judge, run.unreachable_after)
+        outcomes = drive(runner, items, run.concurrency, run.progress, "fetch v2")
     return FetchResult.collect(
         outcomes, archive=archive.root, planned=len(items), limiter=SummedWaits(list(limiters.values())),
         elapsed=time.perf_counter() - started, api="x-v2",

@@ -27,7 +27,7 @@ from ... import columns as C
 from ...errors import ResponseFormatError
 from ...load.frames import repeated
 from ...load.report import LoadReport
-from ..engagement.parse import SOURCED_SCHEMA
+from ...load.schema import SOURCED_SCHEMA
 from . import catalog as v2
 
 __all__ = ["parse_analytics"]
@@ -126,14 +126,6 @@ class _Rows:
             },
             schema=SOURCED_SCHEMA,
         )
-
-
-def is_analytics(payload: object) -> bool:
-    """Whether a decoded document is a v2 analytics answer (items with ``timestamped_metrics`` or a
-    ``media_key``), as opposed to a v2 tweet lookup."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-        return False
-    return any(isinstance(i, dict) and ("timestamped_metrics" in i or "media_key" in i) for i in payload["data"])
 
 
 def parse_analytics(payload: Any, *, granularity: str | None = None) -> tuple[pa.Table, LoadReport]:

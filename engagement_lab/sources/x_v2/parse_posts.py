@@ -19,9 +19,9 @@ import pyarrow as pa
 from ... import columns as C
 from ...errors import ResponseFormatError
 from ...load.report import LoadReport
-from ..engagement.parse import SOURCED_SCHEMA, sourced_table
+from ...load.schema import sourced_table
 
-__all__ = ["V2_METRIC_NAMES", "V2_SCHEMA", "observed_at", "parse_v2"]
+__all__ = ["V2_METRIC_NAMES", "observed_at", "parse_v2"]
 
 V2_METRIC_NAMES = {
     "retweet_count": "retweets",
@@ -46,7 +46,6 @@ playback quartiles have no Engagement API counterpart and keep a descriptive nam
 
 _SECTIONS = ("public_metrics", "non_public_metrics", "organic_metrics", "promoted_metrics")
 _USER_METRICS = frozenset({"followers_count", "following_count", "tweet_count", "listed_count"})
-V2_SCHEMA = SOURCED_SCHEMA
 
 
 def observed_at(document: object) -> datetime | None:

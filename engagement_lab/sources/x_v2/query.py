@@ -14,12 +14,13 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import InitVar, dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
-from ...errors import QueryError, did_you_mean
+from ...errors import did_you_mean
+from ...options import UNSET, renamed
 from ...timeutil import ceil_hour, floor_hour, format_time, parse_time
 from ..checks import check_ids, current_time, fail
 from . import catalog as v2
@@ -189,8 +190,9 @@ class AnalyticsQuery:
 
     Parameters
     ----------
-    ids : list of str
-        Post ids (strings; ints are accepted below 2**53; floats are refused).
+    tweet_ids : list of str
+        Post ids (strings; ints are accepted below 2**53; floats are refused). ``ids`` is the previous release's
+        name.
     start, end : datetime or ISO string
         The range (``end`` defaults to now); aligned to whole hours, outward.
     granularity : {"total", "hourly", "daily", "weekly"}
@@ -209,19 +211,20 @@ class AnalyticsQuery:
     [('2026-04-01T00:00:00Z', '2026-05-02T00:00:00Z'), ('2026-05-02T00:00:00Z', '2026-06-01T00:00:00Z')]
     """
 
-    ids: object
+    tweet_ids: object = None
     start: object = None
     end: object = None
     granularity: str = "total"
     fields: object = "all"
     max_window: timedelta = v2.MAX_WINDOW_CHOICE
+    ids: InitVar[object] = UNSET
+
+    def __post_init__(self, ids: object) -> None:
+        object.__setattr__(self, "tweet_ids", renamed("ids", ids, "tweet_ids", self.tweet_ids))
 
     def validate(self, *, now: datetime | None = None) -> AnalyticsRequest:
         """The whole query as one normalised request (any number of ids, any range), or a QueryError."""
-        try:
-            ids = check_ids(self.ids)
-        except QueryError as exc:
-            raise QueryError(str(exc).replace("tweet_ids", "ids"), rule=exc.rule) from None
+        ids = check_ids(self.tweet_ids)
         return _normalised("tweets", ids, self.start, self.end, self.granularity, self.fields, self.max_window, now)
 
     def plan(self, *, now: datetime | None = None) -> list[AnalyticsRequest]:

@@ -3,18 +3,14 @@ creation hour to now; see :mod:`engagement_lab.watch.readers`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-import httpx
-
-from ...api.auth import Credentials
-from ...api.pacing import Clock, RateLimiter
+from ...api.pacing import RateLimiter
 from ...errors import ConfigError
 from ...ids import SNOWFLAKE_MIN_ID, tweet_created_at
 from ...timeutil import ceil_hour, floor_hour
-from ...watch.readers import Read, answer_body, send_paced
+from ...watch.readers import Read, Watched, answer_body, send_paced
 from ..checks import check_ids
 from . import catalog as v2
 from .client import AnalyticsClient, TokenCallback, raise_for_status
@@ -42,18 +38,12 @@ class AnalyticsTotals:
 
     def __init__(
         self,
-        tweet_ids: Sequence[str],
-        metrics: Sequence[str],
+        watched: Watched,
         *,
-        credentials: Credentials,
-        owners: Mapping[str, str] | None,
-        base_url: str,
-        clock: Clock,
-        transport: httpx.BaseTransport | None,
         max_window: timedelta = v2.MAX_WINDOW_CHOICE,
         on_token_refresh: TokenCallback | None = None,
     ) -> None:
-        ids = check_ids(list(tweet_ids))
+        ids = check_ids(list(watched.tweet_ids))
         old = [i for i in ids if int(i) < SNOWFLAKE_MIN_ID]
         if old:
             raise ConfigError(
@@ -61,18 +51,18 @@ class AnalyticsTotals:
                 "X API v2 cannot be asked for their lifetime totals; watch them with the Engagement API "
                 "(api='engagement')"
             )
-        self.fields = tuple(dict.fromkeys(v2.FROM_ENGAGEMENT_NAMES.get(m, m) for m in metrics))
-        self.max_window, self.clock = max_window, clock
-        self.groups = split_by_owner(ids, credentials, owners or {})
+        self.fields = tuple(dict.fromkeys(v2.FROM_ENGAGEMENT_NAMES.get(m, m) for m in watched.metrics))
+        self.max_window, self.clock = max_window, watched.clock
+        self.groups = split_by_owner(ids, watched.credentials, watched.owners or {})
         self.limiters = {
-            handle: RateLimiter(header_names=v2.RATE_LIMIT_HEADERS, clock=clock, window=v2.RATE_WINDOW_SECONDS)
+            handle: RateLimiter(header_names=v2.RATE_LIMIT_HEADERS, clock=self.clock, window=v2.RATE_WINDOW_SECONDS)
             for handle in self.groups
         }
         for share in self.groups.values():  # plan once now, so a bad max_window is refused here, not at the first poll
             self._requests(share)
         self.client = AnalyticsClient(
-            credentials, base_url=base_url, transport=transport, on_token_refresh=on_token_refresh,
-            oauth_clock=clock.time,
+            watched.credentials, base_url=watched.base_url, transport=watched.transport,
+            on_token_refresh=on_token_refresh, oauth_clock=self.clock.time,
         )  # fmt: skip
 
     def _requests(self, ids: list[str]) -> list[list[AnalyticsRequest]]:
