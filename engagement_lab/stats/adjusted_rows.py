@@ -8,6 +8,7 @@ from typing import Any
 
 from ..metrics import Metric, Ratio
 from .adjusted import AdjustModel, fit_adjusted, mantel_haenszel, wald
+from .options import CompareOptions
 from .results import percent
 
 __all__ = ["adjusted_note", "adjusted_rows"]
@@ -24,7 +25,7 @@ def adjusted_rows(
     by: str,
     unadjusted: list[dict[str, Any]],
     covariates: Sequence[str],
-    options: dict[str, Any],
+    options: CompareOptions,
     *,
     model: AdjustModel,
     cluster: str | None,
@@ -34,7 +35,7 @@ def adjusted_rows(
     Group sizes and raw rates are kept from the unadjusted rows; the absolute columns are NaN (the model
     estimates ratios), the relative ones are the adjusted rate ratio minus one with its Wald interval.
     """
-    alpha, alternative = options["alpha"], options["alternative"]
+    alpha, alternative = options.alpha, options.alternative
     reference = unadjusted[0]["control"]
     fit = fit_adjusted(data, metric, by, covariates, reference=reference, model=model, cluster=cluster)
     errors = (

@@ -34,7 +34,18 @@ from .methods import (
     with_covariate,
 )
 from .multiple import Correction
-from .options import METHODS, Method, adjust_options, check_options, correct
+from .options import (
+    METHODS,
+    CompareOptions,
+    Family,
+    Method,
+    Pairs,
+    Scale,
+    adjust_options,
+    check_covariate,
+    check_options,
+    correct,
+)
 from .results import Comparison, ContrastRow, Summary, SummaryRow
 from .sufficient import GroupStats, group_stats, tweet_arrays
 
@@ -46,9 +57,6 @@ OBSERVATIONAL_NOTE = (
 )
 """The note every unadjusted comparison carries (a report of a randomised test leaves it out)."""
 
-Pairs = Literal["control", "all"]
-Scale = Literal["relative", "absolute"]
-Family = Literal["all", "metric"]
 THIN = 10
 
 
@@ -86,7 +94,7 @@ def _row(
     stats: dict[str, GroupStats],
     result: Contrast,
     method: str,
-    options: dict[str, Any],
+    options: CompareOptions,
 ) -> dict[str, Any]:
     c, t = pair
     notes = list(result.warnings)
@@ -110,8 +118,8 @@ def _row(
         "p_value_abs": result.p_value_abs,
         "p_value_rel": result.p_value_rel,
         "method": method,
-        "alpha": options["alpha"],
-        "alternative": options["alternative"],
+        "alpha": options.alpha,
+        "alternative": options.alternative,
         "deff": result.deff,
         "warnings": notes,
         "se": result.se,
@@ -125,19 +133,18 @@ def _one_metric(
     metric: Metric,
     by: str,
     control: str | None,
-    pair_mode: Pairs,
-    options: dict[str, Any],
+    options: CompareOptions,
 ) -> list[dict[str, Any]]:
-    method, alpha, alternative = options["method"], options["alpha"], options["alternative"]
+    method, alpha, alternative = options.method, options.alpha, options.alternative
     stats = group_stats(frame, metric, by)
-    pairs = _contrasts(list(stats), control, pair_mode, by)
+    pairs = _contrasts(list(stats), control, options.pairs, by)
     is_ratio = isinstance(metric, Ratio)
     if method == "auto":
         method = "delta" if is_ratio else "welch"
     per_tweet_methods = ("bootstrap", "permutation", "mann-whitney", "fisher", "barnard")
     arrays = tweet_arrays(frame, metric, by) if method in per_tweet_methods else {}
-    if options["covariate"]:
-        stats = covariate_adjusted(with_covariate(frame, metric, by, options["covariate"]))
+    if options.covariate:
+        stats = covariate_adjusted(with_covariate(frame, metric, by, options.covariate))
     binary = any(g.binary for g in stats.values())
     rows = []
     for c, t in pairs:
@@ -146,11 +153,11 @@ def _one_metric(
             stats[t],
             alpha=alpha,
             alternative=alternative,
-            relative_ci=options["relative_ci"],
-            ratio=is_ratio and not options["covariate"],
+            relative_ci=options.relative_ci,
+            ratio=is_ratio and not options.covariate,
         )
         row = _row(metric, by, (c, t), stats, result, method_label(method, is_ratio, binary, options), options)
-        choose_scale(row, options["scale"])
+        choose_scale(row, options.scale)
         apply_method(row, method, arrays, stats, (c, t), options)
         if not row["testable"] and binary and method in ("delta", "welch"):
             exact_fallback(row, stats[c], stats[t], alternative)
@@ -256,15 +263,12 @@ def compare(
     )
     columns = _columns(frame)
     _check_by(by, columns)
-    if covariate is not None and (not isinstance(covariate, str) or covariate not in columns):
-        hint = did_you_mean(str(covariate), columns)
-        raise StatsInputError(f"covariate={covariate!r} is not a column{hint}; columns: {columns[:15]}")
-    options["covariate"] = covariate
+    options = check_covariate(options, covariate, columns)
     adjusting = adjust_options(adjust_for, adjust_model, cluster, columns, by, options)
     metrics = _metrics(metric, columns)
     extra = [covariate] if covariate else []
     data, notes = checked_frame(frame, metrics, by, extra, [*adjusting, *([cluster] if cluster else [])])
-    per_metric = [_one_metric(data, m, by, control, options["pairs"], options) for m in metrics]
+    per_metric = [_one_metric(data, m, by, control, options) for m in metrics]
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     if adjusting:
@@ -275,22 +279,22 @@ def compare(
         ]
         correct(raw, options)
         unadjusted = Comparison(
-            tuple(ContrastRow(**r) for rows in raw for r in rows), options["correction"], options["alpha"]
+            tuple(ContrastRow(**r) for rows in raw for r in rows), options.correction, options.alpha
         )
         notes.append(adjusted_note(adjusting, adjust_model, cluster))
         correct(per_metric, options)
         flat = [row for rows in per_metric for row in rows]
         return Comparison(
-            tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
-            alternative=options["alternative"], scale=options["scale"], adjusted_for=tuple(adjusting),
+            tuple(ContrastRow(**row) for row in flat), options.correction, options.alpha, tuple(notes),
+            alternative=options.alternative, scale=options.scale, adjusted_for=tuple(adjusting),
             unadjusted=unadjusted,
         )  # fmt: skip
     correct(per_metric, options)
     flat = [row for rows in per_metric for row in rows]
     notes.append(OBSERVATIONAL_NOTE)
     return Comparison(
-        tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
-        alternative=options["alternative"], scale=options["scale"],
+        tuple(ContrastRow(**row) for row in flat), options.correction, options.alpha, tuple(notes),
+        alternative=options.alternative, scale=options.scale,
     )  # fmt: skip
 
 

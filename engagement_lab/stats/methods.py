@@ -14,6 +14,7 @@ from ..errors import StatsInputError
 from ..metrics import Mean, Metric
 from .classic import barnard_exact, fisher_exact, mann_whitney, proportions_ztest
 from .effects import Alternative
+from .options import CompareOptions
 from .resampling import bootstrap_test, permutation_test
 from .sufficient import GroupStats, tweet_arrays
 
@@ -80,7 +81,7 @@ def choose_scale(row: dict[str, Any], scale: str) -> None:
             row["warnings"].append(CANNOT_TEST_LIFT)
 
 
-def method_label(method: str, is_ratio: bool, binary: bool, options: dict[str, Any]) -> str:
+def method_label(method: str, is_ratio: bool, binary: bool, options: CompareOptions) -> str:
     base = {
         "delta": "delta method (Welch t)",
         "welch": "Welch t",
@@ -95,12 +96,12 @@ def method_label(method: str, is_ratio: bool, binary: bool, options: dict[str, A
         base = "Welch t"
     if binary and method in ("delta", "welch"):
         base += " on a proportion of tweets (binomial variance p(1-p))"
-    if options["covariate"]:
-        base += f" + CUPED on {options['covariate']}"
-    if options["relative_ci"] != "delta":
-        base += f"; {options['relative_ci']} lift interval"
-    if options["alternative"] != "two-sided":
-        base += f"; one-sided ({options['alternative']})"
+    if options.covariate:
+        base += f" + CUPED on {options.covariate}"
+    if options.relative_ci != "delta":
+        base += f"; {options.relative_ci} lift interval"
+    if options.alternative != "two-sided":
+        base += f"; one-sided ({options.alternative})"
     return base
 
 
@@ -110,31 +111,31 @@ def apply_method(
     arrays: dict[str, tuple[np.ndarray, np.ndarray]],
     stats: dict[str, GroupStats],
     pair: tuple[str, str],
-    options: dict[str, Any],
+    options: CompareOptions,
 ) -> None:
     """Replace the delta-method numbers with the chosen method's (p-values on the scale that method tests)."""
     c, t = pair
-    alternative = options["alternative"]
+    alternative = options.alternative
     if method in ("delta", "welch") or (not row["testable"] and method in ("bootstrap", "permutation", "naive-z")):
         return
     if method in ("bootstrap", "permutation"):
         statistics: tuple[Literal["diff", "lift"], ...] = ("diff",) if math.isnan(row["rel_lift"]) else ("diff", "lift")
         found = bootstrap_test(
-            arrays[c], arrays[t], statistics=statistics, n_resamples=options["n_resamples"], alpha=row["alpha"],
-            alternative=alternative, seed=options["seed"],
+            arrays[c], arrays[t], statistics=statistics, n_resamples=options.n_resamples, alpha=row["alpha"],
+            alternative=alternative, seed=options.seed,
         )  # fmt: skip
         row["abs_ci_low"], row["abs_ci_high"] = found["diff"].ci
         row["rel_ci_low"], row["rel_ci_high"] = found["lift"].ci if "lift" in found else (math.nan, math.nan)
         if method == "permutation":
             p = permutation_test(
-                arrays[c], arrays[t], n_resamples=options["n_resamples"], alternative=alternative,
-                seed=options["seed"],
+                arrays[c], arrays[t], n_resamples=options.n_resamples, alternative=alternative,
+                seed=options.seed,
             )  # fmt: skip
             row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
         else:
             row["p_value_abs"] = found["diff"].p_value
             row["p_value_rel"] = found["lift"].p_value if "lift" in found else math.nan
-            choose_scale(row, options["scale"])
+            choose_scale(row, options.scale)
     elif method == "mann-whitney":
         rate = {g: np.divide(m, d, out=np.full_like(m, np.nan), where=d > 0) for g, (m, d) in arrays.items()}
         x, y = rate[t][~np.isnan(rate[t])], rate[c][~np.isnan(rate[c])]
