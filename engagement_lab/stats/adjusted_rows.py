@@ -8,6 +8,7 @@ from typing import Any
 
 from ..metrics import Metric, Ratio
 from .adjusted import AdjustModel, fit_adjusted, mantel_haenszel, wald
+from .notes import Note, render
 from .options import CompareOptions
 from .results import percent
 
@@ -48,18 +49,21 @@ def adjusted_rows(
         control, treatment = raw["control"], raw["treatment"]
         log_ratio, se = fit.contrast(control, treatment)
         p, (low, high) = wald(log_ratio, se, alpha, alternative)
-        notes = [f"unadjusted: {percent(raw['rel_lift'])}"]
+        notes = [Note("unadjusted", f"unadjusted: {percent(raw['rel_lift'])}")]
         if isinstance(metric, Ratio):
             mh, used, share = mantel_haenszel(
                 fit.table, events=metric.numerator, exposure=metric.denominator, by=by,
                 control=control, treatment=treatment, strata=fit.strata,
             )  # fmt: skip
             if share >= MH_MIN_SHARE:
-                notes.append(f"Mantel-Haenszel cross-check: {percent(mh - 1)} over {used} strata")
+                notes.append(Note("cross_check", f"Mantel-Haenszel cross-check: {percent(mh - 1)} over {used} strata"))
             else:
                 notes.append(
-                    f"no Mantel-Haenszel cross-check: only {share:.0%} of these tweets share a stratum of "
-                    f"{', '.join(fit.strata) or 'covariates'} with the other group"
+                    Note(
+                        "cross_check",
+                        f"no Mantel-Haenszel cross-check: only {share:.0%} of these tweets share a stratum of "
+                        f"{', '.join(fit.strata) or 'covariates'} with the other group",
+                    )
                 )
         rows.append(
             {
@@ -76,7 +80,8 @@ def adjusted_rows(
                 "p_scale": "relative",
                 "method": label,
                 "deff": math.nan,
-                "warnings": "; ".join(notes),
+                "warnings": render(notes),
+                "notes": tuple(notes),
                 "se": math.nan,
                 "rel_se": math.exp(log_ratio) * se,  # delta method, for the Bayesian and sequential views
                 "testable": not math.isnan(p),

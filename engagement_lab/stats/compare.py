@@ -34,6 +34,7 @@ from .methods import (
     with_covariate,
 )
 from .multiple import Correction
+from .notes import Note, render
 from .options import (
     METHODS,
     CompareOptions,
@@ -97,9 +98,9 @@ def _row(
     options: CompareOptions,
 ) -> dict[str, Any]:
     c, t = pair
-    notes = list(result.warnings)
+    notes = list(result.notes)
     if result.testable and min(stats[c].n, stats[t].n) < THIN:
-        notes.append(f"fewer than {THIN} tweets in a group: treat the result as a rough indication")
+        notes.append(Note("thin", f"fewer than {THIN} tweets in a group: treat the result as a rough indication"))
     return {
         "metric": metric.label,
         "by": by,
@@ -121,7 +122,7 @@ def _row(
         "alpha": options.alpha,
         "alternative": options.alternative,
         "deff": result.deff,
-        "warnings": notes,
+        "notes": notes,
         "se": result.se,
         "rel_se": result.rel_se,
         "testable": result.testable,
@@ -161,7 +162,8 @@ def _one_metric(
         apply_method(row, method, arrays, stats, (c, t), options)
         if not row["testable"] and binary and method in ("delta", "welch"):
             exact_fallback(row, stats[c], stats[t], alternative)
-        row["warnings"] = "; ".join(row["warnings"])
+        row["notes"] = tuple(row["notes"])
+        row["warnings"] = render(row["notes"])
         rows.append(row)
     return rows
 

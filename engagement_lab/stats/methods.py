@@ -14,6 +14,7 @@ from ..errors import StatsInputError
 from ..metrics import Mean, Metric
 from .classic import barnard_exact, fisher_exact, mann_whitney, proportions_ztest
 from .effects import Alternative
+from .notes import UNTESTABLE, Note
 from .options import CompareOptions
 from .resampling import bootstrap_test, permutation_test
 from .sufficient import GroupStats, tweet_arrays
@@ -63,11 +64,16 @@ def exact_fallback(row: dict[str, Any], control: GroupStats, treatment: GroupSta
     p = fisher_exact(table, alternative=alternative).p_value
     row.update(p_value_abs=p, p_value=p, p_scale="exact", testable=True)
     row["method"] += "; Fisher exact (an arm has no variation)"
-    row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
-    row["warnings"].append("an arm has no variation, so the p-value is Fisher's exact test on tweets with/without")
+    row["notes"] = [n for n in row["notes"] if n.code != UNTESTABLE]
+    row["notes"].append(FISHER_FALLBACK)
 
 
-CANNOT_TEST_LIFT = "the verdict uses the absolute difference because the relative lift cannot be tested"
+CANNOT_TEST_LIFT = Note(
+    "absolute_scale", "the verdict uses the absolute difference because the relative lift cannot be tested"
+)
+FISHER_FALLBACK = Note(
+    "exact_fallback", "an arm has no variation, so the p-value is Fisher's exact test on tweets with/without"
+)
 
 
 def choose_scale(row: dict[str, Any], scale: str) -> None:
@@ -77,8 +83,8 @@ def choose_scale(row: dict[str, Any], scale: str) -> None:
     row["p_value"] = p_rel if scale == "relative" else p_abs
     if scale == "relative" and math.isnan(p_rel) and not math.isnan(p_abs):
         row["p_scale"], row["p_value"] = "absolute", p_abs
-        if CANNOT_TEST_LIFT not in row["warnings"]:
-            row["warnings"].append(CANNOT_TEST_LIFT)
+        if CANNOT_TEST_LIFT not in row["notes"]:
+            row["notes"].append(CANNOT_TEST_LIFT)
 
 
 def method_label(method: str, is_ratio: bool, binary: bool, options: CompareOptions) -> str:
@@ -141,18 +147,22 @@ def apply_method(
         x, y = rate[t][~np.isnan(rate[t])], rate[c][~np.isnan(rate[c])]
         p = mann_whitney(x, y, alternative=alternative).p_value if min(len(x), len(y)) else math.nan
         row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="rank", testable=not math.isnan(p))
-        row["warnings"].append("per-tweet rates, unweighted: a different estimand from the ratio of sums")
+        row["notes"].append(
+            Note("estimand", "per-tweet rates, unweighted: a different estimand from the ratio of sums")
+        )
     elif method in ("fisher", "barnard"):
         table = [binary_counts(arrays[t][0]), binary_counts(arrays[c][0])]
         exact = fisher_exact if method == "fisher" else barnard_exact
         p = exact(table, alternative=alternative).p_value
         row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="exact", testable=True)
-        row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
+        row["notes"] = [n for n in row["notes"] if n.code != UNTESTABLE]
     elif method == "naive-z":
         p, (row["abs_ci_low"], row["abs_ci_high"]) = naive_z(stats[c], stats[t], row["alpha"], alternative)
         row.update(p_value_abs=p, p_value_rel=math.nan, p_value=p, p_scale="absolute")
         row["rel_ci_low"] = row["rel_ci_high"] = math.nan
-        row["warnings"].append("treats impressions as independent; overstates significance by about the design effect")
+        row["notes"].append(
+            Note("naive", "treats impressions as independent; overstates significance by about the design effect")
+        )
 
 
 def binary_counts(values: np.ndarray) -> list[int]:

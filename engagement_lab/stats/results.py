@@ -13,6 +13,7 @@ import polars as pl
 from .. import columns as C
 from ..errors import check_choice
 from .effects import bayesian_lift, check_alternative, confidence_sequence
+from .notes import UNTESTABLE, Note
 from .wording import correction_name, format_value, headline
 
 __all__ = ["Comparison", "ContrastRow", "Summary", "SummaryRow", "percent"]
@@ -79,6 +80,13 @@ class ContrastRow:
     rel_se: float = field(default=math.nan, repr=False)
     alternative: str = field(default="two-sided", repr=False)
     testable: bool = field(default=True, repr=False)
+    notes: tuple[Note, ...] = field(default=(), repr=False)
+    """The warnings as typed notes (``warnings`` is their text, ``"; "`` between them)."""
+
+    @property
+    def reasons(self) -> tuple[Note, ...]:
+        """Why no test was possible: the notes coded ``"untestable"`` (empty when a test was made)."""
+        return tuple(note for note in self.notes if note.code == UNTESTABLE)
 
     def _interval(self) -> str:
         if self.p_scale == "absolute" or not math.isfinite(self.rel_lift):
@@ -94,8 +102,7 @@ class ContrastRow:
         label = {"none": "unadjusted", "fdr_bh": "BH", "fdr_by": "BY"}.get(correction, correction.capitalize())
         sided = "" if self.alternative == "two-sided" else ", one-sided"
         if not self.testable or not math.isfinite(self.p_adjusted):
-            reasons = [w.removeprefix("cannot test: ") for w in self.warnings.split("; ") if w.startswith("cannot")]
-            why = "; ".join(reasons) or "no valid test for these data"
+            why = "; ".join(note.text for note in self.reasons) or "no valid test for these data"
             return f"cannot tell on {self.metric}: {self.treatment} vs {self.control}: {why}"
         tail = f"{_p(self.p_adjusted)} ({label}{sided})"
         interval = self._interval()

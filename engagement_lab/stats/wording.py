@@ -76,8 +76,7 @@ def headline(row: Any, *, correction: str, n_contrasts: int) -> str:
     title, noun = plain_name(row.metric)
     subject = group_name(row.by, row.treatment)
     if not row.testable or not math.isfinite(row.p_adjusted):
-        reasons = [w.removeprefix("cannot test: ") for w in row.warnings.split("; ") if w.startswith("cannot")]
-        why = "; ".join(reasons) or "no valid test for these data"
+        why = "; ".join(note.text for note in row.reasons) or "no valid test for these data"
         return f"We can't tell whether {subject} differs from {row.control} on {noun}: {why}."
     level = f"{(1 - row.alpha) * 100:.4g}%"
     if row.p_scale == "absolute" or not math.isfinite(row.rel_lift):
