@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from ..errors import StatsInputError, check_choice, did_you_mean
 from .effects import RELATIVE_CIS, Alternative, RelativeCI, check_alternative
 from .multiple import CORRECTIONS, Correction, adjust_pvalues
+from .results import ContrastRow
 
 __all__ = [
     "METHODS",
@@ -90,12 +91,15 @@ def check_covariate(options: CompareOptions, covariate: object, columns: list[st
     return replace(options, covariate=covariate)
 
 
-def correct(per_metric: list[list[dict[str, Any]]], options: CompareOptions) -> None:
-    """Multiple-testing adjustment over the chosen family (every contrast, or each metric's)."""
+def correct(per_metric: list[list[ContrastRow]], options: CompareOptions) -> tuple[ContrastRow, ...]:
+    """The rows, in order, each with its ``p_adjusted``: the multiple-testing adjustment over the chosen family
+    (every contrast, or each metric's)."""
     families = per_metric if options.family == "metric" else [[row for rows in per_metric for row in rows]]
-    for rows in families:
-        for row, p in zip(rows, adjust_pvalues([r["p_value"] for r in rows], options.correction), strict=True):
-            row["p_adjusted"] = float(p)
+    return tuple(
+        replace(row, p_adjusted=float(p))
+        for rows in families
+        for row, p in zip(rows, adjust_pvalues([r.p_value for r in rows], options.correction), strict=True)
+    )
 
 
 def adjust_options(
