@@ -207,7 +207,9 @@ def compare(
     relative_ci : {"delta", "log", "fieller"}
         How the relative-lift interval (and its test) is built.
     covariate : str, optional
-        A pre-period column for CUPED regression adjustment (e.g. the account's previous engagement rate).
+        A pre-period column for CUPED regression adjustment (e.g. the account's previous engagement rate): it
+        narrows the intervals of a randomised test and leaves the estimand alone. A different idea from
+        ``adjust_for`` (confounders held fixed when groups were not randomised), hence a different word.
     adjust_for : list of str, optional
         Confounders to hold fixed when groups were not randomised (``["account", "hour_of_day", "weekday"]``):
         rate ratios from a Poisson GLM of the numerator counts with a log-denominator offset and robust

@@ -42,6 +42,15 @@ RELATIVE_CIS: tuple[RelativeCI, ...] = ("delta", "log", "fieller")
 NAN = math.nan
 _FLAT = 1e-9
 """An arm whose per-tweet spread is below this fraction of its typical value has (numerically) no variance."""
+ZERO_CONTROL = Note(
+    "zero_control", "the control value is 0, so a relative lift is undefined; judge the absolute difference"
+)
+LOG_NEEDS_POSITIVE = Note("interval", "log-ratio interval needs positive rates in both groups")
+FIELLER_UNBOUNDED = Note(
+    "interval",
+    "Fieller interval is unbounded: the control rate is not clearly different from zero, so the relative lift "
+    "cannot be tested; judge the absolute difference",
+)
 
 
 def check_alternative(alternative: object) -> Alternative:
@@ -79,22 +88,11 @@ class Contrast:
         """A contrast no test can be made of: the two values and their gaps, NaN for every statistic, and the
         reasons as ``"untestable"`` notes."""
         return cls(
-            control_value=control_value,
-            treatment_value=treatment_value,
-            abs_diff=treatment_value - control_value,
-            se=NAN,
-            df=NAN,
-            statistic=NAN,
-            p_value_abs=NAN,
-            abs_ci=(NAN, NAN),
-            rel_lift=treatment_value / control_value - 1 if control_value else NAN,
-            rel_se=NAN,
-            rel_ci=(NAN, NAN),
-            p_value_rel=NAN,
-            deff=NAN,
-            notes=tuple(untestable(r) for r in reasons),
-            testable=False,
-        )
+            control_value=control_value, treatment_value=treatment_value, abs_diff=treatment_value - control_value,
+            se=NAN, df=NAN, statistic=NAN, p_value_abs=NAN, abs_ci=(NAN, NAN),
+            rel_lift=treatment_value / control_value - 1 if control_value else NAN, rel_se=NAN, rel_ci=(NAN, NAN),
+            p_value_rel=NAN, deff=NAN, notes=tuple(untestable(r) for r in reasons), testable=False,
+        )  # fmt: skip
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -224,24 +222,12 @@ def contrast(
         p_rel = NAN if unbounded else p_from_t(statistic, df, alternative)
     else:
         lift, rel_se, rel_ci, statistic, p_rel = NAN, NAN, (NAN, NAN), NAN, NAN
-        undefined = "the control value is 0, so a relative lift is undefined; judge the absolute difference"
-        notes.append(Note("zero_control", undefined))
+        notes.append(ZERO_CONTROL)
     return Contrast(
-        control_value=r_c,
-        treatment_value=r_t,
-        abs_diff=diff,
-        se=se,
-        df=df,
-        statistic=t,
-        p_value_abs=p_abs,
-        abs_ci=abs_ci,
-        rel_lift=lift,
-        rel_se=rel_se,
-        rel_ci=rel_ci,
-        p_value_rel=p_rel,
-        deff=design_effect(control, treatment, variance) if ratio else NAN,
-        notes=tuple(notes),
-    )
+        control_value=r_c, treatment_value=r_t, abs_diff=diff, se=se, df=df, statistic=t, p_value_abs=p_abs,
+        abs_ci=abs_ci, rel_lift=lift, rel_se=rel_se, rel_ci=rel_ci, p_value_rel=p_rel,
+        deff=design_effect(control, treatment, variance) if ratio else NAN, notes=tuple(notes),
+    )  # fmt: skip
 
 
 def _scaled_statistic(
@@ -274,20 +260,14 @@ def _relative_interval(
         return _interval(lift, quantile * rel_se, alternative)
     if method == "log":
         if r_t <= 0 or r_c <= 0:
-            notes.append(Note("interval", "log-ratio interval needs positive rates in both groups"))
+            notes.append(LOG_NEEDS_POSITIVE)
             return NAN, NAN
         log_se = math.sqrt(v_t / r_t**2 + v_c / r_c**2)
         low, high = _interval(math.log(r_t / r_c), quantile * log_se, alternative)
         return math.exp(low) - 1, math.exp(high) - 1
     bounds = _fieller(r_t, r_c, v_t, v_c, quantile * quantile)
     if bounds is None:
-        notes.append(
-            Note(
-                "interval",
-                "Fieller interval is unbounded: the control rate is not clearly different from zero, so the "
-                "relative lift cannot be tested; judge the absolute difference",
-            )
-        )
+        notes.append(FIELLER_UNBOUNDED)
         return -math.inf, math.inf
     if alternative == "greater":
         return bounds[0], math.inf
