@@ -22,6 +22,7 @@ from .classic import (
 from .compare import compare, omnibus, summarize
 from .effects import bayesian_lift, confidence_sequence, contrast, design_effect
 from .multiple import adjust_pvalues
+from .notes import Note
 from .planning import (
     mde,
     power_curve,
@@ -42,6 +43,7 @@ __all__ = [
     "BootstrapTest",
     "Comparison",
     "GroupStats",
+    "Note",
     "Summary",
     "TestResult",
     "adjust_pvalues",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..metrics import Metric, Ratio
-from .adjusted import AdjustModel, fit_adjusted, mantel_haenszel, wald
-from .results import percent
+from .adjusted import AdjustedFit, AdjustModel, fit_adjusted, mantel_haenszel, wald
+from .notes import Note, render
+from .options import CompareOptions
+from .results import ContrastRow, percent
 
 __all__ = ["adjusted_note", "adjusted_rows"]
 
@@ -22,20 +25,20 @@ def adjusted_rows(
     data: Any,
     metric: Metric,
     by: str,
-    unadjusted: list[dict[str, Any]],
+    unadjusted: list[ContrastRow],
     covariates: Sequence[str],
-    options: dict[str, Any],
+    options: CompareOptions,
     *,
     model: AdjustModel,
     cluster: str | None,
-) -> list[dict[str, Any]]:
+) -> list[ContrastRow]:
     """One adjusted row per unadjusted one (same pairs): rate ratio holding ``covariates`` fixed.
 
     Group sizes and raw rates are kept from the unadjusted rows; the absolute columns are NaN (the model
     estimates ratios), the relative ones are the adjusted rate ratio minus one with its Wald interval.
     """
-    alpha, alternative = options["alpha"], options["alternative"]
-    reference = unadjusted[0]["control"]
+    alpha, alternative = options.alpha, options.alternative
+    reference = unadjusted[0].control
     fit = fit_adjusted(data, metric, by, covariates, reference=reference, model=model, cluster=cluster)
     errors = (
         f"errors clustered on {cluster}" if cluster else f"robust ({'HC3' if model == 'poisson' else 'HC1'}) errors"
@@ -44,44 +47,39 @@ def adjusted_rows(
     label += f"; adjusted for {', '.join(covariates)}"
     rows = []
     for raw in unadjusted:
-        control, treatment = raw["control"], raw["treatment"]
-        log_ratio, se = fit.contrast(control, treatment)
+        log_ratio, se = fit.contrast(raw.control, raw.treatment)
         p, (low, high) = wald(log_ratio, se, alpha, alternative)
-        notes = [f"unadjusted: {percent(raw['rel_lift'])}"]
-        if isinstance(metric, Ratio):
-            mh, used, share = mantel_haenszel(
-                fit.table, events=metric.numerator, exposure=metric.denominator, by=by,
-                control=control, treatment=treatment, strata=fit.strata,
-            )  # fmt: skip
-            if share >= MH_MIN_SHARE:
-                notes.append(f"Mantel-Haenszel cross-check: {percent(mh - 1)} over {used} strata")
-            else:
-                notes.append(
-                    f"no Mantel-Haenszel cross-check: only {share:.0%} of these tweets share a stratum of "
-                    f"{', '.join(fit.strata) or 'covariates'} with the other group"
-                )
+        notes = (Note("unadjusted", f"unadjusted: {percent(raw.rel_lift)}"), *_cross_check(fit, metric, by, raw))
         rows.append(
-            {
-                **raw,
-                "abs_diff": math.nan,
-                "abs_ci_low": math.nan,
-                "abs_ci_high": math.nan,
-                "rel_lift": math.expm1(log_ratio),
-                "rel_ci_low": low,
-                "rel_ci_high": high,
-                "p_value_abs": math.nan,
-                "p_value_rel": p,
-                "p_value": p,
-                "p_scale": "relative",
-                "method": label,
-                "deff": math.nan,
-                "warnings": "; ".join(notes),
-                "se": math.nan,
-                "rel_se": math.exp(log_ratio) * se,  # delta method, for the Bayesian and sequential views
-                "testable": not math.isnan(p),
-            }
-        )
+            replace(
+                raw, abs_diff=math.nan, abs_ci_low=math.nan, abs_ci_high=math.nan, rel_lift=math.expm1(log_ratio),
+                rel_ci_low=low, rel_ci_high=high, p_value_abs=math.nan, p_value_rel=p, p_value=p,
+                p_scale="relative", method=label, deff=math.nan, warnings=render(notes), notes=notes, se=math.nan,
+                rel_se=math.exp(log_ratio) * se,  # delta method, for the Bayesian and sequential views
+                testable=not math.isnan(p),
+            )
+        )  # fmt: skip
     return rows
+
+
+def _cross_check(fit: AdjustedFit, metric: Metric, by: str, raw: ContrastRow) -> tuple[Note, ...]:
+    """The Mantel-Haenszel estimate of a rate ratio beside the model's, when enough tweets share strata."""
+    if not isinstance(metric, Ratio):
+        return ()
+    mh, used, share = mantel_haenszel(
+        fit.table, events=metric.numerator, exposure=metric.denominator, by=by,
+        control=raw.control, treatment=raw.treatment, strata=fit.strata,
+    )  # fmt: skip
+    if share >= MH_MIN_SHARE:
+        return (Note("cross_check", f"Mantel-Haenszel cross-check: {percent(mh - 1)} over {used} strata"),)
+    strata = ", ".join(fit.strata) or "covariates"
+    return (
+        Note(
+            "cross_check",
+            f"no Mantel-Haenszel cross-check: only {share:.0%} of these tweets share a stratum of {strata} with the "
+            "other group",
+        ),
+    )
 
 
 def adjusted_note(covariates: Sequence[str], model: str, cluster: str | None) -> str:

@@ -25,16 +25,29 @@ from .classic import (
 from .effects import Alternative, Contrast, RelativeCI, contrast
 from .inputs import checked_frame
 from .methods import (
-    apply_method,
+    Tested,
     binary_counts,
-    choose_scale,
+    by_delta,
     covariate_adjusted,
     exact_fallback,
     method_label,
+    run_method,
     with_covariate,
 )
 from .multiple import Correction
-from .options import METHODS, Method, adjust_options, check_options, correct
+from .notes import Note, render
+from .options import (
+    METHODS,
+    CompareOptions,
+    Family,
+    Method,
+    Pairs,
+    Scale,
+    adjust_options,
+    check_covariate,
+    check_options,
+    correct,
+)
 from .results import Comparison, ContrastRow, Summary, SummaryRow
 from .sufficient import GroupStats, group_stats, tweet_arrays
 
@@ -46,9 +59,6 @@ OBSERVATIONAL_NOTE = (
 )
 """The note every unadjusted comparison carries (a report of a randomised test leaves it out)."""
 
-Pairs = Literal["control", "all"]
-Scale = Literal["relative", "absolute"]
-Family = Literal["all", "metric"]
 THIN = 10
 
 
@@ -79,83 +89,58 @@ def _contrasts(groups: list[str], control: str | None, pairs: Pairs, by: str) ->
     return [(reference, g) for g in groups if g != reference]
 
 
+def _thin(result: Contrast, control: GroupStats, treatment: GroupStats) -> tuple[Note, ...]:
+    if result.testable and min(control.n, treatment.n) < THIN:
+        return (Note("thin", f"fewer than {THIN} tweets in a group: treat the result as a rough indication"),)
+    return ()
+
+
 def _row(
     metric: Metric,
     by: str,
     pair: tuple[str, str],
     stats: dict[str, GroupStats],
     result: Contrast,
-    method: str,
-    options: dict[str, Any],
-) -> dict[str, Any]:
+    tested: Tested,
+    options: CompareOptions,
+) -> ContrastRow:
+    """One comparison row, its ``p_adjusted`` still to come from the multiple-testing step (:func:`correct`)."""
     c, t = pair
-    notes = list(result.warnings)
-    if result.testable and min(stats[c].n, stats[t].n) < THIN:
-        notes.append(f"fewer than {THIN} tweets in a group: treat the result as a rough indication")
-    return {
-        "metric": metric.label,
-        "by": by,
-        "control": c,
-        "treatment": t,
-        "n_control": stats[c].n,
-        "n_treatment": stats[t].n,
-        "control_value": result.control_value,
-        "treatment_value": result.treatment_value,
-        "abs_diff": result.abs_diff,
-        "abs_ci_low": result.abs_ci[0],
-        "abs_ci_high": result.abs_ci[1],
-        "rel_lift": result.rel_lift,
-        "rel_ci_low": result.rel_ci[0],
-        "rel_ci_high": result.rel_ci[1],
-        "p_value_abs": result.p_value_abs,
-        "p_value_rel": result.p_value_rel,
-        "method": method,
-        "alpha": options["alpha"],
-        "alternative": options["alternative"],
-        "deff": result.deff,
-        "warnings": notes,
-        "se": result.se,
-        "rel_se": result.rel_se,
-        "testable": result.testable,
-    }
+    return ContrastRow(
+        metric=metric.label, by=by, control=c, treatment=t, n_control=stats[c].n, n_treatment=stats[t].n,
+        control_value=result.control_value, treatment_value=result.treatment_value, abs_diff=result.abs_diff,
+        abs_ci_low=tested.abs_ci[0], abs_ci_high=tested.abs_ci[1], rel_lift=result.rel_lift,
+        rel_ci_low=tested.rel_ci[0], rel_ci_high=tested.rel_ci[1], p_value_abs=tested.p_value_abs,
+        p_value_rel=tested.p_value_rel, p_value=tested.p_value, p_adjusted=math.nan, p_scale=tested.p_scale,
+        method=tested.method, alpha=options.alpha, deff=result.deff, warnings=render(tested.notes), se=result.se,
+        rel_se=result.rel_se, alternative=options.alternative, testable=tested.testable, notes=tested.notes,
+    )  # fmt: skip
 
 
-def _one_metric(
-    frame: Any,
-    metric: Metric,
-    by: str,
-    control: str | None,
-    pair_mode: Pairs,
-    options: dict[str, Any],
-) -> list[dict[str, Any]]:
-    method, alpha, alternative = options["method"], options["alpha"], options["alternative"]
+def _one_metric(frame: Any, metric: Metric, by: str, control: str | None, options: CompareOptions) -> list[ContrastRow]:
+    method = options.method
     stats = group_stats(frame, metric, by)
-    pairs = _contrasts(list(stats), control, pair_mode, by)
+    pairs = _contrasts(list(stats), control, options.pairs, by)
     is_ratio = isinstance(metric, Ratio)
     if method == "auto":
         method = "delta" if is_ratio else "welch"
     per_tweet_methods = ("bootstrap", "permutation", "mann-whitney", "fisher", "barnard")
     arrays = tweet_arrays(frame, metric, by) if method in per_tweet_methods else {}
-    if options["covariate"]:
-        stats = covariate_adjusted(with_covariate(frame, metric, by, options["covariate"]))
+    if options.covariate:
+        stats = covariate_adjusted(with_covariate(frame, metric, by, options.covariate))
     binary = any(g.binary for g in stats.values())
+    label = method_label(method, is_ratio, binary, options)
     rows = []
     for c, t in pairs:
         result = contrast(
-            stats[c],
-            stats[t],
-            alpha=alpha,
-            alternative=alternative,
-            relative_ci=options["relative_ci"],
-            ratio=is_ratio and not options["covariate"],
-        )
-        row = _row(metric, by, (c, t), stats, result, method_label(method, is_ratio, binary, options), options)
-        choose_scale(row, options["scale"])
-        apply_method(row, method, arrays, stats, (c, t), options)
-        if not row["testable"] and binary and method in ("delta", "welch"):
-            exact_fallback(row, stats[c], stats[t], alternative)
-        row["warnings"] = "; ".join(row["warnings"])
-        rows.append(row)
+            stats[c], stats[t], alpha=options.alpha, alternative=options.alternative,
+            relative_ci=options.relative_ci, ratio=is_ratio and not options.covariate,
+        )  # fmt: skip
+        tested = by_delta(result, label, (*result.notes, *_thin(result, stats[c], stats[t])), options.scale)
+        tested = run_method(tested, method, result.rel_lift, arrays, stats, (c, t), options)
+        if not tested.testable and binary and method in ("delta", "welch"):
+            tested = exact_fallback(tested, stats[c], stats[t], options.alternative)
+        rows.append(_row(metric, by, (c, t), stats, result, tested, options))
     return rows
 
 
@@ -222,7 +207,9 @@ def compare(
     relative_ci : {"delta", "log", "fieller"}
         How the relative-lift interval (and its test) is built.
     covariate : str, optional
-        A pre-period column for CUPED regression adjustment (e.g. the account's previous engagement rate).
+        A pre-period column for CUPED regression adjustment (e.g. the account's previous engagement rate): it
+        narrows the intervals of a randomised test and leaves the estimand alone. A different idea from
+        ``adjust_for`` (confounders held fixed when groups were not randomised), hence a different word.
     adjust_for : list of str, optional
         Confounders to hold fixed when groups were not randomised (``["account", "hour_of_day", "weekday"]``):
         rate ratios from a Poisson GLM of the numerator counts with a log-denominator offset and robust
@@ -256,41 +243,44 @@ def compare(
     )
     columns = _columns(frame)
     _check_by(by, columns)
-    if covariate is not None and (not isinstance(covariate, str) or covariate not in columns):
-        hint = did_you_mean(str(covariate), columns)
-        raise StatsInputError(f"covariate={covariate!r} is not a column{hint}; columns: {columns[:15]}")
-    options["covariate"] = covariate
+    options = check_covariate(options, covariate, columns)
     adjusting = adjust_options(adjust_for, adjust_model, cluster, columns, by, options)
     metrics = _metrics(metric, columns)
     extra = [covariate] if covariate else []
     data, notes = checked_frame(frame, metrics, by, extra, [*adjusting, *([cluster] if cluster else [])])
-    per_metric = [_one_metric(data, m, by, control, options["pairs"], options) for m in metrics]
+    per_metric = [_one_metric(data, m, by, control, options) for m in metrics]
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     if adjusting:
-        raw = per_metric
-        per_metric = [
-            adjusted_rows(data, m, by, rows, adjusting, options, model=adjust_model, cluster=cluster)
-            for m, rows in zip(metrics, raw, strict=True)
-        ]
-        correct(raw, options)
-        unadjusted = Comparison(
-            tuple(ContrastRow(**r) for rows in raw for r in rows), options["correction"], options["alpha"]
-        )
-        notes.append(adjusted_note(adjusting, adjust_model, cluster))
-        correct(per_metric, options)
-        flat = [row for rows in per_metric for row in rows]
-        return Comparison(
-            tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
-            alternative=options["alternative"], scale=options["scale"], adjusted_for=tuple(adjusting),
-            unadjusted=unadjusted,
-        )  # fmt: skip
-    correct(per_metric, options)
-    flat = [row for rows in per_metric for row in rows]
-    notes.append(OBSERVATIONAL_NOTE)
+        return _adjusted(data, metrics, by, per_metric, adjusting, options, notes, model=adjust_model, cluster=cluster)
     return Comparison(
-        tuple(ContrastRow(**row) for row in flat), options["correction"], options["alpha"], tuple(notes),
-        alternative=options["alternative"], scale=options["scale"],
+        correct(per_metric, options), options.correction, options.alpha, (*notes, OBSERVATIONAL_NOTE),
+        alternative=options.alternative, scale=options.scale,
+    )  # fmt: skip
+
+
+def _adjusted(
+    data: Any,
+    metrics: list[Metric],
+    by: str,
+    raw: list[list[ContrastRow]],
+    adjusting: list[str],
+    options: CompareOptions,
+    notes: list[str],
+    *,
+    model: AdjustModel,
+    cluster: str | None,
+) -> Comparison:
+    """The comparison holding ``adjusting`` fixed, with the unadjusted one (``raw``) kept beside it."""
+    per_metric = [
+        adjusted_rows(data, m, by, rows, adjusting, options, model=model, cluster=cluster)
+        for m, rows in zip(metrics, raw, strict=True)
+    ]
+    unadjusted = Comparison(correct(raw, options), options.correction, options.alpha)
+    return Comparison(
+        correct(per_metric, options), options.correction, options.alpha,
+        (*notes, adjusted_note(adjusting, model, cluster)), alternative=options.alternative, scale=options.scale,
+        adjusted_for=tuple(adjusting), unadjusted=unadjusted,
     )  # fmt: skip
 
 

@@ -8,7 +8,8 @@ Formulas: ``shared/spec/stats-methods.md`` §b1, b2, b5, b6. Degenerate inputs g
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
@@ -17,6 +18,7 @@ from scipy import stats as sps
 from scipy.optimize import brentq, minimize_scalar
 
 from ..errors import StatsInputError, check_choice
+from .notes import Note, untestable
 from .sufficient import GroupStats
 
 __all__ = [
@@ -40,6 +42,15 @@ RELATIVE_CIS: tuple[RelativeCI, ...] = ("delta", "log", "fieller")
 NAN = math.nan
 _FLAT = 1e-9
 """An arm whose per-tweet spread is below this fraction of its typical value has (numerically) no variance."""
+ZERO_CONTROL = Note(
+    "zero_control", "the control value is 0, so a relative lift is undefined; judge the absolute difference"
+)
+LOG_NEEDS_POSITIVE = Note("interval", "log-ratio interval needs positive rates in both groups")
+FIELLER_UNBOUNDED = Note(
+    "interval",
+    "Fieller interval is unbounded: the control rate is not clearly different from zero, so the relative lift "
+    "cannot be tested; judge the absolute difference",
+)
 
 
 def check_alternative(alternative: object) -> Alternative:
@@ -67,9 +78,26 @@ class Contrast:
     rel_ci: tuple[float, float]
     p_value_rel: float
     deff: float
-    warnings: tuple[str, ...] = field(default=())
+    notes: tuple[Note, ...] = ()
+    """What the numbers need said beside them (``warnings`` has them as text)."""
     testable: bool = True
     """False when the data cannot support any test (an arm with fewer than 2 tweets or no variance)."""
+
+    @classmethod
+    def untestable(cls, control_value: float, treatment_value: float, reasons: Sequence[str]) -> Contrast:
+        """A contrast no test can be made of: the two values and their gaps, NaN for every statistic, and the
+        reasons as ``"untestable"`` notes."""
+        return cls(
+            control_value=control_value, treatment_value=treatment_value, abs_diff=treatment_value - control_value,
+            se=NAN, df=NAN, statistic=NAN, p_value_abs=NAN, abs_ci=(NAN, NAN),
+            rel_lift=treatment_value / control_value - 1 if control_value else NAN, rel_se=NAN, rel_ci=(NAN, NAN),
+            p_value_rel=NAN, deff=NAN, notes=tuple(untestable(r) for r in reasons), testable=False,
+        )  # fmt: skip
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The notes as text (``"cannot test: ..."`` for each reason no test was possible)."""
+        return tuple(str(note) for note in self.notes)
 
 
 def _welch_df(v_t: float, v_c: float, n_t: int, n_c: int) -> float:
@@ -83,8 +111,7 @@ def p_from_t(t: float, df: float, alternative: Alternative) -> float:
         return NAN
 
     def sf(x: float) -> float:
-        # scipy.special's functions are what sps.t.sf / sps.norm.sf evaluate, without ~50 µs of argument
-        # handling per call (a 28-pair comparison makes ~90 such calls)
+        # scipy.special's functions are what sps.t.sf / sps.norm.sf evaluate, without their argument handling
         return float(special.stdtr(df, -x) if math.isfinite(df) else special.ndtr(-x))
 
     if alternative == "greater":
@@ -175,13 +202,9 @@ def contrast(
     relative_ci = check_choice("relative_ci", relative_ci, RELATIVE_CIS)
     reasons = [r for r in (flat_reason("control", control), flat_reason("treatment", treatment)) if r]
     r_c, r_t = control.ratio, treatment.ratio
-    deff = NAN
     if reasons:
-        return Contrast(
-            r_c, r_t, r_t - r_c, NAN, NAN, NAN, NAN, (NAN, NAN), r_t / r_c - 1 if r_c else NAN, NAN, (NAN, NAN),
-            NAN, deff, tuple(f"cannot test: {r}" for r in reasons), testable=False,
-        )  # fmt: skip
-    warnings: list[str] = []
+        return Contrast.untestable(r_c, r_t, reasons)
+    notes: list[Note] = []
     v_c, v_t = control.variance, treatment.variance
     diff, variance = r_t - r_c, v_t + v_c
     se = math.sqrt(variance)
@@ -193,15 +216,18 @@ def contrast(
     if r_c:
         lift = r_t / r_c - 1
         rel_se = math.sqrt(v_t / r_c**2 + r_t**2 * v_c / r_c**4)
-        rel_ci = _relative_interval(r_t, r_c, v_t, v_c, lift, rel_se, quantile, alternative, relative_ci, warnings)
+        rel_ci = _relative_interval(r_t, r_c, v_t, v_c, lift, rel_se, quantile, alternative, relative_ci, notes)
         statistic = _scaled_statistic(relative_ci, t, lift, rel_se, r_t, r_c, v_t, v_c)
         unbounded = math.isinf(rel_ci[0]) and math.isinf(rel_ci[1])  # Fieller: the lift is not estimable
         p_rel = NAN if unbounded else p_from_t(statistic, df, alternative)
     else:
         lift, rel_se, rel_ci, statistic, p_rel = NAN, NAN, (NAN, NAN), NAN, NAN
-        warnings.append("the control value is 0, so a relative lift is undefined; judge the absolute difference")
-    deff = design_effect(control, treatment, variance) if ratio else NAN
-    return Contrast(r_c, r_t, diff, se, df, t, p_abs, abs_ci, lift, rel_se, rel_ci, p_rel, deff, tuple(warnings))
+        notes.append(ZERO_CONTROL)
+    return Contrast(
+        control_value=r_c, treatment_value=r_t, abs_diff=diff, se=se, df=df, statistic=t, p_value_abs=p_abs,
+        abs_ci=abs_ci, rel_lift=lift, rel_se=rel_se, rel_ci=rel_ci, p_value_rel=p_rel,
+        deff=design_effect(control, treatment, variance) if ratio else NAN, notes=tuple(notes),
+    )  # fmt: skip
 
 
 def _scaled_statistic(
@@ -226,7 +252,7 @@ def _relative_interval(
     quantile: float,
     alternative: Alternative,
     method: RelativeCI,
-    warnings: list[str],
+    notes: list[Note],
 ) -> tuple[float, float]:
     if math.isnan(rel_se) or math.isnan(quantile):
         return NAN, NAN
@@ -234,17 +260,14 @@ def _relative_interval(
         return _interval(lift, quantile * rel_se, alternative)
     if method == "log":
         if r_t <= 0 or r_c <= 0:
-            warnings.append("log-ratio interval needs positive rates in both groups")
+            notes.append(LOG_NEEDS_POSITIVE)
             return NAN, NAN
         log_se = math.sqrt(v_t / r_t**2 + v_c / r_c**2)
         low, high = _interval(math.log(r_t / r_c), quantile * log_se, alternative)
         return math.exp(low) - 1, math.exp(high) - 1
     bounds = _fieller(r_t, r_c, v_t, v_c, quantile * quantile)
     if bounds is None:
-        warnings.append(
-            "Fieller interval is unbounded: the control rate is not clearly different from zero, so the relative "
-            "lift cannot be tested; judge the absolute difference"
-        )
+        notes.append(FIELLER_UNBOUNDED)
         return -math.inf, math.inf
     if alternative == "greater":
         return bounds[0], math.inf

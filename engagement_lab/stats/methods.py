@@ -1,9 +1,10 @@
 """Per-method numbers for compare(): the bootstrap, rank and exact tests, the naive z-test, CUPED, and the
-exact fallback for 0/1 outcomes. Each replaces the delta-method row's numbers with its own, on the scale it tests."""
+exact fallback for 0/1 outcomes. Each replaces the delta-method test's numbers with its own, on the scale it tests."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import narwhals as nw
@@ -13,11 +14,23 @@ from scipy import stats as sps
 from ..errors import StatsInputError
 from ..metrics import Mean, Metric
 from .classic import barnard_exact, fisher_exact, mann_whitney, proportions_ztest
-from .effects import Alternative
+from .effects import Alternative, Contrast
+from .notes import UNTESTABLE, Note
+from .options import CompareOptions
 from .resampling import bootstrap_test, permutation_test
 from .sufficient import GroupStats, tweet_arrays
 
-__all__ = ["apply_method", "binary_counts", "covariate_adjusted", "exact_fallback", "method_label", "with_covariate"]
+__all__ = [
+    "Tested",
+    "binary_counts",
+    "by_delta",
+    "covariate_adjusted",
+    "exact_fallback",
+    "method_label",
+    "on_scale",
+    "run_method",
+    "with_covariate",
+]
 
 
 def covariate_adjusted(arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, GroupStats]:
@@ -56,31 +69,58 @@ def naive_z(
     return z.p_value, (low if alternative != "less" else -math.inf, high if alternative != "greater" else math.inf)
 
 
-def exact_fallback(row: dict[str, Any], control: GroupStats, treatment: GroupStats, alternative: Alternative) -> None:
+@dataclass(frozen=True)
+class Tested:
+    """One contrast as the chosen method tests it, before the multiple-testing step: its intervals and p-values,
+    the scale of the verdict's ``p_value``, the method's label, and what needs saying beside the numbers."""
+
+    abs_ci: tuple[float, float]
+    rel_ci: tuple[float, float]
+    p_value_abs: float
+    p_value_rel: float
+    p_value: float
+    p_scale: str
+    method: str
+    testable: bool
+    notes: tuple[Note, ...]
+
+
+CANNOT_TEST_LIFT = Note(
+    "absolute_scale", "the verdict uses the absolute difference because the relative lift cannot be tested"
+)
+FISHER_FALLBACK = Note(
+    "exact_fallback", "an arm has no variation, so the p-value is Fisher's exact test on tweets with/without"
+)
+ESTIMAND = Note("estimand", "per-tweet rates, unweighted: a different estimand from the ratio of sums")
+NAIVE = Note("naive", "treats impressions as independent; overstates significance by about the design effect")
+
+
+def _testable_notes(notes: tuple[Note, ...]) -> tuple[Note, ...]:
+    """The notes without the reasons no test was possible (for a method that is valid here)."""
+    return tuple(note for note in notes if note.code != UNTESTABLE)
+
+
+def exact_fallback(tested: Tested, control: GroupStats, treatment: GroupStats, alternative: Alternative) -> Tested:
     """A 0/1 outcome with no variation in an arm (all or none of its tweets): Fisher's exact test is valid."""
     table = [[int(g.sum_m), g.n - int(g.sum_m)] for g in (treatment, control)]
     p = fisher_exact(table, alternative=alternative).p_value
-    row.update(p_value_abs=p, p_value=p, p_scale="exact", testable=True)
-    row["method"] += "; Fisher exact (an arm has no variation)"
-    row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
-    row["warnings"].append("an arm has no variation, so the p-value is Fisher's exact test on tweets with/without")
+    return replace(
+        tested, p_value_abs=p, p_value=p, p_scale="exact", testable=True,
+        method=tested.method + "; Fisher exact (an arm has no variation)",
+        notes=(*_testable_notes(tested.notes), FISHER_FALLBACK),
+    )  # fmt: skip
 
 
-CANNOT_TEST_LIFT = "the verdict uses the absolute difference because the relative lift cannot be tested"
-
-
-def choose_scale(row: dict[str, Any], scale: str) -> None:
+def on_scale(tested: Tested, scale: str) -> Tested:
     """The verdict's p: the requested scale, or the absolute one (said so, once) when the lift cannot be tested."""
-    p_abs, p_rel = row["p_value_abs"], row["p_value_rel"]
-    row["p_scale"] = scale
-    row["p_value"] = p_rel if scale == "relative" else p_abs
+    p_abs, p_rel = tested.p_value_abs, tested.p_value_rel
     if scale == "relative" and math.isnan(p_rel) and not math.isnan(p_abs):
-        row["p_scale"], row["p_value"] = "absolute", p_abs
-        if CANNOT_TEST_LIFT not in row["warnings"]:
-            row["warnings"].append(CANNOT_TEST_LIFT)
+        notes = tested.notes if CANNOT_TEST_LIFT in tested.notes else (*tested.notes, CANNOT_TEST_LIFT)
+        return replace(tested, p_scale="absolute", p_value=p_abs, notes=notes)
+    return replace(tested, p_scale=scale, p_value=p_rel if scale == "relative" else p_abs)
 
 
-def method_label(method: str, is_ratio: bool, binary: bool, options: dict[str, Any]) -> str:
+def method_label(method: str, is_ratio: bool, binary: bool, options: CompareOptions) -> str:
     base = {
         "delta": "delta method (Welch t)",
         "welch": "Welch t",
@@ -95,63 +135,95 @@ def method_label(method: str, is_ratio: bool, binary: bool, options: dict[str, A
         base = "Welch t"
     if binary and method in ("delta", "welch"):
         base += " on a proportion of tweets (binomial variance p(1-p))"
-    if options["covariate"]:
-        base += f" + CUPED on {options['covariate']}"
-    if options["relative_ci"] != "delta":
-        base += f"; {options['relative_ci']} lift interval"
-    if options["alternative"] != "two-sided":
-        base += f"; one-sided ({options['alternative']})"
+    if options.covariate:
+        base += f" + CUPED on {options.covariate}"
+    if options.relative_ci != "delta":
+        base += f"; {options.relative_ci} lift interval"
+    if options.alternative != "two-sided":
+        base += f"; one-sided ({options.alternative})"
     return base
 
 
-def apply_method(
-    row: dict[str, Any],
+def by_delta(result: Contrast, label: str, notes: tuple[Note, ...], scale: str) -> Tested:
+    """The delta-method (or Welch) test of a contrast, with the verdict's p on ``scale``."""
+    tested = Tested(
+        abs_ci=result.abs_ci, rel_ci=result.rel_ci, p_value_abs=result.p_value_abs, p_value_rel=result.p_value_rel,
+        p_value=math.nan, p_scale=scale, method=label, testable=result.testable, notes=notes,
+    )  # fmt: skip
+    return on_scale(tested, scale)
+
+
+def run_method(
+    tested: Tested,
     method: str,
+    rel_lift: float,
     arrays: dict[str, tuple[np.ndarray, np.ndarray]],
     stats: dict[str, GroupStats],
     pair: tuple[str, str],
-    options: dict[str, Any],
-) -> None:
-    """Replace the delta-method numbers with the chosen method's (p-values on the scale that method tests)."""
+    options: CompareOptions,
+) -> Tested:
+    """The delta-method test replaced by the chosen method's (p-values on the scale that method tests)."""
     c, t = pair
-    alternative = options["alternative"]
-    if method in ("delta", "welch") or (not row["testable"] and method in ("bootstrap", "permutation", "naive-z")):
-        return
+    if method in ("delta", "welch") or (not tested.testable and method in ("bootstrap", "permutation", "naive-z")):
+        return tested
     if method in ("bootstrap", "permutation"):
-        statistics: tuple[Literal["diff", "lift"], ...] = ("diff",) if math.isnan(row["rel_lift"]) else ("diff", "lift")
-        found = bootstrap_test(
-            arrays[c], arrays[t], statistics=statistics, n_resamples=options["n_resamples"], alpha=row["alpha"],
-            alternative=alternative, seed=options["seed"],
-        )  # fmt: skip
-        row["abs_ci_low"], row["abs_ci_high"] = found["diff"].ci
-        row["rel_ci_low"], row["rel_ci_high"] = found["lift"].ci if "lift" in found else (math.nan, math.nan)
-        if method == "permutation":
-            p = permutation_test(
-                arrays[c], arrays[t], n_resamples=options["n_resamples"], alternative=alternative,
-                seed=options["seed"],
-            )  # fmt: skip
-            row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
-        else:
-            row["p_value_abs"] = found["diff"].p_value
-            row["p_value_rel"] = found["lift"].p_value if "lift" in found else math.nan
-            choose_scale(row, options["scale"])
-    elif method == "mann-whitney":
-        rate = {g: np.divide(m, d, out=np.full_like(m, np.nan), where=d > 0) for g, (m, d) in arrays.items()}
-        x, y = rate[t][~np.isnan(rate[t])], rate[c][~np.isnan(rate[c])]
-        p = mann_whitney(x, y, alternative=alternative).p_value if min(len(x), len(y)) else math.nan
-        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="rank", testable=not math.isnan(p))
-        row["warnings"].append("per-tweet rates, unweighted: a different estimand from the ratio of sums")
-    elif method in ("fisher", "barnard"):
+        return _resampled(tested, method, rel_lift, arrays[c], arrays[t], options)
+    if method == "mann-whitney":
+        return _ranked(tested, arrays[c], arrays[t], options.alternative)
+    if method in ("fisher", "barnard"):
         table = [binary_counts(arrays[t][0]), binary_counts(arrays[c][0])]
         exact = fisher_exact if method == "fisher" else barnard_exact
-        p = exact(table, alternative=alternative).p_value
-        row.update(p_value_abs=p, p_value_rel=p, p_value=p, p_scale="exact", testable=True)
-        row["warnings"] = [w for w in row["warnings"] if not w.startswith("cannot test")]
-    elif method == "naive-z":
-        p, (row["abs_ci_low"], row["abs_ci_high"]) = naive_z(stats[c], stats[t], row["alpha"], alternative)
-        row.update(p_value_abs=p, p_value_rel=math.nan, p_value=p, p_scale="absolute")
-        row["rel_ci_low"] = row["rel_ci_high"] = math.nan
-        row["warnings"].append("treats impressions as independent; overstates significance by about the design effect")
+        p = exact(table, alternative=options.alternative).p_value
+        return replace(
+            tested, p_value_abs=p, p_value_rel=p, p_value=p, p_scale="exact", testable=True,
+            notes=_testable_notes(tested.notes),
+        )  # fmt: skip
+    p, abs_ci = naive_z(stats[c], stats[t], options.alpha, options.alternative)
+    return replace(
+        tested, abs_ci=abs_ci, rel_ci=(math.nan, math.nan), p_value_abs=p, p_value_rel=math.nan, p_value=p,
+        p_scale="absolute", notes=(*tested.notes, NAIVE),
+    )  # fmt: skip
+
+
+def _resampled(
+    tested: Tested,
+    method: str,
+    rel_lift: float,
+    control: tuple[np.ndarray, np.ndarray],
+    treatment: tuple[np.ndarray, np.ndarray],
+    options: CompareOptions,
+) -> Tested:
+    """BCa intervals of the difference and the lift, with the bootstrap's p-values or the permutation test's."""
+    statistics: tuple[Literal["diff", "lift"], ...] = ("diff",) if math.isnan(rel_lift) else ("diff", "lift")
+    found = bootstrap_test(
+        control, treatment, statistics=statistics, n_resamples=options.n_resamples, alpha=options.alpha,
+        alternative=options.alternative, seed=options.seed,
+    )  # fmt: skip
+    lift = found.get("lift")
+    intervals = replace(tested, abs_ci=found["diff"].ci, rel_ci=lift.ci if lift is not None else (math.nan, math.nan))
+    if method == "permutation":
+        p = permutation_test(
+            control, treatment, n_resamples=options.n_resamples, alternative=options.alternative, seed=options.seed
+        )
+        return replace(intervals, p_value_abs=p, p_value_rel=p, p_value=p, p_scale="permutation")
+    p_rel = lift.p_value if lift is not None else math.nan
+    return on_scale(replace(intervals, p_value_abs=found["diff"].p_value, p_value_rel=p_rel), options.scale)
+
+
+def _ranked(
+    tested: Tested,
+    control: tuple[np.ndarray, np.ndarray],
+    treatment: tuple[np.ndarray, np.ndarray],
+    alternative: Alternative,
+) -> Tested:
+    """Mann-Whitney U on per-tweet rates (NaN where a tweet has no denominator, left out)."""
+    x, y = (np.divide(m, d, out=np.full_like(m, np.nan), where=d > 0) for m, d in (treatment, control))
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    p = mann_whitney(x, y, alternative=alternative).p_value if min(len(x), len(y)) else math.nan
+    return replace(
+        tested, p_value_abs=p, p_value_rel=p, p_value=p, p_scale="rank", testable=not math.isnan(p),
+        notes=(*tested.notes, ESTIMAND),
+    )  # fmt: skip
 
 
 def binary_counts(values: np.ndarray) -> list[int]:

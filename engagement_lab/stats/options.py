@@ -2,18 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from ..errors import StatsInputError, check_choice, did_you_mean
-from .effects import RELATIVE_CIS, check_alternative
-from .multiple import CORRECTIONS, adjust_pvalues
+from .effects import RELATIVE_CIS, Alternative, RelativeCI, check_alternative
+from .multiple import CORRECTIONS, Correction, adjust_pvalues
+from .results import ContrastRow
 
-__all__ = ["METHODS", "Method", "adjust_options", "check_options", "correct"]
+__all__ = [
+    "METHODS",
+    "CompareOptions",
+    "Family",
+    "Method",
+    "Pairs",
+    "Scale",
+    "adjust_options",
+    "check_covariate",
+    "check_options",
+    "correct",
+]
 
 Method = Literal["auto", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"]
 METHODS: tuple[Method, ...] = (
     "auto", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"
 )  # fmt: skip
+Pairs = Literal["control", "all"]
+Scale = Literal["relative", "absolute"]
+Family = Literal["all", "metric"]
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """compare()'s options, each one checked (see :func:`check_options`)."""
+
+    method: Method
+    pairs: Pairs
+    alpha: float
+    correction: Correction
+    family: Family
+    alternative: Alternative
+    relative_ci: RelativeCI
+    scale: Scale
+    n_resamples: int
+    seed: int | None
+    covariate: str | None = None
+    """The pre-period column for CUPED, once checked against the frame's columns (:func:`check_covariate`)."""
 
 
 def check_options(
@@ -27,7 +61,7 @@ def check_options(
     scale: object,
     n_resamples: object,
     seed: object,
-) -> dict[str, Any]:
+) -> CompareOptions:
     """Every option checked before any data is read; a typo gets a suggestion, never a silent default."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise StatsInputError(f"alpha must be a number between 0 and 1 (e.g. 0.05), got {alpha!r}")
@@ -35,30 +69,41 @@ def check_options(
         raise StatsInputError(f"n_resamples must be a whole number of at least 100, got {n_resamples!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise StatsInputError(f"seed must be an int or None, got {seed!r}")
-    return {
-        "method": check_choice("method", method, METHODS),
-        "pairs": check_choice("pairs", pairs, ("control", "all")),
-        "alpha": float(alpha),
-        "correction": check_choice("correction", correction, CORRECTIONS),
-        "family": check_choice("family", family, ("all", "metric")),
-        "alternative": check_alternative(alternative),
-        "relative_ci": check_choice("relative_ci", relative_ci, RELATIVE_CIS),
-        "scale": check_choice("scale", scale, ("relative", "absolute")),
-        "n_resamples": n_resamples,
-        "seed": seed,
-    }
+    return CompareOptions(
+        method=check_choice("method", method, METHODS),
+        pairs=check_choice("pairs", pairs, ("control", "all")),
+        alpha=float(alpha),
+        correction=check_choice("correction", correction, CORRECTIONS),
+        family=check_choice("family", family, ("all", "metric")),
+        alternative=check_alternative(alternative),
+        relative_ci=check_choice("relative_ci", relative_ci, RELATIVE_CIS),
+        scale=check_choice("scale", scale, ("relative", "absolute")),
+        n_resamples=n_resamples,
+        seed=seed,
+    )
 
 
-def correct(per_metric: list[list[dict[str, Any]]], options: dict[str, Any]) -> None:
-    """Multiple-testing adjustment over the chosen family (every contrast, or each metric's)."""
-    families = per_metric if options["family"] == "metric" else [[row for rows in per_metric for row in rows]]
-    for rows in families:
-        for row, p in zip(rows, adjust_pvalues([r["p_value"] for r in rows], options["correction"]), strict=True):
-            row["p_adjusted"] = float(p)
+def check_covariate(options: CompareOptions, covariate: object, columns: list[str]) -> CompareOptions:
+    """The options with CUPED's ``covariate`` added, once it is known to be a column of the frame."""
+    if covariate is not None and (not isinstance(covariate, str) or covariate not in columns):
+        hint = did_you_mean(str(covariate), columns)
+        raise StatsInputError(f"covariate={covariate!r} is not a column{hint}; columns: {columns[:15]}")
+    return replace(options, covariate=covariate)
+
+
+def correct(per_metric: list[list[ContrastRow]], options: CompareOptions) -> tuple[ContrastRow, ...]:
+    """The rows, in order, each with its ``p_adjusted``: the multiple-testing adjustment over the chosen family
+    (every contrast, or each metric's)."""
+    families = per_metric if options.family == "metric" else [[row for rows in per_metric for row in rows]]
+    return tuple(
+        replace(row, p_adjusted=float(p))
+        for rows in families
+        for row, p in zip(rows, adjust_pvalues([r.p_value for r in rows], options.correction), strict=True)
+    )
 
 
 def adjust_options(
-    adjust_for: object, model: object, cluster: object, columns: list[str], by: str, options: dict[str, Any]
+    adjust_for: object, model: object, cluster: object, columns: list[str], by: str, options: CompareOptions
 ) -> list[str]:
     """The confounders to adjust for, checked: columns that exist, and options the adjusted model supports."""
     if adjust_for is None:
@@ -76,13 +121,13 @@ def adjust_options(
     if by in items:
         raise StatsInputError(f"adjust_for names the group column {by!r} itself; adjust for other columns")
     check_choice("adjust_model", model, ("poisson", "negbin"))
-    if options["method"] not in ("auto", "delta"):
-        raise StatsInputError(f"method={options['method']!r} cannot adjust for covariates; use method='auto'")
-    if options["relative_ci"] != "delta":
+    if options.method not in ("auto", "delta"):
+        raise StatsInputError(f"method={options.method!r} cannot adjust for covariates; use method='auto'")
+    if options.relative_ci != "delta":
         raise StatsInputError(
-            f"relative_ci={options['relative_ci']!r} does not apply to adjusted comparisons: their intervals are "
+            f"relative_ci={options.relative_ci!r} does not apply to adjusted comparisons: their intervals are "
             "Wald intervals of the log rate ratio from the model; leave relative_ci at its default"
         )
-    if options["scale"] != "relative" or options["covariate"]:
+    if options.scale != "relative" or options.covariate:
         raise StatsInputError("adjusted comparisons estimate rate ratios: use scale='relative' and no covariate=")
     return list(dict.fromkeys(items))

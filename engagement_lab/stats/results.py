@@ -13,7 +13,8 @@ import polars as pl
 from .. import columns as C
 from ..errors import check_choice
 from .effects import bayesian_lift, check_alternative, confidence_sequence
-from .wording import correction_name, format_value, headline
+from .notes import UNTESTABLE, Note
+from .wording import correction_name, format_p, format_value, headline, p_number
 
 __all__ = ["Comparison", "ContrastRow", "Summary", "SummaryRow", "percent"]
 
@@ -40,12 +41,6 @@ def percent(x: float) -> str:
 
 def _num(x: float) -> str:
     return "n/a" if math.isnan(x) else ("-inf" if x == -math.inf else "+inf" if x == math.inf else f"{x:+.4g}")
-
-
-def _p(p: float) -> str:
-    if not math.isfinite(p):
-        return "p=n/a"
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
 
 
 @dataclass(frozen=True)
@@ -79,6 +74,13 @@ class ContrastRow:
     rel_se: float = field(default=math.nan, repr=False)
     alternative: str = field(default="two-sided", repr=False)
     testable: bool = field(default=True, repr=False)
+    notes: tuple[Note, ...] = field(default=(), repr=False)
+    """The warnings as typed notes (``warnings`` is their text, ``"; "`` between them)."""
+
+    @property
+    def reasons(self) -> tuple[Note, ...]:
+        """Why no test was possible: the notes coded ``"untestable"`` (empty when a test was made)."""
+        return tuple(note for note in self.notes if note.code == UNTESTABLE)
 
     def _interval(self) -> str:
         if self.p_scale == "absolute" or not math.isfinite(self.rel_lift):
@@ -86,7 +88,7 @@ class ContrastRow:
         return f"{percent(self.rel_lift)} [{percent(self.rel_ci_low)}, {percent(self.rel_ci_high)}]"
 
     def verdict(self, correction: str) -> str:
-        """One plain-language line, e.g. ``video beats text by +38.0% [+12.0%, +70.0%], p=0.003 (Holm)``.
+        """One plain-language line, e.g. ``video beats text by +38.0% [+12.0%, +70.0%], p = 0.003 (Holm)``.
 
         The wording follows the numbers shown: "cannot tell" with the reason when no test was possible, the
         direction of a one-sided test, and the absolute interval when the verdict is on that scale.
@@ -94,10 +96,9 @@ class ContrastRow:
         label = {"none": "unadjusted", "fdr_bh": "BH", "fdr_by": "BY"}.get(correction, correction.capitalize())
         sided = "" if self.alternative == "two-sided" else ", one-sided"
         if not self.testable or not math.isfinite(self.p_adjusted):
-            reasons = [w.removeprefix("cannot test: ") for w in self.warnings.split("; ") if w.startswith("cannot")]
-            why = "; ".join(reasons) or "no valid test for these data"
+            why = "; ".join(note.text for note in self.reasons) or "no valid test for these data"
             return f"cannot tell on {self.metric}: {self.treatment} vs {self.control}: {why}"
-        tail = f"{_p(self.p_adjusted)} ({label}{sided})"
+        tail = f"{format_p(self.p_adjusted)} ({label}{sided})"
         interval = self._interval()
         if self.p_adjusted < self.alpha:
             effect = self.abs_diff if math.isfinite(self.abs_diff) else self.rel_lift  # adjusted rows: ratios only
@@ -269,8 +270,8 @@ class Comparison:
                 format_value(r.control_value, r.metric),
                 format_value(r.treatment_value, r.metric),
                 f"{percent(r.rel_lift)} [{percent(r.rel_ci_low)}, {percent(r.rel_ci_high)}]",
-                _p(r.p_value)[2:],
-                _p(r.p_adjusted)[2:],
+                p_number(r.p_value),
+                p_number(r.p_adjusted),
                 "" if math.isnan(r.deff) else f"{r.deff:.1f}",
             )
             body.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")

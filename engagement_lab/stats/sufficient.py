@@ -55,10 +55,6 @@ class GroupStats:
         return cls(len(m), float(m.sum()), float(m @ m), float(d.sum()), float(d @ d), float(m @ d), binary)
 
     @property
-    def mean_m(self) -> float:
-        return self.sum_m / self.n if self.n else math.nan
-
-    @property
     def mean_d(self) -> float:
         return self.sum_d / self.n if self.n else math.nan
 

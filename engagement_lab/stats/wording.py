@@ -8,7 +8,15 @@ from typing import Any
 
 from ..metrics import is_rate, plain_name
 
-__all__ = ["bayesian_sentence", "correction_name", "format_p", "format_value", "group_name", "headline"]
+__all__ = [
+    "bayesian_sentence",
+    "correction_name",
+    "format_p",
+    "format_value",
+    "group_name",
+    "headline",
+    "p_number",
+]
 
 _CORRECTIONS = {
     "holm": "Holm",
@@ -24,10 +32,25 @@ def correction_name(correction: str) -> str:
 
 
 def format_p(p: float) -> str:
-    """``p = 0.061``, ``p < 0.001``: two significant digits, never scientific notation."""
+    """``p = 0.061``, ``p < 0.001``: two significant digits, never scientific notation. Verdicts, headlines and
+    reports all print p-values this way.
+
+    Examples
+    --------
+    >>> format_p(0.0612), format_p(0.0004), format_p(float("nan"))
+    ('p = 0.061', 'p < 0.001', 'p not available')
+    """
     if not math.isfinite(p):
         return "p not available"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+    return f"p {p_number(p)}" if p < 0.001 else f"p = {p_number(p)}"
+
+
+def p_number(p: float) -> str:
+    """A p-value without its ``p``, for a table's column: ``0.061``, ``< 0.001``, ``n/a``, as :func:`format_p`
+    writes it."""
+    if not math.isfinite(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.2g}"
 
 
 def format_value(value: float, metric: str) -> str:
@@ -76,8 +99,7 @@ def headline(row: Any, *, correction: str, n_contrasts: int) -> str:
     title, noun = plain_name(row.metric)
     subject = group_name(row.by, row.treatment)
     if not row.testable or not math.isfinite(row.p_adjusted):
-        reasons = [w.removeprefix("cannot test: ") for w in row.warnings.split("; ") if w.startswith("cannot")]
-        why = "; ".join(reasons) or "no valid test for these data"
+        why = "; ".join(note.text for note in row.reasons) or "no valid test for these data"
         return f"We can't tell whether {subject} differs from {row.control} on {noun}: {why}."
     level = f"{(1 - row.alpha) * 100:.4g}%"
     if row.p_scale == "absolute" or not math.isfinite(row.rel_lift):

@@ -3,6 +3,7 @@ the package theme applies when rendering). They read frames and never import the
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import altair as alt
@@ -169,31 +170,60 @@ def distribution_plot(per_tweet: Any, *, metric: str, by: str, log: bool = False
     return chart
 
 
+def _by(function: str, by: str | None, group: str | None) -> str | None:
+    """The group column: ``by``, or its deprecated old name ``group`` (with a warning)."""
+    if group is None:
+        return by
+    warnings.warn(
+        f"{function}(group=...) is deprecated; use {function}(by=...), the name the group column has everywhere",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    if by is not None:
+        raise ValueError(f"give {function}(by=...) only: group= is its old name")
+    return group
+
+
 def timeseries_plot(
-    series: Any, *, x: str = "timestamp", value: str = "value", group: str | None = None, title: str = ""
+    series: Any,
+    *,
+    x: str = "timestamp",
+    value: str = "value",
+    by: str | None = None,
+    title: str = "",
+    group: str | None = None,
 ) -> alt.Chart:
-    """A line per group over time (hourly ``timestamp`` or daily ``day``), from a tidy or daily frame."""
+    """A line per group over time (hourly ``timestamp`` or daily ``day``), from a tidy or daily frame.
+
+    ``by`` is the group column (one line for all when None); ``group=`` is its old name, deprecated (it still
+    works, with a ``DeprecationWarning``, for one release).
+    """
+    by = _by("timeseries_plot", by, group)
     data = to_polars(series)
-    keys = [x, *([group] if group else [])]
+    keys = [x, *([by] if by else [])]
     summed = data.group_by(keys).agg(pl.col(value).sum()).sort(keys)
     encoding: dict[str, Any] = {
         "x": alt.X(f"{x}:T", title=x),
         "y": alt.Y(f"{value}:Q", title=value),
         "tooltip": [alt.Tooltip(f"{x}:T"), alt.Tooltip(f"{value}:Q", format=",")],
     }
-    if group:
-        encoding["color"] = alt.Color(f"{group}:N", title=group)
+    if by:
+        encoding["color"] = alt.Color(f"{by}:N", title=by)
     chart: alt.Chart = alt.Chart(summed.to_pandas()).mark_line(interpolate="monotone").encode(**encoding)
     return chart.properties(width=WIDTH, height=220, title=title or f"{value} over time")
 
 
-def age_curves_plot(curves: Any, *, group: Any = None, value: str = "share", max_hours: int = 168) -> alt.LayerChart:
-    """Median curve by tweet age with an interquartile band, per group (``by_age`` output joined to ``group``).
+def age_curves_plot(
+    curves: Any, *, by: str | None = None, value: str = "share", max_hours: int = 168, group: str | None = None
+) -> alt.LayerChart:
+    """Median curve by tweet age with an interquartile band, per group (``by_age`` output joined to ``by``).
 
-    ``group`` is a column of ``curves`` or None for all tweets together.
+    ``by`` is a column of ``curves`` or None for all tweets together; ``group=`` is its old name, deprecated (it
+    still works, with a ``DeprecationWarning``, for one release).
     """
+    by = _by("age_curves_plot", by, group)
     data = to_polars(curves).filter(pl.col("age_hours") < max_hours)
-    keys = ["age_hours", *([group] if group else [])]
+    keys = ["age_hours", *([by] if by else [])]
     summary = (
         data.group_by(keys)
         .agg(
@@ -204,8 +234,8 @@ def age_curves_plot(curves: Any, *, group: Any = None, value: str = "share", max
         .sort(keys)
     )
     base = alt.Chart(summary.to_pandas())
-    color = alt.Color(f"{group}:N", title=group) if group else alt.value("#0072B2")
-    band_color = alt.Color(f"{group}:N", legend=None) if group else alt.value("#0072B2")  # the lines carry the legend
+    color = alt.Color(f"{by}:N", title=by) if by else alt.value("#0072B2")
+    band_color = alt.Color(f"{by}:N", legend=None) if by else alt.value("#0072B2")  # the lines carry the legend
     last = summary.select(pl.col("age_hours").max().cast(pl.Float64)).item() if summary.height else float(max_hours)
     x = alt.X("age_hours:Q", title="hours since posting", scale=alt.Scale(domain=[0, last], nice=False))
     band = base.mark_area(opacity=0.2).encode(

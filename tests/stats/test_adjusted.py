@@ -200,7 +200,7 @@ def test_balance_shows_the_confounding_and_posting_time_derives_the_covariates()
     meta = pl.DataFrame(WORLD.metadata()).filter(pl.col("status") == "ok", pl.col("campaign") == "")
     timed = posting_time(meta)
     assert timed["hour_of_day"].to_list() == [t.created_at.hour for t in TWEETS]
-    table = balance(timed, by="content_type", covariates=["account", "hour_of_day", "weekday"], control="text")
+    table = balance(timed, by="content_type", adjust_for=["account", "hour_of_day", "weekday"], control="text")
     assert isinstance(table, pl.DataFrame)
     video_account = table.filter(
         pl.col("group") == "video", pl.col("covariate") == "account", pl.col("level") == "acme"
@@ -210,7 +210,7 @@ def test_balance_shows_the_confounding_and_posting_time_derives_the_covariates()
     chart = balance_plot(table).to_dict()
     assert chart["layer"][1]["mark"]["type"] == "circle"
     numbers = balance(
-        timed.with_columns(reach=pl.Series([t.reach for t in TWEETS])), by="content_type", covariates=["reach"]
+        timed.with_columns(reach=pl.Series([t.reach for t in TWEETS])), by="content_type", adjust_for=["reach"]
     )
     assert numbers["level"].to_list() == [None] * 4
 

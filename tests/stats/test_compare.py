@@ -19,6 +19,7 @@ from engagement_lab.stats import (
     cluster_bootstrap,
     compare,
     confidence_sequence,
+    format_p,
     mde,
     omnibus,
     permutation_test,
@@ -111,7 +112,7 @@ def test_verdict_and_html() -> None:
     result = compare(df, metric="engagement_rate", by="variant")
     verdict = result.verdicts()[0]
     assert verdict.startswith("B beats A by +")
-    assert "(Holm)" in verdict
+    assert verdict.endswith(f", {format_p(result.rows[0].p_adjusted)} (Holm)")  # p printed as in the headlines
     html = result._repr_html_()
     assert "<table>" in html
     assert "B beats A" in html

@@ -96,13 +96,13 @@ def test_timeseries_age_curves_and_heatmap(backend: str) -> None:
     tidy = as_backend(
         pl.DataFrame({"timestamp": list(hours) * 2, "value": list(range(96)), "variant": ["A"] * 48 + ["B"] * 48})
     )
-    spec = timeseries_plot(tidy, group="variant").to_dict()
+    spec = timeseries_plot(tidy, by="variant").to_dict()
     assert spec["mark"]["type"] == "line"
     assert spec["encoding"]["color"]["field"] == "variant"
     curves = pl.DataFrame(
         {"age_hours": [0, 1, 2] * 2, "share": [0.5, 0.8, 1.0, 0.4, 0.7, 1.0], "variant": ["A"] * 3 + ["B"] * 3}
     )
-    spec = age_curves_plot(curves, group="variant").to_dict()
+    spec = age_curves_plot(curves, by="variant").to_dict()
     band, line = layers(spec)
     assert [band["mark"]["type"], line["mark"]["type"]] == ["area", "line"]
     assert band["encoding"]["color"]["legend"] is None  # the legend shows the lines' colours, not the pale bands'
@@ -117,6 +117,20 @@ def test_timeseries_age_curves_and_heatmap(backend: str) -> None:
     spec = heatmap_plot(named).to_dict()
     assert spec["title"] == "impressions by weekday and hour (Europe/Paris)"
     assert spec["encoding"]["color"]["title"] == "impressions"
+
+
+def test_group_is_the_deprecated_name_of_by() -> None:
+    hours = pd.date_range("2026-05-01", periods=4, freq="h", tz="UTC")
+    tidy = pl.DataFrame({"timestamp": list(hours) * 2, "value": list(range(8)), "variant": ["A"] * 4 + ["B"] * 4})
+    with pytest.warns(DeprecationWarning, match=r"timeseries_plot\(by=\.\.\.\)"):
+        old = timeseries_plot(tidy, group="variant")
+    assert old.to_dict() == timeseries_plot(tidy, by="variant").to_dict()
+    curves = pl.DataFrame({"age_hours": [0, 1] * 2, "share": [0.5, 1.0, 0.4, 1.0], "variant": ["A"] * 2 + ["B"] * 2})
+    with pytest.warns(DeprecationWarning, match=r"age_curves_plot\(by=\.\.\.\)"):
+        old_curves = age_curves_plot(curves, group="variant")
+    assert old_curves.to_dict() == age_curves_plot(curves, by="variant").to_dict()
+    with pytest.warns(DeprecationWarning, match="deprecated"), pytest.raises(ValueError, match="old name"):
+        age_curves_plot(curves, by="variant", group="variant")
 
 
 @pytest.mark.parametrize("suffix", [".svg", ".png", ".pdf", ".html"])
