@@ -49,7 +49,7 @@ tweets.group_by("account", "content_type").len().pivot(on="content_type", index=
 
 # %%
 covariates = ["account", "hour_of_day", "weekday"]
-table = balance(tweets, by="content_type", covariates=covariates, control="text")
+table = balance(tweets, by="content_type", adjust_for=covariates, control="text")
 table.group_by("covariate", "group").agg(largest_abs_smd=pl.col("smd").abs().max().round(2)).sort(
     "covariate", "group").pivot(on="group", index="covariate", values="largest_abs_smd")
 

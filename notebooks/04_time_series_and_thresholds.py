@@ -31,7 +31,7 @@ from engagement_lab.viz import age_curves_plot, heatmap_plot
 
 curves = by_age(sample.tidy, sample.metadata, metric="impressions", max_hours=24 * 7)
 curves = curves.join(sample.metadata.select("tweet_id", "content_type"), on="tweet_id")
-age_curves_plot(curves, group="content_type", max_hours=72)
+age_curves_plot(curves, by="content_type", max_hours=72)
 
 # %%
 lives = half_life(sample.tidy, sample.metadata).join(sample.metadata.select("tweet_id", "content_type"), on="tweet_id")

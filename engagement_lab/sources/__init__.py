@@ -102,7 +102,9 @@ def unregister(name: str) -> Source:
     if name in _BUILT_IN:
         raise ConfigError(f"the source {name!r} is built in and cannot be removed")
     if name not in _REGISTRY:
-        raise ConfigError(f"no source {name!r} is registered{did_you_mean(name, _REGISTRY)}; sources: {list(_REGISTRY)}")
+        raise ConfigError(
+            f"no source {name!r} is registered{did_you_mean(name, _REGISTRY)}; sources: {list(_REGISTRY)}"
+        )
     return _REGISTRY.pop(name)
 
 

@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import StatsInputError, did_you_mean
-from ..load.frames import Backend, check_backend, to_frame
+from ..load.frames import to_frame
+from ..options import Backend, check_backend
 from .adjusted import is_categorical
 from .inputs import collect
 

@@ -5,29 +5,23 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from html import escape
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import polars as pl
 
 from .. import columns as C
-from ..errors import check_choice
+from ..options import Backend, check_backend
 from .effects import bayesian_lift, check_alternative, confidence_sequence
 from .notes import UNTESTABLE, Note
 from .wording import correction_name, format_p, format_value, headline, p_number
 
 __all__ = ["Comparison", "ContrastRow", "Summary", "SummaryRow", "percent"]
 
-Backend = Literal["pandas", "polars"]
-
-
-def check_backend_name(backend: object) -> Backend:
-    return check_choice("backend", backend, ("pandas", "polars"))  # type: ignore[no-any-return]
-
 
 def _frame(records: list[dict[str, Any]], columns: list[str], backend: Backend) -> Any:
     data = {c: [r[c] for r in records] for c in columns}
-    if check_backend_name(backend) == "polars":
+    if check_backend(backend) == "polars":
         return pl.DataFrame(data, strict=False)
     return pd.DataFrame(data, columns=columns)
 
@@ -169,7 +163,7 @@ class Comparison:
 
         ``prior_sd=None`` is a flat prior; e.g. 0.3 is a proper N(0, 0.3²) prior on the lift.
         """
-        check_backend_name(backend)
+        check_backend(backend)
         records = []
         for r in self.rows:
             post = bayesian_lift(r.rel_lift, r.rel_se, prior_mean=prior_mean, prior_sd=prior_sd, alpha=r.alpha)
@@ -208,7 +202,7 @@ class Comparison:
         with the comparison's ``alternative``: a one-sided comparison gets the one-sided sequence and the
         p-value that inverts it.
         """
-        check_backend_name(backend)
+        check_backend(backend)
         records = []
         for r in self.rows:
             absolute = r.p_scale == "absolute"

@@ -36,7 +36,7 @@ from engagement_lab.sandbox import FaultConfig, Sandbox, SandboxApp, SandboxTran
 from engagement_lab.sources.x_v2.catalog import POST_FIELDS
 from engagement_lab.sources.x_v2.sandbox import media_key_of
 
-from .conftest import FakeClock, owned
+from ...api.conftest import FakeClock, owned
 
 BASE = "https://api.x.com"
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)

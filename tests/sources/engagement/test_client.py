@@ -24,7 +24,7 @@ from engagement_lab.api import AsyncEngagementClient, Credentials, EngagementCli
 from engagement_lab.sandbox import FaultConfig, Sandbox, SandboxApp, SandboxTransport, World
 from engagement_lab.sources.engagement.client import forbidden_ids, raise_for_status
 
-from .conftest import BASE, owned
+from ...api.conftest import BASE, owned
 
 
 def request_for(ids: list[str], endpoint: str = "totals", metrics: list[str] | None = None):  # type: ignore[no-untyped-def]

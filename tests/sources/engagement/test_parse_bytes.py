@@ -28,7 +28,7 @@ from engagement_lab.sources.engagement.parse_bytes import parse_response_bytes, 
 from engagement_lab.sources.engagement.query import EngagementRequest
 from engagement_lab.sources.engagement.sandbox import build_response
 
-SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "spec"
+SPEC = Path(__file__).resolve().parents[2] / "fixtures" / "spec"
 WORLD = World(seed=7)
 ORDERS = [list(p) for n in (1, 2, 3) for p in itertools.permutations(catalog.GROUP_BY_VALUES, n)] + [
     list(o) for o in catalog.FOUR_ITEM_ORDERS

@@ -20,9 +20,9 @@ from engagement_lab.sandbox import World
 from engagement_lab.sources.engagement.query import EngagementRequest
 from engagement_lab.sources.engagement.sandbox import build_response
 
-from .conftest import canonical, frame_rows, reference_rows
+from ...load.conftest import canonical, frame_rows, reference_rows
 
-SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "spec"
+SPEC = Path(__file__).resolve().parents[2] / "fixtures" / "spec"
 FIXTURES = sorted(p.stem for p in SPEC.glob("*.json") if "request" not in p.stem)
 
 

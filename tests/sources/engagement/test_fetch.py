@@ -22,7 +22,7 @@ from engagement_lab.load import load_archive
 from engagement_lab.load.archive_format import read_envelope
 from engagement_lab.sandbox import FaultConfig, Sandbox, SandboxApp, SandboxTransport, World
 
-from .conftest import BASE, FakeClock, owned
+from ...api.conftest import BASE, FakeClock, owned
 
 NOW = World(seed=7).now
 
