@@ -132,7 +132,7 @@ def run_demo(
         naive = compare(campaign_tweets, metric="engagement_rate", by="variant", control="A", method="naive-z").rows[0]
         row = comparison.rows[0]
         echo(f"  {campaign}: {comparison.verdicts()[0]}")
-        echo(f"    (the naive impression-level z-test would say p={naive.p_value:.2g}; design effect {row.deff:.1f})")
+        echo(f"    (the naive impression-level z-test would say p = {naive.p_value:.2g}; design effect {row.deff:.1f})")
     shown = report.relative_to(Path.cwd()) if report.is_relative_to(Path.cwd()) else report
     echo(f"\nreport: {shown}")
     return DemoRun(result, wide, summary, out, report)

@@ -168,9 +168,7 @@ def _layer(prefix: str) -> Iterator[str]:
 )
 def test_layers_import_in_one_direction(layer: str, never: list[str]) -> None:
     for module in _layer(layer) if layer != "engagement_lab" else [m for m in MODULES if ".cli" not in m]:
-        forbidden = sorted(
-            m for m in _reach(module) if any(m.startswith(n) or m.endswith("." + n) for n in never)
-        )
+        forbidden = sorted(m for m in _reach(module) if any(m.startswith(n) or m.endswith("." + n) for n in never))
         assert not forbidden, f"{module} imports {forbidden}"
 
 

@@ -81,7 +81,8 @@ def test_a_registered_source_flows_through_per_tweet_compare_and_the_report(
     api_rows = load_response({"per_tweet": shared}, backend="polars")
 
     toy_rows = sources.get("toy").part("loader")(tmp_path)
-    assert toy_rows.height == 120 and set(toy_rows["source"].unique()) == {"toy"}
+    assert toy_rows.height == 120
+    assert set(toy_rows["source"].unique()) == {"toy"}
     assert sources.tag_order().index("toy") == 1  # after the Engagement API's untagged rows, before X API v2's
     metadata = pl.DataFrame({"tweet_id": [t for t, *_ in tweets], "variant": [v for _, v, *_ in tweets]})
     wide = per_tweet(pl.concat([toy_rows, api_rows], how="diagonal_relaxed"), metadata=metadata)
@@ -102,7 +103,8 @@ def test_a_registered_source_flows_through_per_tweet_compare_and_the_report(
     wide.write_csv(table)
     report = render_report(table=table, by="variant", control="A", out=tmp_path / "report.html", title="Toy A/B")
     html = report.read_text()
-    assert "Toy A/B" in html and "per-tweet table per_tweet.csv" in html
+    assert "Toy A/B" in html
+    assert "per-tweet table per_tweet.csv" in html
     assert f"{row.rel_lift * 100:+.1f}%" in html  # the comparison's lift, as the report prints it
 
 
