@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup lint test test-fast demo demo-v2 lab notebooks sample-data benchmarks clean
+.PHONY: setup lint test test-fast demo demo-v2 lab notebooks sample-data benchmarks calibrate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
@@ -55,6 +55,10 @@ sample-data: setup
 
 benchmarks: setup
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+# every comparison method's false alarms and coverage on worlds shaped like real accounts (the README's table)
+calibrate: setup
+	$(BIN)/python benchmarks/calibration.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

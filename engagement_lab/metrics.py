@@ -53,10 +53,16 @@ class Ratio:
 
 @dataclass(frozen=True)
 class Mean:
-    """The mean over tweets of one per-tweet column (a count such as favorites, or any number)."""
+    """The mean over tweets of one per-tweet column (a count such as favorites, or any number).
+
+    ``proportion=True`` declares a 0/1 outcome (a share of tweets, e.g. reached 100 likes), compared with the
+    binomial variance p(1 − p) and exact tests when an arm has no variation; a boolean column is one without
+    saying so. A count that happens to be 0 or 1 in a small sample stays a count.
+    """
 
     column: str
     name: str | None = None
+    proportion: bool | None = None
 
     @property
     def label(self) -> str:

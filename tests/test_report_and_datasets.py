@@ -57,8 +57,8 @@ def sample_report(tmp_path: Path) -> Path:
 
 
 HEADLINE = (
-    "Variant B got 11% more engagements per impression than A (95% interval: 0.5% fewer to 23% more); "
-    "we can't rule out no difference (p = 0.061)."
+    "Variant B got 11% more engagements per impression than A (95% interval: 0.3% fewer to 24% more); "
+    "we can't rule out no difference (p = 0.057)."
 )
 
 

@@ -20,7 +20,7 @@ from .classic import (
     welch_ttest,
 )
 from .compare import compare, omnibus, summarize
-from .effects import bayesian_lift, confidence_sequence, contrast, design_effect
+from .effects import contrast, design_effect
 from .multiple import adjust_pvalues
 from .notes import Note
 from .planning import (
@@ -37,6 +37,7 @@ from .planning import (
 from .resampling import BootstrapTest, bootstrap_test, cluster_bootstrap, permutation_test
 from .results import Comparison, Summary
 from .sufficient import GroupStats, group_stats
+from .views import bayesian_lift, confidence_sequence
 from .wording import format_p
 
 __all__ = [

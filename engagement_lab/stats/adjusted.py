@@ -12,8 +12,9 @@ ratio against control holding the covariates fixed. A negative-binomial model is
 (``adjust_model="negbin"``), and a Mantel–Haenszel rate ratio over the strata of the categorical
 covariates is computed as a cross-check.
 
-Categorical covariates (text, booleans, and whole numbers with at most ``MAX_LEVELS`` distinct values, such
-as hour of day or weekday) enter as one indicator per level; other numbers enter linearly.
+Categorical covariates (text, booleans, and whole numbers that repeat: at most ``MAX_LEVELS`` distinct values,
+such as hour of day or weekday, or fewer distinct values than half the tweets, such as numeric account ids) enter
+as one indicator per level; other numbers enter linearly, and the result says which did.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ class AdjustedFit:
     bse: pd.Series
     table: pd.DataFrame
     """The rows the model saw (the needed columns only, labels as text, incomplete rows dropped)."""
+    dropped: tuple[tuple[str, int], ...] = ()
+    """Tweets left out before the fit, by why: a column with no value, or no denominator."""
+
+    @property
+    def numeric(self) -> list[str]:
+        """The covariates that entered as numbers (a linear term), not categories."""
+        return [c for c in self.covariates if not is_categorical(self.table[c])]
 
     @property
     def strata(self) -> list[str]:
@@ -86,12 +94,14 @@ class AdjustedFit:
 
 
 def is_categorical(column: pd.Series) -> bool:
-    """Text, booleans, and whole numbers with at most ``MAX_LEVELS`` values are categories; other numbers are not."""
+    """Text, booleans, and whole numbers that repeat (at most ``MAX_LEVELS`` values, or fewer values than half the
+    rows: codes such as account ids) are categories; other numbers are measurements, entered linearly."""
     if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return True
     values = column.dropna()
     whole = bool(np.all(np.mod(values, 1) == 0))
-    return whole and values.nunique() <= MAX_LEVELS
+    levels = values.nunique()
+    return whole and (levels <= MAX_LEVELS or levels <= len(values) / 2)
 
 
 def design(data: pd.DataFrame, by: str, reference: str, covariates: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
@@ -193,10 +203,8 @@ def fit_adjusted(
     needed = list(dict.fromkeys([by, numerator, *([metric.denominator] if isinstance(metric, Ratio) else []),
                                  *covariates, *([cluster] if cluster else [])]))  # fmt: skip
     frame = nw.from_native(data).select(*needed)
-    table = collect(frame).to_pandas().dropna()
+    table, dropped = _complete_rows(collect(frame).to_pandas(), needed, metric)
     table[by] = table[by].astype(str)
-    if isinstance(metric, Ratio):
-        table = table[table[metric.denominator] > 0]
     if table[by].nunique() < 2:
         raise StatsInputError(f"the adjusted comparison needs at least two groups in {by!r} with data")
     totals = table.groupby(by)[numerator].sum()
@@ -222,7 +230,28 @@ def fit_adjusted(
     groups = tuple(sorted(table[by].unique()))
     log_ratio = {g: (float(params[f"{by}[{g}]"]) if g != reference else 0.0) for g in groups}
     label = "Poisson GLM" if model == "poisson" else "negative binomial GLM"
-    return AdjustedFit(groups, reference, log_ratio, covariance, tuple(covariates), label, len(y), params, bse, table)
+    return AdjustedFit(
+        groups, reference, log_ratio, covariance, tuple(covariates), label, len(y), params, bse, table, dropped
+    )
+
+
+def _complete_rows(
+    table: pd.DataFrame, needed: Sequence[str], metric: Metric
+) -> tuple[pd.DataFrame, tuple[tuple[str, int], ...]]:
+    """The rows the model can use, and how many were left out for each reason (a missing value in a column, or no
+    denominator), each tweet counted once, under the first reason that applies."""
+    dropped: list[tuple[str, int]] = []
+    for column in needed:
+        missing = table[column].isna()
+        if missing.any():
+            dropped.append((f"no {column}", int(missing.sum())))
+            table = table[~missing]
+    if isinstance(metric, Ratio):
+        empty = table[metric.denominator] <= 0
+        if empty.any():
+            dropped.append((f"no {metric.denominator}", int(empty.sum())))
+            table = table[~empty]
+    return table.copy(), tuple(dropped)
 
 
 def mantel_haenszel(

@@ -49,14 +49,17 @@ def adjusted_rows(
     for raw in unadjusted:
         log_ratio, se = fit.contrast(raw.control, raw.treatment)
         p, (low, high) = wald(log_ratio, se, alpha, alternative)
-        notes = (Note("unadjusted", f"unadjusted: {percent(raw.rel_lift)}"), *_cross_check(fit, metric, by, raw))
+        notes = (
+            Note("unadjusted", f"unadjusted: {percent(raw.rel_lift)}"),
+            *_model_notes(fit),
+            *_cross_check(fit, metric, by, raw),
+        )
         rows.append(
             replace(
                 raw, abs_diff=math.nan, abs_ci_low=math.nan, abs_ci_high=math.nan, rel_lift=math.expm1(log_ratio),
                 rel_ci_low=low, rel_ci_high=high, p_value_abs=math.nan, p_value_rel=p, p_value=p,
                 p_scale="relative", method=label, deff=math.nan, warnings=render(notes), notes=notes, se=math.nan,
-                rel_se=math.exp(log_ratio) * se,  # delta method, for the Bayesian and sequential views
-                testable=not math.isnan(p),
+                rel_se=se, rel_scale="log", testable=not math.isnan(p),
             )
         )  # fmt: skip
     return rows
@@ -71,6 +74,9 @@ def _cross_check(fit: AdjustedFit, metric: Metric, by: str, raw: ContrastRow) ->
         control=raw.control, treatment=raw.treatment, strata=fit.strata,
     )  # fmt: skip
     if share >= MH_MIN_SHARE:
+        if used == 1:
+            return (Note("cross_check", f"Mantel-Haenszel cross-check over one stratum, i.e. the crude rate ratio: "
+                                        f"{percent(mh - 1)}"),)  # fmt: skip
         return (Note("cross_check", f"Mantel-Haenszel cross-check: {percent(mh - 1)} over {used} strata"),)
     strata = ", ".join(fit.strata) or "covariates"
     return (
@@ -80,6 +86,26 @@ def _cross_check(fit: AdjustedFit, metric: Metric, by: str, raw: ContrastRow) ->
             "other group",
         ),
     )
+
+
+def _model_notes(fit: AdjustedFit) -> tuple[Note, ...]:
+    """What the model left out and how covariates entered, where it matters to reading the estimate."""
+    notes = []
+    if fit.dropped:
+        total = sum(count for _, count in fit.dropped)
+        reasons = "; ".join(f"{count} with {why}" for why, count in fit.dropped)
+        notes.append(
+            Note("dropped", f"{total} of {total + fit.n} tweets were left out of the adjusted model ({reasons})")
+        )
+    if fit.numeric:
+        notes.append(
+            Note(
+                "entered_as_numbers",
+                f"{', '.join(fit.numeric)} entered as numbers (one linear trend); cast to text to treat them as "
+                "categories",
+            )
+        )
+    return tuple(notes)
 
 
 def adjusted_note(covariates: Sequence[str], model: str, cluster: str | None) -> str:

@@ -122,6 +122,7 @@ def on_scale(tested: Tested, scale: str) -> Tested:
 
 def method_label(method: str, is_ratio: bool, binary: bool, options: CompareOptions) -> str:
     base = {
+        "delta-hc3": "delta method, leverage-corrected (HC3) variances and degrees of freedom; log-ratio lift",
         "delta": "delta method (Welch t)",
         "welch": "Welch t",
         "bootstrap": "cluster bootstrap (BCa; p-value from the bootstrap distribution)",
@@ -131,13 +132,13 @@ def method_label(method: str, is_ratio: bool, binary: bool, options: CompareOpti
         "barnard": "Barnard exact on tweets with/without the outcome",
         "naive-z": "NAIVE pooled z on impressions",
     }[method]
-    if method == "delta" and not is_ratio:
+    if method in ("delta", "delta-hc3") and not is_ratio:
         base = "Welch t"
-    if binary and method in ("delta", "welch"):
+    if binary and method in ("delta", "delta-hc3", "welch"):
         base += " on a proportion of tweets (binomial variance p(1-p))"
     if options.covariate:
         base += f" + CUPED on {options.covariate}"
-    if options.relative_ci != "delta":
+    if options.relative_ci is not None and options.relative_ci != ("log" if method == "delta-hc3" else "delta"):
         base += f"; {options.relative_ci} lift interval"
     if options.alternative != "two-sided":
         base += f"; one-sided ({options.alternative})"
@@ -164,7 +165,9 @@ def run_method(
 ) -> Tested:
     """The delta-method test replaced by the chosen method's (p-values on the scale that method tests)."""
     c, t = pair
-    if method in ("delta", "welch") or (not tested.testable and method in ("bootstrap", "permutation", "naive-z")):
+    if method in ("delta", "delta-hc3", "welch") or (
+        not tested.testable and method in ("bootstrap", "permutation", "naive-z")
+    ):
         return tested
     if method in ("bootstrap", "permutation"):
         return _resampled(tested, method, rel_lift, arrays[c], arrays[t], options)

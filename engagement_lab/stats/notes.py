@@ -23,6 +23,10 @@ NoteCode = Literal[
     "naive",
     "unadjusted",
     "cross_check",
+    "exact_bound",
+    "concentrated",
+    "dropped",
+    "entered_as_numbers",
 ]
 UNTESTABLE: NoteCode = "untestable"
 """The code of a note that says why no test was possible; its text is the reason, as verdicts quote it."""

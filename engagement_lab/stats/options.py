@@ -11,6 +11,7 @@ from .multiple import CORRECTIONS, Correction, adjust_pvalues
 from .results import ContrastRow
 
 __all__ = [
+    "DELTA_METHODS",
     "METHODS",
     "CompareOptions",
     "Family",
@@ -23,10 +24,14 @@ __all__ = [
     "correct",
 ]
 
-Method = Literal["auto", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"]
+Method = Literal[
+    "auto", "delta-hc3", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"
+]
 METHODS: tuple[Method, ...] = (
-    "auto", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"
+    "auto", "delta-hc3", "delta", "welch", "bootstrap", "permutation", "mann-whitney", "fisher", "barnard", "naive-z"
 )  # fmt: skip
+DELTA_METHODS: tuple[Method, ...] = ("auto", "delta-hc3", "delta")
+"""The methods that compare delta-method estimates (the adjusted path and the exact bound build on them)."""
 Pairs = Literal["control", "all"]
 Scale = Literal["relative", "absolute"]
 Family = Literal["all", "metric"]
@@ -42,7 +47,8 @@ class CompareOptions:
     correction: Correction
     family: Family
     alternative: Alternative
-    relative_ci: RelativeCI
+    relative_ci: RelativeCI | None
+    """``None``: the method's own (the log ratio for ``"delta-hc3"``, the delta method's for ``"delta"``)."""
     scale: Scale
     n_resamples: int
     seed: int | None
@@ -76,7 +82,7 @@ def check_options(
         correction=check_choice("correction", correction, CORRECTIONS),
         family=check_choice("family", family, ("all", "metric")),
         alternative=check_alternative(alternative),
-        relative_ci=check_choice("relative_ci", relative_ci, RELATIVE_CIS),
+        relative_ci=None if relative_ci is None else check_choice("relative_ci", relative_ci, RELATIVE_CIS),
         scale=check_choice("scale", scale, ("relative", "absolute")),
         n_resamples=n_resamples,
         seed=seed,
@@ -121,9 +127,9 @@ def adjust_options(
     if by in items:
         raise StatsInputError(f"adjust_for names the group column {by!r} itself; adjust for other columns")
     check_choice("adjust_model", model, ("poisson", "negbin"))
-    if options.method not in ("auto", "delta"):
+    if options.method not in DELTA_METHODS:
         raise StatsInputError(f"method={options.method!r} cannot adjust for covariates; use method='auto'")
-    if options.relative_ci != "delta":
+    if options.relative_ci is not None:
         raise StatsInputError(
             f"relative_ci={options.relative_ci!r} does not apply to adjusted comparisons: their intervals are "
             "Wald intervals of the log rate ratio from the model; leave relative_ci at its default"

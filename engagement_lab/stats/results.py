@@ -12,8 +12,9 @@ import polars as pl
 
 from .. import columns as C
 from ..options import Backend, check_backend
-from .effects import bayesian_lift, check_alternative, confidence_sequence
+from .effects import check_alternative
 from .notes import UNTESTABLE, Note
+from .views import bayesian_lift, bayesian_lift_on_log, confidence_sequence
 from .wording import correction_name, format_p, format_value, headline, p_number
 
 __all__ = ["Comparison", "ContrastRow", "Summary", "SummaryRow", "percent"]
@@ -24,6 +25,11 @@ def _frame(records: list[dict[str, Any]], columns: list[str], backend: Backend) 
     if check_backend(backend) == "polars":
         return pl.DataFrame(data, strict=False)
     return pd.DataFrame(data, columns=columns)
+
+
+SHOWN_NOTES = frozenset({"concentrated", "thin", "exact_bound", "absolute_scale", "zero_control", "dropped",
+                         "entered_as_numbers"})  # fmt: skip
+"""The row notes an HTML repr lists under the verdicts (the reasons no test was possible are in the verdicts)."""
 
 
 def percent(x: float) -> str:
@@ -70,6 +76,8 @@ class ContrastRow:
     testable: bool = field(default=True, repr=False)
     notes: tuple[Note, ...] = field(default=(), repr=False)
     """The warnings as typed notes (``warnings`` is their text, ``"; "`` between them)."""
+    rel_scale: str = field(default="delta", repr=False)
+    """The scale of ``rel_se``: the lift itself (``"delta"``) or its logarithm (``"log"``)."""
 
     @property
     def reasons(self) -> tuple[Note, ...]:
@@ -166,7 +174,13 @@ class Comparison:
         check_backend(backend)
         records = []
         for r in self.rows:
-            post = bayesian_lift(r.rel_lift, r.rel_se, prior_mean=prior_mean, prior_sd=prior_sd, alpha=r.alpha)
+            if r.rel_scale == "log":
+                log_ratio = math.log1p(r.rel_lift) if r.rel_lift > -1 else math.nan
+                post = bayesian_lift_on_log(
+                    log_ratio, r.rel_se, prior_mean=prior_mean, prior_sd=prior_sd, alpha=r.alpha
+                )
+            else:
+                post = bayesian_lift(r.rel_lift, r.rel_se, prior_mean=prior_mean, prior_sd=prior_sd, alpha=r.alpha)
             records.append(
                 {
                     "metric": r.metric,
@@ -206,16 +220,19 @@ class Comparison:
         records = []
         for r in self.rows:
             absolute = r.p_scale == "absolute"
+            on_log = not absolute and r.rel_scale == "log"
             estimate, se = (r.abs_diff, r.se) if absolute else (r.rel_lift, r.rel_se)
+            center = (math.log1p(estimate) if estimate > -1 else math.nan) if on_log else estimate
             cs = confidence_sequence(
-                estimate,
+                center,
                 se,
                 r.n_control + r.n_treatment,
                 alpha=r.alpha,
                 tuning=tuning,
                 alternative=check_alternative(r.alternative),
             )
-            low = cs.interval[0] if absolute else max(cs.interval[0], -1.0)  # a lift cannot fall below -100%
+            low, high = (math.expm1(cs.interval[0]), math.expm1(cs.interval[1])) if on_log else cs.interval
+            low = low if absolute else max(low, -1.0)  # a lift cannot fall below -100%
             records.append(
                 {
                     "metric": r.metric,
@@ -224,7 +241,7 @@ class Comparison:
                     "scale": "absolute" if absolute else "relative",
                     "estimate": estimate,
                     "cs_low": low,
-                    "cs_high": cs.interval[1],
+                    "cs_high": high,
                     "always_valid_p": cs.p_value,
                     "n": cs.n,
                 }
@@ -272,6 +289,12 @@ class Comparison:
         verdicts = "".join(f"<li>{escape(v)}</li>" for v in self.verdicts())
         if self.unadjusted is not None:
             verdicts += "".join(f"<li><small>unadjusted: {escape(v)}</small></li>" for v in self.unadjusted.verdicts())
+        verdicts += "".join(
+            f"<li><small>{escape(r.treatment)} vs {escape(r.control)}: {escape(note.text)}</small></li>"
+            for r in self.rows
+            for note in r.notes
+            if note.code in SHOWN_NOTES
+        )
         notes = "".join(f"<li><em>{escape(n)}</em></li>" for n in self.notes)
         method = escape(", ".join(sorted({r.method for r in self.rows})))
         return (

@@ -1,7 +1,10 @@
-"""Tweet-level sufficient statistics per group: n, ΣM, ΣM², ΣD, ΣD², ΣMD (summable across chunks).
+"""Tweet-level sufficient statistics per group: n, ΣM, ΣM², ΣD, ΣD², ΣMD (summable across chunks), and the
+sums that need the group's totals first: the centred residuals, their leverage-corrected (HC3) sum of squares
+and the impression shares that set the degrees of freedom.
 
-Computed with narwhals, so pandas, polars and lazy frames all work. ``M`` is the metric's numerator per tweet
-(engagements...), ``D`` its denominator (impressions), or 1 for a per-tweet mean.
+Computed with narwhals, so pandas, polars and lazy frames all work (the second kind of sum in the same query, over
+window totals). ``M`` is the metric's numerator per tweet (engagements...), ``D`` its denominator (impressions),
+or 1 for a per-tweet mean.
 """
 
 from __future__ import annotations
@@ -20,6 +23,24 @@ from .inputs import collect
 __all__ = ["GroupStats", "group_stats", "tweet_arrays"]
 
 
+def _second_pass(m: np.ndarray, d: np.ndarray) -> tuple[float, float, float, float, float]:
+    """The sums that need the group's totals (see :class:`GroupStats`), from per-tweet arrays."""
+    total = d.sum()
+    if len(m) < 2 or not total:
+        return (math.nan,) * 5
+    e = m - (m.sum() / total) * d
+    u = d / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = 1 - u
+        return (
+            float(e @ e),
+            float(((e / keep) ** 2).sum()),
+            float((u * u / keep).sum()),
+            float((u * u * (1 - 2 * u) / (keep * keep)).sum()),
+            float(d.max()),
+        )
+
+
 @dataclass(frozen=True)
 class GroupStats:
     """Sufficient statistics of one group of tweets for a ratio ΣM/ΣD (D ≡ 1 for a mean).
@@ -35,8 +56,19 @@ class GroupStats:
     sum_dd: float
     sum_md: float
     binary: bool = False
+    ss_res: float = math.nan
+    """Σ(M − R·D)², from each tweet's residual: exact where the sums above cancel (every rate equal)."""
+    ss_hc3: float = math.nan
+    """Σ((M − R·D)/(1 − u))², u = D/ΣD each tweet's share of the group's denominator (its leverage)."""
+    lev_a: float = math.nan
+    """Σu²/(1 − u): with ``lev_b``, how concentrated the shares are (the degrees of freedom)."""
+    lev_b: float = math.nan
+    """Σu²(1 − 2u)/(1 − u)²."""
+    max_d: float = math.nan
+    """The largest tweet's denominator."""
 
     def __add__(self, other: GroupStats) -> GroupStats:
+        """The two groups' tweets pooled (the sums that need the totals first are not additive: NaN)."""
         return GroupStats(
             self.n + other.n,
             self.sum_m + other.sum_m,
@@ -52,7 +84,47 @@ class GroupStats:
         """From per-tweet arrays (``d`` omitted: a per-tweet mean; ``binary``: a 0/1 outcome)."""
         m = np.asarray(m, dtype=float)
         d = np.ones_like(m) if d is None else np.asarray(d, dtype=float)
-        return cls(len(m), float(m.sum()), float(m @ m), float(d.sum()), float(d @ d), float(m @ d), binary)
+        sums = (float(m.sum()), float(m @ m), float(d.sum()), float(d @ d), float(m @ d))
+        return cls(len(m), *sums, binary, *_second_pass(m, d))
+
+    @property
+    def leveraged(self) -> bool:
+        """Whether the sums of the second pass are known (they are not for pooled groups)."""
+        return not math.isnan(self.ss_hc3)
+
+    @property
+    def variance_hc3(self) -> float:
+        """Variance of the ratio with each tweet's residual scaled up by its leverage, 1/(1 − u) (HC3, close to the
+        jackknife): a few tweets that carry much of the denominator pull the ratio towards themselves, so their
+        own residuals understate the spread, and the plain (HC0) delta-method variance is too small."""
+        if self.n < 2 or not self.sum_d or not self.leveraged:
+            return math.nan
+        return self.ss_hc3 / (self.sum_d * self.sum_d)
+
+    @property
+    def df_leverage(self) -> float:
+        """Degrees of freedom of the group's variance: n − 1 when every tweet has the same denominator, fewer as
+        the denominator concentrates on few tweets (Bell–McCaffrey's, for the leverage-corrected variance under a
+        Poisson working model: 1 / ((Σu²/(1−u))² + Σu²(1−2u)/(1−u)²))."""
+        if self.n < 2 or not self.leveraged:
+            return math.nan
+        bound = self.lev_a * self.lev_a + self.lev_b
+        return 1 / bound if bound > 0 else math.nan
+
+    @property
+    def kish_n(self) -> float:
+        """Kish's effective number of tweets by their denominators: (ΣD)²/ΣD² (n when all are equal)."""
+        return self.sum_d * self.sum_d / self.sum_dd if self.sum_dd > 0 else math.nan
+
+    @property
+    def largest_share(self) -> float:
+        """The largest tweet's share of the group's denominator."""
+        return self.max_d / self.sum_d if self.sum_d else math.nan
+
+    @property
+    def residual_variance(self) -> float:
+        """Per-tweet variance of M − R·D from the centred residuals (n − 1), NaN when the pass was not made."""
+        return self.ss_res / (self.n - 1) if self.n >= 2 and self.leveraged else math.nan
 
     @property
     def mean_d(self) -> float:
@@ -119,11 +191,19 @@ def _clash(by: str | None, name: str) -> StatsInputError:
     )
 
 
-def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, GroupStats]:
-    """Sufficient statistics of ``metric`` per value of ``by`` (one group ``"all"`` when ``by`` is None).
+SERIES_SHARE = 1e-3
+"""When no tweet holds more than this share of its group's denominator, the leverage sums are read off the first
+pass's power sums (1/(1 − u)² = 1 + 2u + O(u²): a relative error below 4e-6), sparing a second pass over large
+data; otherwise the second pass computes them exactly."""
 
-    Tweets whose metric columns are null (or NaN) are left out (they have no value to compare). A mean whose
-    values are all 0 or 1 in every group is a proportion of tweets and gets the binomial variance.
+
+def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, GroupStats]:
+    """Sufficient statistics of ``metric`` per value of ``by`` (one group ``"all"`` when ``by`` is None), with the
+    leverage sums (see :class:`GroupStats`).
+
+    Tweets whose metric columns are null (or NaN) are left out (they have no value to compare). A mean is a
+    proportion of tweets, with the binomial variance, only when declared so (a boolean column, or
+    ``Mean(column, proportion=True)``): counts that happen to be 0 or 1 in a small sample are counts.
     """
     _check(frame, metric, by)
     m = nw.col(metric.numerator if isinstance(metric, Ratio) else metric.column).cast(nw.Float64)
@@ -131,40 +211,108 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
     data = nw.from_native(frame)
     if isinstance(data, nw.DataFrame) and data.implementation.is_polars():
         data = data.lazy()  # one fused query rather than a materialised frame per step
+    declared = _declared_proportion(data, metric)
     data = data.with_columns(_m=m, _d=d)
 
     def missing(column: str) -> Any:  # null, or NaN (pandas' null)
         return nw.col(column).is_null() | nw.col(column).is_nan()
 
     data = data.filter(~missing("_m") & ~missing("_d"))
-    data = data.with_columns(
-        _mm=nw.col("_m") * nw.col("_m"),
-        _dd=nw.col("_d") * nw.col("_d"),
-        _md=nw.col("_m") * nw.col("_d"),
-    )
     keys = [by] if by else []
-    aggregations = [
-        nw.col("_m").count().alias("n"),
-        nw.col("_m").sum().alias("sum_m"),
-        nw.col("_mm").sum().alias("sum_mm"),
-        nw.col("_d").sum().alias("sum_d"),
-        nw.col("_dd").sum().alias("sum_dd"),
-        nw.col("_md").sum().alias("sum_md"),
-    ]
-    if not isinstance(metric, Ratio):  # a 0/1 mean is a proportion; a ratio's binomial variance is never used
-        aggregations.append(((nw.col("_m") == 0) | (nw.col("_m") == 1)).all().alias("binary"))
-    table = data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations)
-    table = collect(table)
-    rows = table.rows(named=True)
-    binary = not isinstance(metric, Ratio) and bool(rows) and all(row["binary"] for row in rows)
+    rows = _first_pass(data, keys)
+    if any(row["n"] >= 2 and row["max_d"] > SERIES_SHARE * row["sum_d"] for row in rows.values()):
+        exact = _second_pass_query(data, keys)
+        for key, row in rows.items():
+            row.update(exact[key])
+    else:
+        for row in rows.values():
+            row.update(_from_power_sums(row))
     out = {}
-    for row in rows:
-        name = "all" if not by else str(row[by])
+    for key, row in rows.items():
+        name = "all" if not by else str(key)
         if name in out:
             raise _clash(by, name)
-        sm, smm, sd, sdd, smd = (float(row[k]) for k in ("sum_m", "sum_mm", "sum_d", "sum_dd", "sum_md"))
-        out[name] = GroupStats(int(row["n"]), sm, smm, sd, sdd, smd, binary)
+        sums = {k: float(row[k]) for k in ("sum_m", "sum_mm", "sum_d", "sum_dd", "sum_md")}
+        second = {k: _number(row[k]) for k in ("ss_res", "ss_hc3", "lev_a", "lev_b", "max_d")}
+        out[name] = GroupStats(n=int(row["n"]), **sums, binary=declared, **second)
+    if declared:
+        _check_proportion(metric, out)
     return dict(sorted(out.items()))
+
+
+def _aggregate(data: Any, keys: list[str], sums: dict[str, Any], extra: list[Any]) -> dict[Any, dict[str, Any]]:
+    """One group-by query of simple sums (each term a column first: the pandas path stays fast) and ``extra``."""
+    data = data.with_columns(**{f"_{name}": term for name, term in sums.items()})
+    aggregations = [*[nw.col(f"_{name}").sum().alias(name) for name in sums], *extra]
+    table = collect(data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations))
+    return {(row[keys[0]] if keys else None): row for row in table.rows(named=True)}
+
+
+def _first_pass(data: Any, keys: list[str]) -> dict[Any, dict[str, Any]]:
+    m, d = nw.col("_m"), nw.col("_d")
+    sums = {"sum_m": m, "sum_mm": m * m, "sum_d": d, "sum_dd": d * d, "sum_md": m * d,
+            "sum_mmd": m * m * d, "sum_mdd": m * d * d, "sum_ddd": d * d * d}  # fmt: skip
+    return _aggregate(data, keys, sums, [m.count().alias("n"), d.max().alias("max_d")])
+
+
+def _second_pass_query(data: Any, keys: list[str]) -> dict[Any, dict[str, Any]]:
+    """The leverage sums, exactly: each tweet's residual and share against its group's totals (joined from a
+    group-by of the same frame, which every engine narwhals drives can do, Dask included)."""
+    on = keys or ["_all"]
+    if not keys:
+        data = data.with_columns(_all=nw.lit(0))
+    totals = data.group_by(on).agg(nw.col("_m").sum().alias("_tm"), nw.col("_d").sum().alias("_td"))
+    data = data.join(totals, on=on)
+    data = data.with_columns(_e=nw.col("_m") - nw.col("_tm") / nw.col("_td") * nw.col("_d"),
+                             _u=nw.col("_d") / nw.col("_td"))  # fmt: skip
+    e, u = nw.col("_e"), nw.col("_u")
+    keep = 1 - u
+    sums = {"ss_res": e * e, "ss_hc3": (e / keep) ** 2, "lev_a": u * u / keep,
+            "lev_b": u * u * (1 - 2 * u) / (keep * keep)}  # fmt: skip
+    return _aggregate(data, keys, sums, [])
+
+
+def _from_power_sums(row: dict[str, Any]) -> dict[str, float]:
+    """The leverage sums of a group whose tweets all hold a small share u of its denominator, to first order in
+    u: Σe²/(1−u)² ≈ Σe² + 2Σe²D/S, Σu²/(1−u) ≈ (ΣD² + ΣD³/S)/S², Σu²(1−2u)/(1−u)² ≈ ΣD²/S² (the next terms are
+    O(u²) relative)."""
+    n, total = row["n"], row["sum_d"]
+    if n < 2 or not total:
+        return dict.fromkeys(("ss_res", "ss_hc3", "lev_a", "lev_b"), math.nan)
+    r = row["sum_m"] / total
+    ss_res = max(0.0, row["sum_mm"] - 2 * r * row["sum_md"] + r * r * row["sum_dd"])
+    weighted = max(0.0, row["sum_mmd"] - 2 * r * row["sum_mdd"] + r * r * row["sum_ddd"])  # Σe²D
+    squares = row["sum_dd"] / (total * total)
+    return {
+        "ss_res": ss_res,
+        "ss_hc3": ss_res + 2 * weighted / total,
+        "lev_a": squares + row["sum_ddd"] / total**3,
+        "lev_b": squares,
+    }
+
+
+def _number(value: Any) -> float:
+    """A second-pass sum as a float (an engine's null, e.g. a division by a zero share, as NaN)."""
+    return math.nan if value is None else float(value)
+
+
+def _declared_proportion(data: Any, metric: Metric) -> bool:
+    """Whether a mean is declared a proportion of tweets: ``Mean(..., proportion=True)``, or a boolean column."""
+    if isinstance(metric, Ratio):
+        return False
+    if metric.proportion is not None:
+        return metric.proportion
+    return bool(data.collect_schema()[metric.column] == nw.Boolean)
+
+
+def _check_proportion(metric: Metric, stats: dict[str, GroupStats]) -> None:
+    """A declared proportion holds only 0 and 1 (then ΣM² = ΣM)."""
+    bad = [g for g, s in stats.items() if not math.isclose(s.sum_mm, s.sum_m, abs_tol=1e-9) or s.sum_m < 0]
+    if bad:
+        raise StatsInputError(
+            f"{metric.label!r} is declared a proportion of tweets but group {bad[0]!r} has values other than 0 and 1; "
+            "drop proportion=True to compare it as a count"
+        )
 
 
 def tweet_arrays(frame: Any, metric: Metric, by: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -116,6 +116,10 @@ def headline(row: Any, *, correction: str, n_contrasts: int) -> str:
     p = format_p(row.p_adjusted)
     if n_contrasts > 1 and correction != "none":
         p += f", {correction_name(correction)}-adjusted for {n_contrasts} comparisons"
+    return _judged(row, effect, p) + _rough(row)
+
+
+def _judged(row: Any, effect: str, p: str) -> str:
     if row.alternative != "two-sided":
         p = "one-sided " + p
         direction = "higher" if row.alternative == "greater" else "lower"
@@ -125,6 +129,14 @@ def headline(row: Any, *, correction: str, n_contrasts: int) -> str:
     if row.p_adjusted < row.alpha:
         return f"{effect}; a gap this large is unlikely to be chance ({p})."
     return f"{effect}; we can't rule out no difference ({p})."
+
+
+def _rough(row: Any) -> str:
+    """A second sentence where the verdict rests on few tweets (an arm's impressions on a handful of them)."""
+    concentrated = [note.text for note in getattr(row, "notes", ()) if note.code == "concentrated"]
+    if not concentrated:
+        return ""
+    return f" {concentrated[0][:1].upper()}{concentrated[0][1:]}."
 
 
 def _chance(p: float) -> str:

@@ -266,3 +266,56 @@ def test_the_confounded_world_leaves_the_default_world_alone() -> None:
     assert len(confounded.tweets) > 2 * len(plain.tweets)  # a benchmark-sized sample
     campaigns = [Counter(t.campaign for t in w.tweets if t.campaign) for w in (plain, confounded)]
     assert campaigns[0] == campaigns[1] == Counter({"spring_launch": 220, "always_on": 140})
+
+
+# --- defects found while calibrating (each failed before) ----------------------------------------------------
+
+
+def _accounts(n_accounts: int = 40, n: int = 1500, seed: int = 4) -> pd.DataFrame:
+    """Tweets of numbered accounts (ids as whole numbers), each with its own rate, video 50% better."""
+    rng = np.random.default_rng(seed)
+    account = rng.integers(0, n_accounts, n)
+    base = rng.lognormal(np.log(0.02), 0.5, n_accounts)
+    video = rng.random(n) < 0.3 + 0.4 * (account % 2)  # odd accounts post more videos: confounded
+    impressions = rng.integers(200, 5000, n)
+    rate = base[account] * np.where(video, 1.5, 1.0)
+    return pd.DataFrame(
+        {
+            "account": account + 10_000_000,
+            "content_type": np.where(video, "video", "text"),
+            "impressions": impressions,
+            "engagements": rng.binomial(impressions, np.minimum(rate, 1)),
+            "followers": rng.lognormal(8, 1, n),
+        }
+    )
+
+
+def test_numeric_account_ids_are_categories_not_a_trend() -> None:
+    data = _accounts()
+    as_int = compare(data, metric="engagement_rate", by="content_type", control="text", adjust_for=["account"])
+    as_text = compare(
+        data.assign(account=data.account.astype(str)), metric="engagement_rate", by="content_type", control="text",
+        adjust_for=["account"],
+    )  # fmt: skip
+    assert as_int.rows[0].rel_lift == pytest.approx(as_text.rows[0].rel_lift, rel=1e-9)
+    assert as_int.rows[0].rel_ci_low == pytest.approx(as_text.rows[0].rel_ci_low, rel=1e-9)
+    assert "entered as numbers" not in as_int.rows[0].warnings
+    measured = compare(data, metric="engagement_rate", by="content_type", control="text",
+                       adjust_for=["account", "followers"])  # fmt: skip
+    assert "followers entered as numbers (one linear trend); cast to text to treat them as categories" in (
+        measured.rows[0].warnings
+    )
+
+
+def test_tweets_left_out_of_the_adjusted_model_are_counted() -> None:
+    data = _accounts()
+    data["account"] = data["account"].astype("Int64")
+    data.loc[data.index[:300], "account"] = pd.NA
+    row = compare(data, metric="engagement_rate", by="content_type", control="text", adjust_for=["account"]).rows[0]
+    assert "300 of 1500 tweets were left out of the adjusted model (300 with no account)" in row.warnings
+
+
+def test_a_mantel_haenszel_check_over_one_stratum_is_called_the_crude_ratio() -> None:
+    data = _accounts()
+    row = compare(data, metric="engagement_rate", by="content_type", control="text", adjust_for=["followers"]).rows[0]
+    assert "Mantel-Haenszel cross-check over one stratum, i.e. the crude rate ratio" in row.warnings

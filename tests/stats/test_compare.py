@@ -48,7 +48,7 @@ def delta_by_hand(m: np.ndarray, d: np.ndarray) -> tuple[float, float]:
 
 def test_ratio_contrast_matches_a_hand_computation_from_raw_rows() -> None:
     df = tweets()
-    row = compare(df, metric="engagement_rate", by="variant").rows[0]
+    row = compare(df, metric="engagement_rate", by="variant", method="delta").rows[0]
     a, b = df[df.variant == "A"], df[df.variant == "B"]
     r_a, v_a = delta_by_hand(a.engagements.to_numpy(float), a.impressions.to_numpy(float))
     r_b, v_b = delta_by_hand(b.engagements.to_numpy(float), b.impressions.to_numpy(float))
@@ -188,7 +188,7 @@ def test_summarize_and_omnibus() -> None:
     assert (frame.value < frame.ci_high).all()
     assert "Summary of engagement_rate" in summary._repr_html_()
     wald = omnibus(df, metric="engagement_rate", by="variant")
-    two_sided = compare(df, metric="engagement_rate", by="variant", relative_ci="fieller").rows[0]
+    two_sided = compare(df, metric="engagement_rate", by="variant", method="delta", relative_ci="fieller").rows[0]
     assert wald.df == 1
     assert wald.statistic == pytest.approx((two_sided.abs_diff / two_sided.se) ** 2, rel=1e-9)
     assert omnibus(df, metric="favorites", by="variant", method="kruskal").method == "Kruskal-Wallis"

@@ -21,7 +21,6 @@ from scipy import stats as sps
 
 from engagement_lab import Mean, Ratio, StatsInputError, columns
 from engagement_lab.stats import cluster_bootstrap, compare, confidence_sequence, permutation_test, srm_check
-from engagement_lab.stats.effects import _half_width
 from engagement_lab.stats.sufficient import tweet_arrays
 
 SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
@@ -119,7 +118,7 @@ def test_one_sided_welch_matches_scipy_on_the_sleep_data(alternative: str) -> No
 def test_one_sided_relative_lift_by_hand() -> None:
     """gbstats' relative delta method, one-sided: lift / se against the one-sided Welch t quantile."""
     df = base(lift=0.25)
-    row = compare(df, metric="engagement_rate", by="variant", alternative="greater").rows[0]
+    row = compare(df, metric="engagement_rate", by="variant", method="delta", alternative="greater").rows[0]
     a, b = df[df.variant == "A"], df[df.variant == "B"]
 
     def var_of_ratio(g: pd.DataFrame) -> tuple[float, float]:
@@ -138,13 +137,19 @@ def test_one_sided_relative_lift_by_hand() -> None:
 
 
 def test_one_sided_sequential_p_inverts_the_one_sided_sequence() -> None:
-    """Spec b5 eq. 134 (one-sided half-width, ρ from 2α); the p is the α at which the sequence touches 0."""
+    """Spec b5 eq. 134 (one-sided half-width, ρ from 2α); the p is the level at which the sequence, its ρ kept at the
+    test's α as gbstats keeps it, touches 0."""
     estimate, se, n, tuning = 0.15, 0.05, 1000, 5000
     rho2 = (-2 * math.log(0.1) + math.log(-2 * math.log(0.1) + 1)) / tuning
-    by_hand = math.sqrt(se**2 * n * 2 * (n * rho2 + 1) / (n * n * rho2) * math.log(1 + math.sqrt(n * rho2 + 1) / 0.1))
+
+    def by_hand(level: float) -> float:
+        return math.sqrt(
+            se**2 * n * 2 * (n * rho2 + 1) / (n * n * rho2) * math.log(1 + math.sqrt(n * rho2 + 1) / (2 * level))
+        )
+
     cs = confidence_sequence(estimate, se, n, alternative="greater")
-    assert cs.interval == pytest.approx((estimate - by_hand, math.inf), rel=1e-12)
-    assert _half_width(se, n, cs.p_value, tuning=tuning, two_sided=False) == pytest.approx(estimate, rel=1e-9)
+    assert cs.interval == pytest.approx((estimate - by_hand(0.05), math.inf), rel=1e-12)
+    assert by_hand(cs.p_value) == pytest.approx(estimate, rel=1e-9)
     assert (cs.p_value < 0.05) == (cs.interval[0] > 0)  # rejects at 5% exactly when the interval excludes 0
     two = confidence_sequence(estimate, se, n)
     assert cs.p_value < two.p_value  # the direction counts: one-sided evidence is stronger
@@ -152,28 +157,51 @@ def test_one_sided_sequential_p_inverts_the_one_sided_sequence() -> None:
     assert wrong_way.p_value == 1.0
     result = compare(base(lift=0.3), metric="engagement_rate", by="variant", alternative="greater")
     seq = result.sequential().iloc[0]
+    row = result.rows[0]
     assert seq.cs_high == math.inf
-    assert seq.always_valid_p == pytest.approx(
-        confidence_sequence(result.rows[0].rel_lift, result.rows[0].rel_se, 40, alternative="greater").p_value
-    )
+    on_log = confidence_sequence(math.log1p(row.rel_lift), row.rel_se, 40, alternative="greater")
+    assert seq.always_valid_p == pytest.approx(on_log.p_value, rel=1e-12)
+    assert seq.cs_low == pytest.approx(math.expm1(on_log.interval[0]), rel=1e-12)
+
+
+def test_a_one_sided_sequential_p_short_of_significance_is_not_one() -> None:
+    """An estimate on the tested side whose sequence still reaches below 0 has a p between α and 1: it was 1.0
+    when ρ was re-tuned to every level searched (no level below 0.5 then excludes 0)."""
+    se, n = 0.06, 500
+    cs = confidence_sequence(0.12, se, n, alternative="greater")
+    assert cs.interval[0] == pytest.approx(-0.101, abs=5e-4)  # far from excluding 0 at 5%
+    assert cs.p_value == pytest.approx(0.5456, abs=5e-4)  # was 1.0
+    closer = confidence_sequence(0.14, se, n, alternative="greater")
+    assert 0.05 < closer.p_value < cs.p_value  # more evidence, a smaller p
 
 
 def test_proportion_of_tweets_uses_the_binomial_variance() -> None:
-    """A 0/1 per-tweet outcome: gbstats' ProportionStatistic variance p(1-p) (ddof 0), Welch df."""
+    """A declared 0/1 per-tweet outcome: gbstats' ProportionStatistic variance p(1-p) (ddof 0), Welch df."""
     hits_a, hits_b, n = 9, 17, 30
     df = pd.DataFrame(
         {"g": ["A"] * n + ["B"] * n, "hit": [1] * hits_a + [0] * (n - hits_a) + [1] * hits_b + [0] * (n - hits_b)}
     )
-    row = compare(df, metric="hit", by="g", scale="absolute").rows[0]
+    row = compare(df, metric=Mean("hit", proportion=True), by="g", scale="absolute").rows[0]
     p_a, p_b = hits_a / n, hits_b / n
     v_a, v_b = p_a * (1 - p_a) / n, p_b * (1 - p_b) / n
     df_w = (v_a + v_b) ** 2 / (v_a**2 / (n - 1) + v_b**2 / (n - 1))
     assert row.p_value_abs == pytest.approx(2 * sps.t.sf((p_b - p_a) / math.sqrt(v_a + v_b), df_w), rel=1e-10)
     assert "binomial variance p(1-p)" in row.method
-    assert (
-        compare(df.assign(hit=df.hit.astype(bool)), metric="hit", by="g", scale="absolute").rows[0].p_value_abs
-        == row.p_value_abs
-    )
+    declared_by_type = compare(df.assign(hit=df.hit.astype(bool)), metric="hit", by="g", scale="absolute").rows[0]
+    assert declared_by_type.p_value_abs == row.p_value_abs
+
+
+def test_a_count_that_happens_to_be_0_or_1_stays_a_count() -> None:
+    """Favorites of 0 or 1 in a small sample are counts: Welch's t on them, not the binomial variance (which
+    would assume tweets with at most one favorite by design)."""
+    a, b = [1] * 9 + [0] * 21, [1] * 17 + [0] * 13
+    df = pd.DataFrame({"g": ["A"] * 30 + ["B"] * 30, "favorites": a + b})
+    row = compare(df, metric="favorites", by="g", scale="absolute").rows[0]
+    expected = sps.ttest_ind(b, a, equal_var=False).pvalue
+    assert row.p_value_abs == pytest.approx(expected, rel=1e-10)
+    assert "binomial" not in row.method
+    with pytest.raises(StatsInputError, match="declared a proportion of tweets but group 'A' has values other"):
+        compare(df.assign(favorites=[2, *a[1:], *b]), metric=Mean("favorites", proportion=True), by="g")
 
 
 # --- degenerate inputs: a reason, never a confident wrong verdict ---------------------------------------
@@ -182,6 +210,13 @@ def test_proportion_of_tweets_uses_the_binomial_variance() -> None:
 def _zero_arm() -> pd.DataFrame:
     df = base()
     df.loc[df.variant == "B", "engagements"] = 0
+    return df
+
+
+def _few_impressions() -> pd.DataFrame:
+    df = base()
+    df.loc[df.variant == "B", "engagements"] = 0
+    df.loc[df.variant == "B", "impressions"] = 9
     return df
 
 
@@ -200,19 +235,19 @@ def _single() -> pd.DataFrame:
 
 
 def _hits_none() -> pd.DataFrame:
-    return pd.DataFrame({"g": ["A"] * 20 + ["B"] * 20, "hit": [0] * 20 + [1] * 12 + [0] * 8})
+    return pd.DataFrame({"g": ["A"] * 20 + ["B"] * 20, "hit": [False] * 20 + [True] * 12 + [False] * 8})
 
 
 @pytest.mark.parametrize(
     ("frame", "kwargs", "expect"),
     [
-        (
-            _zero_arm,
-            {},
-            "cannot tell on engagement_rate: B vs A: treatment has no variation between tweets (every tweet has 0)",
-        ),
         (_zero_arm, {"method": "bootstrap", "n_resamples": 500}, "cannot tell"),
-        (_zero_arm, {"relative_ci": "log"}, "cannot tell"),
+        (
+            _few_impressions,
+            {},
+            "cannot tell on engagement_rate: B vs A: treatment has no variation between tweets and "
+            "only 180 in its denominator: too few to bound its rate",
+        ),
         (
             _constant_rates,
             {},
@@ -430,9 +465,12 @@ def test_a_relative_confidence_sequence_never_goes_below_minus_100_percent() -> 
     tiny = pd.DataFrame(
         {"variant": ["A"] * 4 + ["B"] * 4, "impressions": [100] * 8, "engagements": [1, 9, 2, 8, 1, 2, 9, 3]}
     )
-    seq = compare(tiny, metric="engagement_rate", by="variant").sequential()
+    seq = compare(tiny, metric="engagement_rate", by="variant", method="delta").sequential()
     assert seq.cs_low[0] == -1.0  # the raw normal-mixture bound is far below -100%, which no lift can be
     assert seq.scale[0] == "relative"
+    on_log = compare(tiny, metric="engagement_rate", by="variant").sequential()  # the default's log scale
+    assert -1.0 < on_log.cs_low[0] < -0.99  # exp(lower bound) - 1: near -100%, never below
+    assert on_log.cs_high[0] > 10
 
 
 def test_a_lazy_input_is_checked_in_one_query(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,9 +29,10 @@ def tweets(seed: int = 1, n: int = 60, lift: float = 0.3) -> pd.DataFrame:
 
 
 def _no_engagements_in_b() -> pd.DataFrame:
+    """B's tweets: no engagements, and only one tweet (a test needs two)."""
     df = tweets()
     df.loc[df.variant == "B", "engagements"] = 0
-    return df
+    return df[(df.variant == "A") | (df.index == df[df.variant == "B"].index[0])]
 
 
 # --- options ---------------------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ def test_options_are_a_frozen_dataclass_checked_with_a_suggestion() -> None:
 def test_an_untestable_arm_gives_typed_reasons_and_the_same_text() -> None:
     row = compare(_no_engagements_in_b(), metric="engagement_rate", by="variant").rows[0]
     assert [note.code for note in row.reasons] == [UNTESTABLE]
-    reason = "treatment has no variation between tweets (every tweet has 0): its uncertainty cannot be estimated"
+    reason = "treatment has 1 tweet(s): a test needs at least 2 per group"
     assert row.reasons[0].text == reason
     assert row.warnings == render(row.notes) == f"cannot test: {reason}"
     assert row.verdict("holm") == f"cannot tell on engagement_rate: B vs A: {reason}"
@@ -62,7 +63,7 @@ def test_an_untestable_arm_gives_typed_reasons_and_the_same_text() -> None:
 
 
 def test_a_test_valid_on_degenerate_arms_drops_the_reasons_by_code() -> None:
-    hits = pd.DataFrame({"g": ["A"] * 20 + ["B"] * 20, "hit": [0] * 20 + [1] * 12 + [0] * 8})
+    hits = pd.DataFrame({"g": ["A"] * 20 + ["B"] * 20, "hit": [False] * 20 + [True] * 12 + [False] * 8})
     fallback = compare(hits, metric="hit", by="g").rows[0]
     assert fallback.testable
     assert fallback.reasons == ()
