@@ -125,7 +125,7 @@ def run_demo(
         title="Spring launch: variant B against variant A (engagement rate)",
         out=out / "report.html",
     )
-    echo("\nverdicts (delta method on tweets; Holm):")
+    echo("\nverdicts (delta method with leverage-corrected variances, tweets as the units; Holm):")
     for campaign in ("spring_launch", "always_on"):
         campaign_tweets = wide.filter(pl.col("campaign") == campaign)
         comparison = compare(campaign_tweets, metric="engagement_rate", by="variant", control="A")

@@ -246,7 +246,12 @@ def methods_html(result: Comparison, *, n_tweets: int, source: str, randomised: 
     methods = sorted({r.method for r in plain.rows})
     lines = [
         f"Units: {n_tweets:,} tweets; a rate is the ratio of sums over a group's tweets (not a mean of rates).",
-        f"Estimator: {', '.join(methods)}; relative lifts by the delta method for a ratio of two group means.",
+        f"Estimator: {', '.join(methods)}; "
+        + (
+            "relative lifts tested and bounded on the log scale of the ratio of the two groups' rates."
+            if any(r.rel_scale == "log" for r in plain.rows)
+            else "relative lifts by the delta method for a ratio of two group means."
+        ),
         f"Alternative: {result.alternative}; alpha = {result.alpha:g}; multiple testing: "
         f"{correction_name(result.correction)} over {len(result.rows)} contrast(s).",
         "Design effects (cluster variance / naive binomial variance): "
