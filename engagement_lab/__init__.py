@@ -73,7 +73,7 @@ if _typing.TYPE_CHECKING:
     from .sources.engagement.query import EngagementQuery, EngagementRequest
     from .sources.x_v2.fetch import fetch_analytics
     from .sources.x_v2.query import AnalyticsQuery, MediaAnalyticsQuery
-    from .stats import Comparison, Summary, omnibus, summarize
+    from .stats import AACheck, Comparison, Plan, Summary, aa_check, omnibus, plan, summarize
     from .stats.compare import compare
     from .viz import enable_offline, save_chart
 
@@ -106,7 +106,9 @@ _LAZY = {
     **dict.fromkeys(["NAMED_METRICS", "Mean", "Ratio"], ".metrics"),
     **dict.fromkeys(["EngagementQuery", "EngagementRequest"], ".sources.engagement.query"),
     "Sandbox": ".sandbox",
-    **dict.fromkeys(["Comparison", "Summary", "compare", "omnibus", "summarize"], ".stats"),
+    **dict.fromkeys(
+        ["AACheck", "Comparison", "Plan", "Summary", "aa_check", "compare", "omnibus", "plan", "summarize"], ".stats"
+    ),
     **dict.fromkeys(["enable_offline", "save_chart"], ".viz"),
 }
 _MODULES = frozenset({"columns", "catalog"})
@@ -163,6 +165,7 @@ if not any(isinstance(finder, _MovedModules) for finder in _sys.meta_path):
 
 __all__ = [
     "NAMED_METRICS",
+    "AACheck",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -185,6 +188,7 @@ __all__ = [
     "Mean",
     "MediaAnalyticsQuery",
     "NotAcceptableError",
+    "Plan",
     "QueryError",
     "RateLimitError",
     "Ratio",
@@ -194,6 +198,7 @@ __all__ = [
     "StatsInputError",
     "Summary",
     "__version__",
+    "aa_check",
     "catalog",
     "columns",
     "compact",
@@ -210,6 +215,7 @@ __all__ = [
     "parse_tweet_id",
     "parse_tweet_ids",
     "per_tweet",
+    "plan",
     "save_chart",
     "scan",
     "summarize",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from .sandbox import Sandbox
 from .sources.engagement.fetch import fetch
 from .sources.engagement.query import EngagementQuery
 from .sources.x_v2.query import AnalyticsQuery
-from .stats import compare
+from .stats import compare, plan
 from .timeutil import parse_time
 
 __all__ = ["DemoRun", "run_demo"]
@@ -133,6 +134,11 @@ def run_demo(
         row = comparison.rows[0]
         echo(f"  {campaign}: {comparison.verdicts()[0]}")
         echo(f"    (the naive impression-level z-test would say p = {naive.p_value:.2g}; design effect {row.deff:.1f})")
+        planned = plan(campaign_tweets.filter(pl.col("variant") == "A"), metric="engagement_rate", lift=0.1)
+        echo(
+            f"    (to tell a +10% lift 80% of the time: about {math.ceil(planned.tweets_per_arm):,} tweets per arm, "
+            f"resampled from the {planned.history} A tweets)"
+        )
     shown = report.relative_to(Path.cwd()) if report.is_relative_to(Path.cwd()) else report
     echo(f"\nreport: {shown}")
     return DemoRun(result, wide, summary, out, report)

@@ -17,7 +17,7 @@ CLI = [sys.executable, "-m", "engagement_lab.cli"]
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["sandbox"], ["fetch"], ["auth"], ["demo"], ["report"], ["watch"], ["sample-data"]]
+    "command", [[], ["sandbox"], ["fetch"], ["auth"], ["demo"], ["report"], ["plan"], ["watch"], ["sample-data"]]
 )
 def test_help_everywhere(command: list[str]) -> None:
     done = subprocess.run([*CLI, *command, "--help"], capture_output=True, text=True, check=False)
@@ -82,3 +82,42 @@ def test_fetch_command_against_the_sandbox(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "errors       0" in done.stdout
     assert "2 already archived" in again.stdout
+
+
+def test_plan_from_a_table_and_from_an_archive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engagement_lab.datasets import SAMPLE_DIR, load_sample
+    from engagement_lab.load import per_tweet
+
+    sample = load_sample(backend="polars")
+    table = tmp_path / "history.csv"
+    per_tweet(sample.tidy, metadata=sample.metadata).write_csv(table)
+    assert main(["plan", "--table", str(table), "--lift", "0.3", "--splits", "200", "--aa-check"]) == 0
+    out = capsys.readouterr().out
+    assert "history: 660 tweets from per-tweet table history.csv" in out
+    assert "To tell a +30% lift in engagement_rate with 80% power at alpha 0.05: about" in out
+    assert "59 tweet(s) with no engagements or impressions value were left out" in out  # deleted/protected tweets
+    assert "the default (engagement_rate) holds its 5% level" in out
+    archive = ["--archive", str(SAMPLE_DIR / "archive"), "--metadata", str(SAMPLE_DIR / "tweets.csv")]
+    assert main(["plan", *archive, "--where", "variant=A", "--lift", "0.3", "--splits", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "Engagement API fetched 2026-06-01 12:00 UTC, where variant=A" in out
+    assert "from resampling 185 past tweets" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["plan", "--table", "t.csv", "--lift", "0"], 2, "expected a relative lift"),
+        (["plan", "--table", "t.csv", "--where", "variant"], 1, "expected COLUMN=VALUE"),
+        (["plan", "--table", "t.csv", "--metadata", "m.csv"], 1, "--metadata goes with --archive"),
+        (["plan", "--table", "missing.csv"], 1, "no such file"),
+    ],
+)
+def test_plan_refuses_bad_usage(argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    if code == 2:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+    else:
+        assert main(argv) == 1
+    assert message in capsys.readouterr().err

@@ -75,6 +75,8 @@ def test_the_report_keeps_hostile_titles_and_labels_as_text(hostile_report: Path
     text = "".join(page.text)
     assert HOSTILE_TITLE in text  # shown to the reader, literally
     assert f"{HOSTILE_B} vs {HOSTILE_A}" in text  # in the verdict line
+    assert f"{HOSTILE_B} against {HOSTILE_A}: not clear yet" in text  # in the bottom line
+    assert f"planned from the 113 {HOSTILE_A} tweets" in text
     assert "<title>&lt;script&gt;alert(3)&lt;/script&gt; &amp; &lt;b onmouseover=alert(4)&gt;</title>" in html
 
 

@@ -105,7 +105,10 @@ def test_report_is_self_contained_with_the_headline_first(tmp_path: Path) -> Non
     assert page.scripts == 0
     assert not re.search(r"(src|href)=[\"']https?://", html)  # nothing fetched from the network
     assert html.count('src="data:image/svg+xml') == 3  # forest, estimates, distribution charts, inline
-    assert unescape(html).index(HEADLINE) < html.index("The comparison")
+    assert unescape(html).index(HEADLINE) < html.index("The bottom line") < html.index("The comparison")
+    assert re.search(
+        r"B against A: not clear yet; about [\d,]+ more tweets per arm would tell a \+10% lift", unescape(html)
+    )
     assert "Traceback" not in html
     assert "TqdmWarning" not in html
     # unique headers in every table, every picture described
@@ -137,6 +140,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert run.fetch.ok
     assert run.report.exists()
     assert any(line.strip().startswith("spring_launch:") for line in lines)
+    planned = "(to tell a +10% lift 80% of the time: about 339 tweets per arm, resampled from the 113 A tweets)"
+    assert planned in [line.strip() for line in lines]  # the README shows this line
     assert run.summary.height == 4
     assert (tmp_path / "demo" / "per_tweet.csv").exists()
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from ..errors import EngagementLabError
 from .common import read_ids_file
 from .data import add_auth, add_compact, add_fetch, add_report
+from .planning import add_plan
 from .serve import add_demo, add_sample, add_sandbox
 from .watching import add_watch
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compact(commands)
     add_demo(commands)
     add_report(commands)
+    add_plan(commands)
     add_watch(commands)
     add_sample(commands)
     return parser

@@ -296,6 +296,12 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_false",
         help="the groups were not randomised: the report says its lifts are associations, not causes",
     )
+    p.add_argument(
+        "--plan-lift",
+        type=float,
+        default=0.1,
+        help="the lift the bottom line plans for: about how many more tweets per arm would tell it (default 0.1)",
+    )
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.set_defaults(run=_run_report)
 
@@ -319,6 +325,7 @@ def _run_report(args: argparse.Namespace) -> int:
         correction=args.correction,
         title=args.title,
         adjust_for=args.adjust_for,
+        plan_lift=args.plan_lift,
     )
     print(f"report written to {path}")
     return 0

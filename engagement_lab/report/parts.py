@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -26,6 +27,8 @@ from ..stats.wording import bayesian_sentence, correction_name, format_p, format
 __all__ = [
     "ReportData",
     "bayesian_html",
+    "bottom_line",
+    "bottom_line_html",
     "caveat_html",
     "comparison_table_html",
     "glossary_html",
@@ -93,7 +96,7 @@ def report_data(
     else:
         tidy = load_archive(archive, backend="polars")
         assert isinstance(tidy, pl.DataFrame)
-        tweets = to_polars(per_tweet(tidy, metadata=metadata))
+        tweets = to_polars(per_tweet(tidy, metadata=metadata or None))
         fetched = tidy["retrieved_at"].min()
         assert isinstance(fetched, datetime)
         api = sources.describe_endpoints(set(tidy["endpoint"].drop_nulls().unique().to_list()))
@@ -234,6 +237,55 @@ GLOSSARY = (
         "as wide as they should be (variance 4 times too small). This report treats tweets as the units.",
     ),
 )
+
+
+def bottom_line(
+    result: Comparison, tweets: pl.DataFrame, *, metric: str, lift: float = 0.1, seed: int = 0
+) -> list[str]:
+    """One sentence per contrast of ``metric``: told, or how many more tweets per arm would tell ``lift`` (80%
+    power, the comparison's alpha), planned by resampling the control group's own tweets
+    (:func:`engagement_lab.plan`). A per-tweet mean is not planned (the lift is injected into a rate's counts)."""
+    from ..stats import plan
+
+    if not isinstance(resolve_metric(metric, tweets.columns), Ratio):
+        return []
+    plans: dict[str, Any] = {}
+    lines = []
+    for row in result.rows:
+        name = f"{row.treatment} against {row.control}"
+        if row.testable and row.p_adjusted < row.alpha:
+            lines.append(f"{name}: clear with these tweets (see the comparison); no more are needed for this verdict.")
+            continue
+        if row.control not in plans:
+            history = tweets.filter(pl.col(row.by).cast(pl.String) == row.control)
+            plans[row.control] = plan(history, metric=metric, lift=lift, alpha=row.alpha, seed=seed)
+        found = plans[row.control]
+        have = min(row.n_control, row.n_treatment)
+        if math.isinf(found.tweets_per_arm):
+            text = (
+                f"not clear, and no test of up to {found.curve[-1][0]:,} tweets per arm would tell a {lift:+.0%} lift "
+                "on tweets like these: test a bolder change, or a steadier metric."
+            )
+        elif found.tweets_per_arm > have:
+            needed = math.ceil(found.tweets_per_arm)
+            text = (
+                f"not clear yet; about {needed - have:,} more tweets per arm would tell a {lift:+.0%} lift "
+                f"{found.power:.0%} of the time (about {needed:,} per arm in all, planned from the {found.history:,} "
+                f"{row.control} tweets{' by the textbook formula' if found.closed_form else ''})."
+            )
+        else:
+            text = (
+                f"not clear, although these tweets would tell a {lift:+.0%} lift {found.power:.0%} of the time: a "
+                "real difference, if there is one, is probably smaller than that."
+            )
+        lines.append(f"{name}: {text}" + (f" {found.note}" if found.note else ""))
+    return lines
+
+
+def bottom_line_html(result: Comparison, tweets: pl.DataFrame, *, metric: str, lift: float = 0.1, seed: int = 0) -> str:
+    """:func:`bottom_line` under its heading, escaped (empty for a per-tweet mean, which is not planned)."""
+    lines = bottom_line(result, tweets, metric=metric, lift=lift, seed=seed)
+    return '<h2>The bottom line</h2><div class="bottom-line">' + _list(lines) + "</div>" if lines else ""
 
 
 def glossary_html() -> str:

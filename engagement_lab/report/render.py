@@ -129,6 +129,7 @@ def render_report(
     title: str | None = None,
     adjust_for: Sequence[str] = (),
     randomised: bool = True,
+    plan_lift: float = 0.1,
     keep_notebook: bool = False,
 ) -> Path:
     """Render the report to a self-contained HTML file and return its path.
@@ -149,12 +150,19 @@ def render_report(
         ``hour_of_day`` and ``weekday`` are derived from ``created_at``). The report says what its lifts hold fixed.
     randomised : bool
         Whether the groups were assigned at random (an A/B test). ``False`` adds the association-not-cause caveat.
+    plan_lift : float
+        The relative lift the bottom line plans for (default 0.1, +10%): for a contrast not yet clear, about how
+        many more tweets per arm would tell it, from resampling the control's tweets (:func:`engagement_lab.plan`).
     """
     from ..errors import check_choice
 
     check_choice("correction", correction, ("holm", "bonferroni", "fdr_bh", "fdr_by", "none"), ConfigError)
     if not isinstance(randomised, bool):
         raise ConfigError(f"randomised must be True or False, got {randomised!r}")
+    if isinstance(plan_lift, bool) or not isinstance(plan_lift, (int, float)) or plan_lift == 0 or plan_lift <= -1:
+        raise ConfigError(
+            f"plan_lift must be a relative lift such as 0.1 (+10%), not 0 and above -1, got {plan_lift!r}"
+        )
     if where is not None and "=" not in where:
         raise ConfigError(f"where={where!r}: expected COLUMN=VALUE, e.g. campaign=spring_launch")
     out = Path(out).resolve()
@@ -178,6 +186,7 @@ def render_report(
             "adjust_for": ",".join(adjust_for),
             "randomised": randomised,
             "title": title,
+            "plan_lift": float(plan_lift),
         }
         executed = run_report_notebook(parameters, Path(tmp) / "report.ipynb")
         out.write_text(_to_html(executed, title), encoding="utf-8")

@@ -22,6 +22,7 @@ from .classic import (
 from .compare import compare, omnibus, summarize
 from .effects import contrast, design_effect
 from .multiple import adjust_pvalues
+from .next_test import AACheck, Plan, aa_check, plan
 from .notes import Note
 from .planning import (
     mde,
@@ -41,12 +42,15 @@ from .views import bayesian_lift, confidence_sequence
 from .wording import format_p
 
 __all__ = [
+    "AACheck",
     "BootstrapTest",
     "Comparison",
     "GroupStats",
     "Note",
+    "Plan",
     "Summary",
     "TestResult",
+    "aa_check",
     "adjust_pvalues",
     "balance",
     "barnard_exact",
@@ -66,6 +70,7 @@ __all__ = [
     "mde",
     "omnibus",
     "permutation_test",
+    "plan",
     "power_curve",
     "power_prop_test",
     "power_ratio",

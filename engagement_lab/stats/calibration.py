@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .degenerate import flat_arm_contrast
-from .effects import RelativeCI, Variance, contrast
+from .degenerate import delta_contrast
+from .effects import RelativeCI, Variance
 from .resampling import bootstrap_test, permutation_test
 from .sufficient import GroupStats
 
@@ -115,10 +115,7 @@ def draw(world: World, n: int, lift: float, rng: np.random.Generator) -> Arms:
 def _delta(variance: Variance, relative_ci: RelativeCI | None) -> Callable[[Arms, float], Verdict]:
     def run(arms: Arms, alpha: float) -> Verdict:
         control, treatment = (GroupStats.from_arrays(m, d) for m, d in arms)
-        result = contrast(control, treatment, alpha=alpha, relative_ci=relative_ci, variance=variance)
-        if not result.testable:
-            result = flat_arm_contrast(control, treatment, variance=variance, alpha=alpha,
-                                       alternative="two-sided") or result  # fmt: skip
+        result = delta_contrast(control, treatment, variance=variance, alpha=alpha, relative_ci=relative_ci)
         return result.p_value_rel, result.rel_ci
 
     return run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import narwhals as nw
@@ -22,7 +22,7 @@ from .classic import (
     proportions_chisquare,
     welch_anova,
 )
-from .degenerate import flat_arm_contrast
+from .degenerate import delta_contrast
 from .effects import Alternative, Contrast, RelativeCI, Variance, contrast
 from .inputs import checked_frame
 from .methods import (
@@ -141,6 +141,43 @@ def _row(
     )  # fmt: skip
 
 
+def judge_pair(
+    control: GroupStats,
+    treatment: GroupStats,
+    method: str,
+    *,
+    is_ratio: bool,
+    binary: bool,
+    options: CompareOptions,
+    label: str = "",
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    notes: Callable[[Contrast], tuple[Note, ...]] | None = None,
+) -> tuple[Contrast, Tested]:
+    """One contrast tested by ``method`` (already resolved from ``"auto"``), exactly as :func:`compare` tests it:
+    the delta-method contrast (with the exact bound of a flat arm for a rate), then the method's own test, then the
+    exact test of a 0/1 outcome that cannot be tested otherwise. ``arrays`` holds the arms' per-tweet values under
+    ``"control"`` and ``"treatment"`` for the methods that resample or rank them; ``notes`` adds notes from the
+    contrast. The A/A check and the planner call this, so their verdicts are compare's."""
+    variance: Variance = "hc3" if method == "delta-hc3" and is_ratio and not options.covariate else "hc0"
+    if is_ratio and method in DELTA_METHODS and not options.covariate:  # an arm with no variation: its exact bound
+        result = delta_contrast(
+            control, treatment, variance=variance, alpha=options.alpha, alternative=options.alternative,
+            relative_ci=options.relative_ci,
+        )  # fmt: skip
+    else:
+        result = contrast(
+            control, treatment, alpha=options.alpha, alternative=options.alternative,
+            relative_ci=options.relative_ci, ratio=is_ratio and not options.covariate, variance=variance,
+        )  # fmt: skip
+    extra = notes(result) if notes else ()
+    tested = by_delta(result, label, (*result.notes, *extra), options.scale)
+    pair_stats = {"control": control, "treatment": treatment}
+    tested = run_method(tested, method, result.rel_lift, arrays or {}, pair_stats, ("control", "treatment"), options)
+    if not tested.testable and binary and method in ("delta", "delta-hc3", "welch"):
+        tested = exact_fallback(tested, control, treatment, options.alternative)
+    return result, tested
+
+
 def _one_metric(frame: Any, metric: Metric, by: str, control: str | None, options: CompareOptions) -> list[ContrastRow]:
     method = options.method
     stats = group_stats(frame, metric, by)
@@ -153,29 +190,20 @@ def _one_metric(frame: Any, metric: Metric, by: str, control: str | None, option
     if options.covariate:
         stats = covariate_adjusted(with_covariate(frame, metric, by, options.covariate))
     binary = any(g.binary for g in stats.values())
-    variance: Variance = "hc3" if method == "delta-hc3" and is_ratio and not options.covariate else "hc0"
     label = method_label(method, is_ratio, binary, options)
     rows = []
     for c, t in pairs:
-        result = contrast(
-            stats[c], stats[t], alpha=options.alpha, alternative=options.alternative,
-            relative_ci=options.relative_ci, ratio=is_ratio and not options.covariate, variance=variance,
-        )  # fmt: skip
-        if not result.testable and is_ratio and method in DELTA_METHODS and not options.covariate:
-            result = (
-                flat_arm_contrast(
-                    stats[c], stats[t], variance=variance, alpha=options.alpha, alternative=options.alternative
-                )
-                or result
+
+        def notes(result: Contrast, c: str = c, t: str = t) -> tuple[Note, ...]:
+            return (
+                *_thin(result, stats[c], stats[t]),
+                *(_concentrated(result, {c: stats[c], t: stats[t]}) if is_ratio else ()),
             )
-        extra = (
-            *_thin(result, stats[c], stats[t]),
-            *(_concentrated(result, {c: stats[c], t: stats[t]}) if is_ratio else ()),
-        )
-        tested = by_delta(result, label, (*result.notes, *extra), options.scale)
-        tested = run_method(tested, method, result.rel_lift, arrays, stats, (c, t), options)
-        if not tested.testable and binary and method in ("delta", "delta-hc3", "welch"):
-            tested = exact_fallback(tested, stats[c], stats[t], options.alternative)
+
+        result, tested = judge_pair(
+            stats[c], stats[t], method, is_ratio=is_ratio, binary=binary, options=options, label=label,
+            arrays={"control": arrays[c], "treatment": arrays[t]} if arrays else None, notes=notes,
+        )  # fmt: skip
         rows.append(_row(metric, by, (c, t), stats, result, tested, options))
     return rows
 

@@ -10,6 +10,7 @@ from .charts import (
     forest_plot,
     funnel_plot,
     heatmap_plot,
+    plan_plot,
     power_curve_plot,
     timeseries_plot,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "forest_plot",
     "funnel_plot",
     "heatmap_plot",
+    "plan_plot",
     "power_curve_plot",
     "save_chart",
     "timeseries_plot",

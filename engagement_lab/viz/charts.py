@@ -21,6 +21,7 @@ __all__ = [
     "forest_plot",
     "funnel_plot",
     "heatmap_plot",
+    "plan_plot",
     "power_curve_plot",
     "timeseries_plot",
 ]
@@ -311,6 +312,29 @@ def power_curve_plot(curve: Any) -> alt.Chart:
         )
         .properties(width=WIDTH, height=240, title="tweets needed per arm")
     )
+    return chart
+
+
+def plan_plot(curve: Any, *, target: float, lift: float, needed: float | None = None) -> alt.LayerChart:
+    """Power against tweets per arm (a frame with ``n_per_arm`` and ``power``, e.g. ``Plan.to_frame()``), with the
+    target power as a dashed line and, when given, the tweets per arm that reach it."""
+    data = to_polars(curve)
+    x = alt.X("n_per_arm:Q", title="tweets per arm", scale=alt.Scale(type="log"))
+    line = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("power:Q", title="power", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            tooltip=[alt.Tooltip("n_per_arm:Q", format=",.0f"), alt.Tooltip("power:Q", format=".0%")],
+        )
+    )
+    target_rule = alt.Chart(pl.DataFrame({"power": [target]})).mark_rule(strokeDash=[4, 3], color="#999")
+    layers = line + target_rule.encode(y="power:Q")
+    if needed is not None and needed == needed and needed != float("inf"):
+        answer = alt.Chart(pl.DataFrame({"n_per_arm": [needed]})).mark_rule(color="#d62728")
+        layers = layers + answer.encode(x=x, tooltip=[alt.Tooltip("n_per_arm:Q", format=",.0f")])
+    chart: alt.LayerChart = layers.properties(width=WIDTH, height=240, title=f"power to tell a {lift:+.0%} lift")
     return chart
 
 

@@ -27,6 +27,7 @@ correction = "holm"
 adjust_for = ""
 randomised = True
 title = "Spring launch: variant B against variant A"
+plan_lift = 0.1
 
 # %%
 from IPython.display import HTML, display
@@ -58,6 +59,7 @@ result = compare(
 display(HTML(report_parts.title_html(title, n_tweets=tweets.height, randomised=randomised)))
 display(HTML(report_parts.headlines_html(result)))
 display(HTML(report_parts.caveat_html(randomised=randomised, by=by, adjusted_for=result.adjusted_for)))
+display(HTML(report_parts.bottom_line_html(result, tweets, metric=metric, lift=plan_lift)))
 
 # %%
 display(HTML("<h2>The comparison</h2>" + report_parts.comparison_table_html(result)))
