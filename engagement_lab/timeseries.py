@@ -1,11 +1,14 @@
 """Time-series analytics on tidy hourly data (pure; pandas or polars in, the same backend out).
 
 Hourly rows (``grain == "hour"``, one source per tweet and metric, as ``per_tweet`` chooses) are aligned on
-tweet age (hours since the hour of posting, from a metadata ``created_at``), missing hours become zeros,
-overlapping windows count once. From there: cumulative curves and the share of the observed total by age,
-half-life (hours to half the total), time to a threshold (the first hour a running total reaches N),
-hour-of-day by weekday profiles in any time zone, and daily rollups (with the account-level days of daily
-summary exports beside them).
+tweet age (hours since the hour of posting, from a metadata ``created_at``); overlapping windows count once.
+The data cover each tweet from its first hour in the data (or the start of the fetch window that holds it, where
+the rows carry ``window_start``) to its last: within that span a missing hour is a zero (the APIs list zero
+buckets), outside it nothing is made up. A tweet posted before its data begin has no running total, share,
+half-life or crossing time (null, with the reason in a column); hours after the data end are absent, not zeros.
+From there: cumulative curves and the share of the observed total by age, half-life (hours to half the total),
+time to a threshold (the first hour a running total reaches N, or censored), hour-of-day by weekday profiles in
+any time zone, and daily rollups (with the account-level days of daily summary exports beside them).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ def _back(frame: pl.DataFrame, backend: str) -> Any:
 
 
 def _hourly(tidy: pl.DataFrame, metric: str | None) -> pl.DataFrame:
-    """One value per (tweet, metric, hour): hourly rows only; overlapping windows counted once."""
+    """One value per (tweet, metric, hour): hourly rows only; overlapping windows counted once. ``_from`` is the
+    first hour the tweet's data cover (its first row, or its earliest window's start if earlier)."""
     missing = [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.GRAIN, C.TIMESTAMP, C.VALUE) if c not in tidy.columns]
     if missing:
         raise DataError(f"tidy frame lacks {missing}; load hourly data with load_response or load_archive")
@@ -49,7 +53,16 @@ def _hourly(tidy: pl.DataFrame, metric: str | None) -> pl.DataFrame:
     # v2 impressions are different counts); within it, an hour in several windows or groupings counts once
     rank = source_rank(rows.columns)
     rows = rows.filter(rank == rank.min().over(C.TWEET_ID, C.ENGAGEMENT_TYPE))
-    return rows.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.TIMESTAMP).agg(pl.col(C.VALUE).max())
+    start = pl.col(C.TIMESTAMP).min()
+    if C.WINDOW_START in rows.columns:  # the fetch window says where the data begin, even before a first row
+        start = pl.min_horizontal(start, pl.col(C.WINDOW_START).min().dt.truncate("1h"))
+    return (
+        rows.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.TIMESTAMP)
+        .agg(pl.col(C.VALUE).max())
+        .join(
+            rows.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE).agg(start.alias("_from")), on=[C.TWEET_ID, C.ENGAGEMENT_TYPE]
+        )
+    )
 
 
 def _created(metadata: Any) -> pl.DataFrame:
@@ -65,45 +78,97 @@ def _created(metadata: Any) -> pl.DataFrame:
 def by_age(tidy: Any, metadata: Any, *, metric: str | None = None, max_hours: int | None = None) -> Any:
     """Hourly values aligned on tweet age, with running totals and the share of each tweet's observed total.
 
-    Columns: ``tweet_id, engagement_type, age_hours, value, cumulative, share``. Every hour from posting to
-    the last observed hour (or ``max_hours``) is present; hours without data are zeros, not gaps.
+    Columns: ``tweet_id, engagement_type, age_hours, value, cumulative, share, from_posting``. Every hour the data
+    cover is present, from posting (or the first covered hour) to the last observed hour (at most ``max_hours``);
+    a missing hour inside that span is a zero, and hours after the data end are absent. ``from_posting`` is False
+    for a tweet posted before its data begin: its ``cumulative`` and ``share`` are null (what came before is not
+    known), never a total counted from zero. ``share`` is also null for a tweet with no observed ``metric`` at all.
+    A tweet posted after its data end has no rows.
     """
     frame, backend = _polars(tidy)
+    if max_hours is not None and (isinstance(max_hours, bool) or not isinstance(max_hours, int) or max_hours < 1):
+        raise DataError(f"max_hours must be a whole number of hours, at least 1, got {max_hours!r}")
+    curves, _ = _curves(frame, metadata, metric, max_hours)
+    return _back(curves, backend)
+
+
+def _curves(
+    frame: pl.DataFrame, metadata: Any, metric: str | None, max_hours: int | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """by_age's curves, and the (tweet, metric) pairs whose data all precede the tweet's posting."""
     posted = _created(metadata)
+    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     rows = _hourly(frame, metric).join(posted, on=C.TWEET_ID, how="inner")
-    rows = rows.with_columns(((pl.col(C.TIMESTAMP) - pl.col("_posted")).dt.total_hours()).cast(pl.Int64).alias(AGE))
+    hours = (pl.col(C.TIMESTAMP) - pl.col("_posted")).dt.total_hours().cast(pl.Int64)
+    first = (pl.col("_from") - pl.col("_posted")).dt.total_hours().cast(pl.Int64)
+    rows = rows.with_columns(
+        hours.alias(AGE), first.clip(lower_bound=0).alias("_first"), (first <= 0).alias("from_posting")
+    )
+    late = rows.group_by(keys).agg(pl.col(AGE).max()).filter(pl.col(AGE) < 0).select(keys)
     rows = rows.filter(pl.col(AGE) >= 0)
     if max_hours is not None:
         rows = rows.filter(pl.col(AGE) < max_hours)
-    span = rows.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE).agg(pl.col(AGE).max().alias("_last"))
-    last = pl.lit(max_hours - 1) if max_hours is not None else pl.col("_last")
-    grid = span.with_columns(pl.int_ranges(0, last + 1).alias(AGE)).explode(AGE).drop("_last")
-    full = grid.join(
-        rows.select(C.TWEET_ID, C.ENGAGEMENT_TYPE, AGE, C.VALUE), on=[C.TWEET_ID, C.ENGAGEMENT_TYPE, AGE], how="left"
+    span = rows.group_by(keys).agg(
+        pl.col(AGE).max().alias("_last"), pl.col("_first").first(), pl.col("from_posting").first()
     )
-    full = full.with_columns(pl.col(C.VALUE).fill_null(0)).sort(C.TWEET_ID, C.ENGAGEMENT_TYPE, AGE)
-    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
-    full = full.with_columns(pl.col(C.VALUE).cum_sum().over(keys).alias("cumulative"))
-    full = full.with_columns((pl.col("cumulative") / pl.col(C.VALUE).sum().over(keys)).alias("share"))
-    return _back(full.with_columns(pl.col(AGE).cast(pl.Int32)), backend)
+    grid = span.with_columns(pl.int_ranges(pl.col("_first"), pl.col("_last") + 1).alias(AGE)).explode(AGE)
+    full = grid.drop("_last", "_first").join(rows.select(*keys, AGE, C.VALUE), on=[*keys, AGE], how="left")
+    full = full.with_columns(pl.col(C.VALUE).fill_null(0)).sort(*keys, AGE)
+    complete = pl.col("from_posting")
+    total = pl.col(C.VALUE).sum().over(keys)
+    full = full.with_columns(pl.when(complete).then(pl.col(C.VALUE).cum_sum().over(keys)).alias("cumulative"))
+    full = full.with_columns(pl.when(complete & (total > 0)).then(pl.col("cumulative") / total).alias("share"))
+    columns = [*keys, AGE, C.VALUE, "cumulative", "share", "from_posting"]
+    return full.select(columns).with_columns(pl.col(AGE).cast(pl.Int32)), late
+
+
+POSTED_BEFORE = "posted before its data begin"
+POSTED_AFTER = "posted after its data end"
+
+
+def _per_tweet(curves: pl.DataFrame, late: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """One row per tweet: ``found`` (the number asked for) joined to its total, the hours observed and whether the
+    data cover it from posting; the tweets whose data all precede their posting added with nothing observed."""
+    totals = curves.group_by(C.TWEET_ID).agg(
+        pl.col(C.VALUE).sum().alias("total"),
+        (pl.col(AGE).max() + 1).cast(pl.Int32).alias("age_at_data_end"),
+        pl.col("from_posting").first(),
+    )
+    after = late.select(C.TWEET_ID).unique().with_columns(age_at_data_end=pl.lit(None, pl.Int32))
+    return pl.concat([totals, after], how="diagonal_relaxed").join(found, on=C.TWEET_ID, how="left")
 
 
 def half_life(tidy: Any, metadata: Any, *, metric: str = "impressions", fraction: float = 0.5) -> Any:
     """Hours from posting until a tweet had ``fraction`` (default half) of its observed total of ``metric``.
 
-    Columns: ``tweet_id, half_life_hours, total``. Tweets with a total of zero have a null half-life.
+    Columns: ``tweet_id, half_life_hours, total, age_at_data_end, reason``. ``age_at_data_end`` is the tweet's age
+    in hours when its data end (a young tweet's half-life is of what it has had so far). The half-life is null,
+    with ``reason`` saying why, for a tweet posted before its data begin (its early hours, usually most of its
+    reach, are not in the data), posted after they end, or with nothing observed ("no impressions observed");
+    ``reason`` is null where there is a number.
     """
-    if not 0 < fraction <= 1:
-        raise DataError(f"fraction must be in (0, 1], got {fraction}")
-    curves, backend = _polars(by_age(tidy, metadata, metric=metric))
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise DataError(f"fraction must be in (0, 1], got {fraction!r}")
+    frame, backend = _polars(tidy)
+    curves, late = _curves(frame, metadata, metric)
     reached = (
         curves.filter(pl.col("share") >= fraction)
         .group_by(C.TWEET_ID)
         .agg((pl.col(AGE).min() + 1).alias("half_life_hours"))
     )
-    totals = curves.group_by(C.TWEET_ID).agg(pl.col(C.VALUE).sum().alias("total"))
+    reason = (
+        pl.when(pl.col("from_posting").is_null())
+        .then(pl.lit(POSTED_AFTER))
+        .when(~pl.col("from_posting"))
+        .then(pl.lit(POSTED_BEFORE))
+        .when(pl.col("total") == 0)
+        .then(pl.lit(f"no {metric} observed"))
+    )
     out = (
-        totals.join(reached, on=C.TWEET_ID, how="left").select(C.TWEET_ID, "half_life_hours", "total").sort(C.TWEET_ID)
+        _per_tweet(curves, late, reached)
+        .with_columns(reason.alias("reason"))
+        .select(C.TWEET_ID, "half_life_hours", "total", "age_at_data_end", "reason")
+        .sort(C.TWEET_ID)
     )
     return _back(out, backend)
 
@@ -111,22 +176,39 @@ def half_life(tidy: Any, metadata: Any, *, metric: str = "impressions", fraction
 def time_to_threshold(tidy: Any, metadata: Any, *, metric: str = "favorites", threshold: int = 100) -> Any:
     """For each tweet, the first hour of age at whose end its running total of ``metric`` reached ``threshold``.
 
-    Columns: ``tweet_id, hours_to_threshold`` (null when never reached in the data), ``crossed_at`` (UTC end of
-    that hour) and ``total``.
+    Columns: ``tweet_id, hours_to_threshold, crossed_at`` (UTC end of that hour), ``total``, ``age_at_data_end``,
+    ``censored`` and ``reason``. A tweet that had not reached the threshold by the end of its data is ``censored``
+    (True): it may still cross later, so its time is more than ``age_at_data_end`` hours, not never. A tweet posted
+    before its data begin (its running total before them is not known) or after they end has no time and ``censored`` is
+    null; ``reason`` says which, and is null where there is a number.
     """
-    curves, backend = _polars(by_age(tidy, metadata, metric=metric))
-    posted = _created(metadata)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise DataError(f"threshold must be a whole number of at least 1, got {threshold!r}")
+    frame, backend = _polars(tidy)
+    curves, late = _curves(frame, metadata, metric)
     first = (
         curves.filter(pl.col("cumulative") >= threshold)
         .group_by(C.TWEET_ID)
         .agg((pl.col(AGE).min() + 1).alias("hours_to_threshold"))
     )
-    totals = curves.group_by(C.TWEET_ID).agg(pl.col(C.VALUE).sum().alias("total"))
+    known = pl.col("from_posting").fill_null(False)
+    reason = (
+        pl.when(pl.col("from_posting").is_null())
+        .then(pl.lit(POSTED_AFTER))
+        .when(~pl.col("from_posting"))
+        .then(pl.lit(POSTED_BEFORE))
+        .when(pl.col("hours_to_threshold").is_null())
+        .then(pl.lit(f"not {threshold} {metric} by the end of its data"))
+    )
     out = (
-        totals.join(first, on=C.TWEET_ID, how="left")
-        .join(posted, on=C.TWEET_ID, how="left")
-        .with_columns(crossed_at=pl.col("_posted") + pl.duration(hours=pl.col("hours_to_threshold")))
-        .select(C.TWEET_ID, "hours_to_threshold", "crossed_at", "total")
+        _per_tweet(curves, late, first)
+        .join(_created(metadata), on=C.TWEET_ID, how="left")
+        .with_columns(
+            crossed_at=pl.col("_posted") + pl.duration(hours=pl.col("hours_to_threshold")),
+            censored=pl.when(known).then(pl.col("hours_to_threshold").is_null()),
+            reason=reason,
+        )
+        .select(C.TWEET_ID, "hours_to_threshold", "crossed_at", "total", "age_at_data_end", "censored", "reason")
         .sort(C.TWEET_ID)
     )
     return _back(out, backend)

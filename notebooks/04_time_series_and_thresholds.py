@@ -31,22 +31,33 @@ from engagement_lab.viz import age_curves_plot, heatmap_plot
 
 curves = by_age(sample.tidy, sample.metadata, metric="impressions", max_hours=24 * 7)
 curves = curves.join(sample.metadata.select("tweet_id", "content_type"), on="tweet_id")
-age_curves_plot(curves, by="content_type", max_hours=72)
+# only tweets whose data begin at posting have a share of their total (the others' first hours are not in the data)
+age_curves_plot(curves.filter(pl.col("from_posting")), by="content_type", max_hours=72)
+
+# %% [markdown]
+# Half-lives need a tweet's first hours: the hourly data cover the last 28 days, so a tweet posted before them
+# gets no half-life, and `reason` says why (a number computed from its later hours alone would be far too short).
 
 # %%
 lives = half_life(sample.tidy, sample.metadata).join(sample.metadata.select("tweet_id", "content_type"), on="tweet_id")
-lives.group_by("content_type").agg(pl.col("half_life_hours").median(), pl.len().alias("tweets")).sort("content_type")
+lives.group_by("reason").len().sort("reason")
+
+# %%
+lives.drop_nulls("half_life_hours").group_by("content_type").agg(
+    pl.col("half_life_hours").median(), pl.len().alias("tweets")
+).sort("content_type")
 
 # %%
 heatmap_plot(hour_weekday_profile(sample.tidy, metric='impressions', tz='America/New_York'))
 
 # %% [markdown]
 # ## Time to 100 likes
-# The first hour at whose end a tweet's running favorites reached 100 (null: not within the data).
+# The first hour at whose end a tweet's running favorites reached 100. A tweet that had not by the end of its data
+# is *censored* (it may still get there), not "never"; one posted before the data begin has no time at all.
 
 # %%
 reached = time_to_threshold(sample.tidy, sample.metadata, metric="favorites", threshold=100)
 reached.drop_nulls("hours_to_threshold").sort("hours_to_threshold").head(5)
 
 # %%
-reached.select(pl.col('hours_to_threshold').is_not_null().sum().alias('tweets_reaching_100'), pl.len().alias('tweets'))
+reached.group_by("reason").len().sort("reason")

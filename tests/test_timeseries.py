@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +148,76 @@ def test_clear_errors(metadata: pl.DataFrame) -> None:
         by_age(totals_only, metadata)
     with pytest.raises(DataError, match="created_at"):
         by_age(totals_only, metadata.drop("created_at"))
+
+
+def _hours(first: int, values: list[int]) -> dict[str, dict[str, str]]:
+    """An Engagement API hourly series on 2026-05-04 from hour ``first``, zero buckets listed as the API lists them."""
+    return {"2026-05-04": {f"{first + i:02d}": str(v) for i, v in enumerate(values)}}
+
+
+COVERAGE_META = pl.DataFrame(
+    {
+        "tweet_id": ["1", "2", "3", "4", "5"],
+        "created_at": [
+            "2026-05-04T10:30:00Z",  # 1: posted before the data begin (12:00)
+            "2026-05-04T14:10:00Z",  # 2: posted mid-window
+            "2026-05-04T22:00:00Z",  # 3: posted after the data end (20:00)
+            "2026-05-04T14:00:00Z",  # 4: mid-window, never seen
+            "2026-05-04T11:00:00Z",  # 5: before its first row, but inside its fetch window
+        ],
+    }
+)
+
+
+def _coverage_tidy() -> pl.DataFrame:
+    series = {
+        "1": _hours(12, [50, 20, 10, 5, 5, 5, 5, 0, 0]),
+        "2": _hours(12, [0, 0, 40, 30, 20, 10, 0, 0, 0]),
+        "3": _hours(12, [0] * 9),
+        "4": _hours(12, [0] * 9),
+    }
+    tidy = load_response({"hourly": {t: {"impressions": s} for t, s in series.items()}}, backend="polars")
+    late_first_row = load_response({"hourly": {"5": {"impressions": _hours(13, [8, 8, 0])}}}, backend="polars")
+    window = {"window_start": datetime(2026, 5, 4, 10, tzinfo=UTC), "window_end": datetime(2026, 5, 4, 21, tzinfo=UTC)}
+    return pl.concat([tidy, late_first_row.with_columns(**{k: pl.lit(v) for k, v in window.items()})], how="diagonal")
+
+
+def test_no_number_is_made_up_for_hours_the_data_do_not_cover() -> None:
+    tidy = _coverage_tidy()
+    lives = half_life(tidy, COVERAGE_META).sort("tweet_id")
+    assert lives["half_life_hours"].to_list() == [None, 2, None, None, 3]
+    assert lives["reason"].to_list() == [
+        "posted before its data begin",  # its first two hours, most of its reach, are not in the data
+        None,
+        "posted after its data end",
+        "no impressions observed",
+        None,  # the fetch window began before its posting: hours 0-1 are zeros, not unknowns
+    ]
+    assert lives["age_at_data_end"].to_list() == [11, 7, None, 7, 5]
+    curves = by_age(tidy, COVERAGE_META, metric="impressions", max_hours=1000)
+    two = curves.filter(pl.col("tweet_id") == "2")
+    assert two["age_hours"].to_list() == list(range(7))  # 14:00 to 20:00; nothing after the data end
+    assert two["share"][-1] == pytest.approx(1.0)
+    one = curves.filter(pl.col("tweet_id") == "1")
+    assert one["age_hours"].min() == 2  # its data begin at age 2: no zeros made up for ages 0-1
+    assert one["cumulative"].null_count() == one.height
+    assert one["share"].null_count() == one.height
+    assert not one["from_posting"].any()
+    assert curves.filter(pl.col("tweet_id") == "4")["share"].null_count() == 7  # 0/0 is not a share
+    assert curves.filter(pl.col("tweet_id") == "5")["value"].to_list() == [0, 0, 8, 8, 0]
+    assert curves.filter(pl.col("tweet_id") == "3").height == 0
+
+
+def test_a_threshold_not_reached_by_the_end_of_the_data_is_censored() -> None:
+    crossings = time_to_threshold(_coverage_tidy(), COVERAGE_META, metric="impressions", threshold=60).sort("tweet_id")
+    assert crossings["hours_to_threshold"].to_list() == [None, 2, None, None, None]
+    assert crossings["censored"].to_list() == [None, False, None, True, True]
+    assert crossings["reason"].to_list() == [
+        "posted before its data begin",
+        None,
+        "posted after its data end",
+        "not 60 impressions by the end of its data",
+        "not 60 impressions by the end of its data",
+    ]
+    with pytest.raises(DataError, match="threshold must be a whole number"):
+        time_to_threshold(_coverage_tidy(), COVERAGE_META, threshold=0)

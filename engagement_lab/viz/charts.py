@@ -235,12 +235,13 @@ def age_curves_plot(
         .sort(keys)
     )
     base = alt.Chart(summary.to_pandas())
+    # one colour encoding for both layers: Vega-Lite merges them into one legend (a layer with legend=None would
+    # switch the merged legend off)
     color = alt.Color(f"{by}:N", title=by) if by else alt.value("#0072B2")
-    band_color = alt.Color(f"{by}:N", legend=None) if by else alt.value("#0072B2")  # the lines carry the legend
     last = summary.select(pl.col("age_hours").max().cast(pl.Float64)).item() if summary.height else float(max_hours)
     x = alt.X("age_hours:Q", title="hours since posting", scale=alt.Scale(domain=[0, last], nice=False))
     band = base.mark_area(opacity=0.2).encode(
-        x=x, y=alt.Y("q25:Q", title=f"{value} (median, IQR band)"), y2="q75:Q", color=band_color
+        x=x, y=alt.Y("q25:Q", title=f"{value} (median, IQR band)"), y2="q75:Q", color=color
     )
     line = base.mark_line().encode(
         x=x, y="median:Q", color=color, tooltip=[*keys, alt.Tooltip("median:Q", format=".3g")]

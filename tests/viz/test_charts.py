@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pytest
+import vl_convert
 
 from engagement_lab import DataError, compare, save_chart, summarize
 from engagement_lab.stats import GroupStats, power_curve
@@ -105,7 +106,9 @@ def test_timeseries_age_curves_and_heatmap(backend: str) -> None:
     spec = age_curves_plot(curves, by="variant").to_dict()
     band, line = layers(spec)
     assert [band["mark"]["type"], line["mark"]["type"]] == ["area", "line"]
-    assert band["encoding"]["color"]["legend"] is None  # the legend shows the lines' colours, not the pale bands'
+    assert band["encoding"]["color"] == line["encoding"]["color"]  # one scale, merged into one legend
+    svg = vl_convert.vegalite_to_svg(age_curves_plot(curves, by="variant").to_json())
+    assert "role-legend" in svg  # drawn: a layer with legend=None switched the merged legend off
     assert line["encoding"]["x"]["scale"]["domain"] == [0, 2]  # the axis ends where the data ends
     profile = as_backend(pl.DataFrame({"weekday": ["Mon", "Tue"], "hour": [1, 2], "value": [3, 4]}))
     spec = heatmap_plot(profile).to_dict()
