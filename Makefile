@@ -26,10 +26,15 @@ lint: setup
 # Curated notebooks keep static charts (no 900 kB Vega bundle in git); a notebook of your own draws them live.
 CHARTS := ENGAGEMENT_LAB_CHARTS=static
 
+# Two workers, one test file each at a time (module fixtures are built once), each library held to one thread so
+# the two share the machine's cores instead of fighting over them (a test's time stays what it is alone).
+WORKERS := -n 2 --dist loadfile
+ONE_THREAD := POLARS_MAX_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: lint
-	$(BIN)/python -m pytest
-	$(CHARTS) $(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider -q \
-		--ignore-glob='notebooks/*.py' --ignore-glob='notebooks/templates/*.py'
+	$(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS)
+	$(CHARTS) $(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS) --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg \
+		-p no:cacheprovider -q --ignore-glob='notebooks/*.py' --ignore-glob='notebooks/templates/*.py'
 
 test-fast: setup
 	$(BIN)/python -m pytest -x -q -m 'not slow'

@@ -44,16 +44,25 @@ def test_sample_loads_with_string_ids() -> None:
     assert sum(p.stat().st_size for p in SAMPLE_DIR.rglob("*") if p.is_file()) < 5_000_000  # small enough for git
 
 
-def sample_report(tmp_path: Path) -> Path:
-    """The report of the sample's A/B campaign."""
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of the sample's A/B campaign, rendered once for the tests that read it."""
     return render_report(
         archive=SAMPLE_DIR / "archive",
         metadata=SAMPLE_DIR / "tweets.csv",
         by="variant",
         control="A",
         where="campaign=spring_launch",
-        out=tmp_path / "report.html",
+        out=tmp_path_factory.mktemp("sample_report") / "report.html",
     )
+
+
+@pytest.fixture(scope="module")
+def engagement_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[str]]:
+    """One run of the demo against the Engagement API sandbox, and the lines it printed (two tests read it)."""
+    lines: list[str] = []
+    run = run_demo(tmp_path_factory.mktemp("demo") / "demo", echo=lines.append, progress=False)
+    return run, lines
 
 
 HEADLINE = (
@@ -98,8 +107,8 @@ def parsed(html: str) -> Page:
     return page
 
 
-def test_report_is_self_contained_with_the_headline_first(tmp_path: Path) -> None:
-    out = sample_report(tmp_path)
+def test_report_is_self_contained_with_the_headline_first(sample_report: Path) -> None:
+    out = sample_report
     html = out.read_text()
     page = parsed(html)
     assert page.scripts == 0
@@ -128,33 +137,40 @@ def test_report_is_self_contained_with_the_headline_first(tmp_path: Path) -> Non
     assert "engagement_rate" not in html.replace("engagement_rate by", "")
 
 
-def test_report_draws_in_headless_chromium(tmp_path: Path, headless_chromium: Callable[..., str]) -> None:
+def test_report_draws_in_headless_chromium(
+    sample_report: Path, tmp_path: Path, headless_chromium: Callable[..., str]
+) -> None:
     shot = tmp_path / "report.png"
-    headless_chromium(sample_report(tmp_path), f"--screenshot={shot}", "--window-size=1000,1600")
+    headless_chromium(sample_report, f"--screenshot={shot}", "--window-size=1000,1600")
     assert shot.stat().st_size > 50_000  # a page with drawn charts, not a blank one
 
 
-def test_demo_end_to_end(tmp_path: Path) -> None:
-    lines: list[str] = []
-    run = run_demo(tmp_path / "demo", echo=lines.append, progress=False)
+def test_demo_end_to_end(engagement_demo: tuple[Any, list[str]]) -> None:
+    run, lines = engagement_demo
     assert run.fetch.ok
     assert run.report.exists()
     assert any(line.strip().startswith("spring_launch:") for line in lines)
     planned = "(to tell a +10% lift 80% of the time: about 339 tweets per arm, resampled from the 113 A tweets)"
     assert planned in [line.strip() for line in lines]  # the README shows this line
     assert run.summary.height == 4
-    assert (tmp_path / "demo" / "per_tweet.csv").exists()
+    assert (run.out / "per_tweet.csv").exists()
 
 
-def test_the_v2_demo_reaches_the_same_numbers(tmp_path: Path) -> None:
+def test_the_v2_demo_reaches_the_same_numbers(tmp_path: Path, engagement_demo: tuple[Any, list[str]]) -> None:
     """Every campaign tweet is owned, so X API v2 totals give the Engagement API demo's table and verdicts."""
     lines: list[str] = []
     v2 = run_demo(tmp_path / "v2", echo=lines.append, progress=False, api="x-v2")
-    engagement = run_demo(tmp_path / "engagement", echo=lambda _: None, progress=False)
+    engagement, engagement_lines = engagement_demo
     assert v2.fetch.ok
     assert v2.fetch.api == "x-v2"
     assert v2.summary.equals(engagement.summary)
     assert any("X API v2 post analytics for the 603 tweets" in line for line in lines)
+
+    def verdicts(printed: list[str]) -> list[str]:
+        start = next(i for i, line in enumerate(printed) if line.lstrip().startswith("verdicts ("))
+        return [line for line in printed[start:] if not line.lstrip().startswith("report:")]
+
+    assert verdicts(lines) == verdicts(engagement_lines)  # the same verdicts, naive tests and plans
 
 
 def test_the_report_says_whether_its_lifts_are_adjusted(tmp_path: Path) -> None:
