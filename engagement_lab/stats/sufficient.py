@@ -241,17 +241,24 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
 
 
 def _aggregate(data: Any, keys: list[str], sums: dict[str, Any], extra: list[Any]) -> dict[Any, dict[str, Any]]:
-    """One group-by query of simple sums (each term a column first: the pandas path stays fast) and ``extra``."""
-    data = data.with_columns(**{f"_{name}": term for name, term in sums.items()})
-    aggregations = [*[nw.col(f"_{name}").sum().alias(name) for name in sums], *extra]
+    """One group-by query of simple sums and ``extra``. On polars each sum is one expression (nothing
+    materialised); elsewhere each term is a column first, as pandas' group-by wants simple aggregations."""
+    if data.implementation.is_polars():
+        aggregations = [*[term.sum().alias(name) for name, term in sums.items()], *extra]
+    else:
+        data = data.with_columns(**{f"_{name}": term for name, term in sums.items()})
+        aggregations = [*[nw.col(f"_{name}").sum().alias(name) for name in sums], *extra]
     table = collect(data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations))
     return {(row[keys[0]] if keys else None): row for row in table.rows(named=True)}
 
 
 def _first_pass(data: Any, keys: list[str]) -> dict[Any, dict[str, Any]]:
     m, d = nw.col("_m"), nw.col("_d")
-    data = data.with_columns(_sum_mm=m * m, _sum_dd=d * d, _sum_md=m * d)
-    mm, dd, md = nw.col("_sum_mm"), nw.col("_sum_dd"), nw.col("_sum_md")  # each product built from the last ones
+    if data.implementation.is_polars():
+        mm, dd, md = m * m, d * d, m * d  # polars shares the repeated products within one query
+    else:
+        data = data.with_columns(_sum_mm=m * m, _sum_dd=d * d, _sum_md=m * d)
+        mm, dd, md = nw.col("_sum_mm"), nw.col("_sum_dd"), nw.col("_sum_md")  # each product built from the last
     sums = {"sum_m": m, "sum_mm": mm, "sum_d": d, "sum_dd": dd, "sum_md": md, "sum_mmd": mm * d, "sum_mdd": md * d,
             "sum_ddd": dd * d, "sum_mmdd": mm * dd, "sum_mddd": md * dd, "sum_dddd": dd * dd}  # fmt: skip
     return _aggregate(data, keys, sums, [m.count().alias("n"), d.max().alias("max_d")])
