@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from ..errors import EngagementLabError
 from .common import read_ids_file
 from .data import add_auth, add_compact, add_fetch, add_report
+from .loading import add_load
 from .planning import add_plan
 from .serve import add_demo, add_sample, add_sandbox
 from .watching import add_watch
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_fetch(commands)
     add_auth(commands)
     add_compact(commands)
+    add_load(commands)
     add_demo(commands)
     add_report(commands)
     add_plan(commands)

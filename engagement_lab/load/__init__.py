@@ -3,8 +3,11 @@ compaction to Parquet and lazy scans, and ``per_tweet``.
 
 Modules: ``inputs`` (a path, list, directory, glob, file object or payload -> one list), ``observations`` (one
 number observed twice is kept once, the latest; never added), ``schema`` (the tidy columns as Arrow types),
-``frames`` (Arrow -> pandas or polars), ``report`` (``LoadReport``), ``loaders``, ``archive`` and
-``archive_format``, ``compaction`` and ``parquet``, ``tweets`` and ``tweets_engine`` (``per_tweet``).
+``frames`` (Arrow -> pandas or polars), ``report`` (``LoadReport``), ``loaders``, ``everything`` (``load``: any
+file, its kind read from its content), ``archive`` and ``archive_format``, ``compaction`` and ``parquet``,
+``tweets`` and ``tweets_engine`` (``per_tweet``).
+
+Called, the package is :func:`everything.load`: ``engagement_lab.load("downloads/")``.
 
 Each source's parser (``sources/<name>/parse.py``) builds on the first five; this package's names are imported
 on first use, so a parser can be imported on its own.
@@ -12,6 +15,8 @@ on first use, so a parser can be imported on its own.
 
 from __future__ import annotations
 
+import sys as _sys
+import types as _types
 import typing as _typing
 
 from .. import lazy_attributes
@@ -19,6 +24,7 @@ from .. import lazy_attributes
 if _typing.TYPE_CHECKING:
     from ..sources.engagement.parse import ParsedResponse, parse_response
     from .compaction import CompactResult, compact
+    from .everything import load
     from .frames import Backend, Frame
     from .loaders import load_analytics, load_analytics_csv, load_archive, load_response, load_v2
     from .parquet import scan, to_parquet
@@ -29,6 +35,7 @@ _LAZY = {
     **dict.fromkeys(["ParsedResponse", "parse_response"], "..sources.engagement.parse"),
     **dict.fromkeys(["CompactResult", "compact"], ".compaction"),
     **dict.fromkeys(["Backend", "Frame"], ".frames"),
+    "load": ".everything",
     **dict.fromkeys(["load_analytics", "load_analytics_csv", "load_archive", "load_response", "load_v2"], ".loaders"),
     **dict.fromkeys(["scan", "to_parquet"], ".parquet"),
     "LoadReport": ".report",
@@ -42,6 +49,7 @@ __all__ = [
     "LoadReport",
     "ParsedResponse",
     "compact",
+    "load",
     "load_analytics",
     "load_analytics_csv",
     "load_archive",
@@ -56,3 +64,17 @@ __all__ = [
 
 
 __getattr__ = lazy_attributes(__name__, _LAZY, globals())
+
+
+class _LoadPackage(_types.ModuleType):
+    """``engagement_lab.load`` is this package and, called, the function that reads anything
+    (:func:`engagement_lab.load.load`): once any loader has been imported, ``engagement_lab.load`` is the package
+    (Python sets a subpackage as its parent's attribute), so the package itself must answer the call."""
+
+    def __call__(self, source: _typing.Any, **options: _typing.Any) -> _typing.Any:
+        from .everything import load
+
+        return load(source, **options)
+
+
+_sys.modules[__name__].__class__ = _LoadPackage

@@ -39,6 +39,10 @@ class LoadReport:
         Columns of an export that are not a known metric or attribute (reported, not loaded).
     unknown_metrics : tuple of str
         Integer metrics an X API v2 analytics answer carried that its spec does not list (kept, and named here).
+    kinds : tuple of str
+        :func:`engagement_lab.load.load`: each input with the kind it was read as and its rows, one line each.
+    refused : tuple of str
+        :func:`engagement_lab.load.load` with ``on_error="skip"``: each input left out, and why.
     """
 
     groupings: tuple[str, ...] = ()
@@ -55,6 +59,8 @@ class LoadReport:
     conflicts: tuple[str, ...] = ()
     unrecognised_columns: tuple[str, ...] = ()
     unknown_metrics: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
 
     def __add__(self, other: LoadReport) -> LoadReport:
         """Combine reports of several responses (windows widen, lists concatenate without repeats)."""
@@ -82,6 +88,8 @@ class LoadReport:
             conflicts=self.conflicts + other.conflicts,
             unrecognised_columns=merge(self.unrecognised_columns, other.unrecognised_columns),
             unknown_metrics=merge(self.unknown_metrics, other.unknown_metrics),
+            kinds=merge(self.kinds, other.kinds),
+            refused=merge(self.refused, other.refused),
         )
 
     @property

@@ -13,6 +13,7 @@ from .. import columns as C
 from ..errors import DataError, check_choice
 from .frames import Backend, check_backend, key_hash, repeat_parts, repeats_query, to_frame, to_polars
 from .tweets_engine import per_tweet_lazy
+from .tweets_population import POPULATION, one_population, tweet_ids
 from .tweets_rules import (
     BUCKET,
     ENDPOINT_PRIORITY,
@@ -235,8 +236,13 @@ def per_tweet(
     rates: Sequence[str] = (),
     backend: Backend | None = None,
     keep: Literal["raise", "latest"] = "raise",
+    population: str = "auto",
 ) -> Any:
     """One row per tweet, one int64 column per metric, metadata joined on string ids.
+
+    Each tweet's row counts one population, never a mix: sources count a metric differently, e.g. one v2 post
+    holds organic likes (1,244) and public likes (17,168), and a row with organic likes beside public retweets
+    would be a number nobody measured. The ``population`` column of the result says which one each row counts.
 
     Parameters
     ----------
@@ -258,8 +264,26 @@ def per_tweet(
         from two files or snapshots, e.g. a hand-made ``pd.concat``): ``"raise"`` (default) refuses, naming the
         tweets; ``"latest"`` keeps the latest observation (by ``retrieved_at``, then row order). Such numbers
         are cumulative and are never added. Contiguous history windows are not repeats and are summed.
+    population : str
+        Which population every row counts: ``"public"`` (v2 ``public_metrics``: the counts anyone sees, over
+        organic and promoted contexts), ``"non_public"`` (v2 ``non_public_metrics``: owner-only counts such as
+        clicks and video playback over all contexts), ``"organic"`` (v2 ``organic_metrics``: the non-promoted
+        context only), ``"promoted"`` (v2 ``promoted_metrics``: the paid context only), ``"analytics"`` (X API v2
+        post and media analytics answers), ``"engagement"`` (Engagement API totals: the owner's full counts),
+        ``"export"`` and ``"export_promoted"`` (an analytics.twitter.com / X Premium export's columns and its
+        "promoted ..." columns); a source registered with :func:`engagement_lab.sources.register` is a
+        population of its own name. A v2 post's media counts belong to the post's population. Tweets with no
+        counts of the chosen population are left out, with a warning. ``"auto"`` (default): each tweet's row takes
+        all its metrics from the first population it has, in the registry's order (engagement, analytics,
+        organic, non_public, public, export, promoted, export_promoted: organic before public because the
+        Engagement API's impressions are organic), and warns when tweets end up counting different populations.
+        A frame without a ``source`` column (the Engagement API's loaders) is one population and gets no
+        ``population`` column unless one is asked for. A ``source`` tag that no registered source has is
+        refused, never ranked by guess.
 
-    A ``created_at`` column in ``tidy`` (exports, v2 payloads) is kept as a column of the result.
+    A ``created_at`` column in ``tidy`` (exports, v2 payloads) is kept as a column of the result. With
+    ``metadata``, tweets that find no metadata row are named in a ``UserWarning``, and ids within float rounding
+    (2**11) of a metadata id are shown as pairs, "probably float-mangled" (an id that went through a float).
     """
     check_choice("keep", keep, ("raise", "latest"), DataError)
     if not isinstance(tidy, (pd.DataFrame, pl.DataFrame, pl.LazyFrame)):
@@ -267,7 +291,7 @@ def per_tweet(
         if isinstance(other, nw.LazyFrame):  # DuckDB, Ibis, Dask, PySpark...: evaluated there, lazily
             if backend is not None:
                 raise DataError(f"a lazy {other.implementation} frame gives the same kind back; drop backend=")
-            return per_tweet_lazy(tidy, metadata=metadata, rates=rates, keep=keep)
+            return per_tweet_lazy(tidy, metadata=metadata, rates=rates, keep=keep, population=population)
     lazy_in = isinstance(tidy, pl.LazyFrame)
     if lazy_in and backend not in (None, "polars"):
         raise DataError(f"a LazyFrame gives a polars LazyFrame; collect it first for backend={backend!r}")
@@ -277,10 +301,11 @@ def per_tweet(
     columns = schema.names()
     check_required(columns)
     frame = frame.with_columns(id_dtype(schema[C.TWEET_ID], "tidy frame"))
+    height = None if lazy_in else (tidy.height if isinstance(tidy, pl.DataFrame) else len(tidy))
+    frame, label, height = one_population(frame, columns, population, height)
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     chosen = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))
     # an eager input is summed while it is surveyed (the sums are small); a lazy one stays lazy
-    height = None if lazy_in else (tidy.height if isinstance(tidy, pl.DataFrame) else len(tidy))
     survey, summed = _survey(frame, columns, None if lazy_in else chosen, height)
     if survey["rows"] and survey["id_nulls"] == survey["rows"]:
         _refuse_account_level(frame.select(C.TWEET_ID, C.GRAIN).collect())
@@ -295,13 +320,17 @@ def per_tweet(
         chosen = found.lazy()
     wide = chosen.pivot(on=C.ENGAGEMENT_TYPE, on_columns=metrics, index=C.TWEET_ID, values=C.VALUE)
     wide = wide.select(C.TWEET_ID, *[pl.col(m).cast(pl.Int64) for m in metrics])
+    if label is not None:  # which population each row counts, beside the id
+        wide = wide.join(label, on=C.TWEET_ID, how="left") if isinstance(label, pl.LazyFrame) else (
+            wide.with_columns(pl.lit(label, pl.String).alias(POPULATION)))  # fmt: skip
+        wide = wide.select(C.TWEET_ID, POPULATION, *metrics)
     if C.CREATED_AT in columns:
         created = frame.group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).drop_nulls().first())
         wide = wide.join(created, on=C.TWEET_ID, how="left")
     wide = with_rates(wide, rates, [C.TWEET_ID, *metrics])
     if metadata is not None:
         meta = read_metadata(metadata)
-        check_rounded_join(lambda: set(wide.select(C.TWEET_ID).collect()[C.TWEET_ID].to_list()), meta)
+        check_rounded_join(lambda: tweet_ids(frame), meta)
         if C.CREATED_AT in columns and C.CREATED_AT in meta.columns:
             meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
         wide = wide.join(meta.lazy(), on=C.TWEET_ID, how="left")

@@ -17,6 +17,7 @@ from .. import columns as C
 from .. import sources
 from ..errors import DataError
 from .frames import repeat_parts
+from .tweets_population import POPULATION, choose_population
 from .tweets_rules import (
     BUCKET,
     ENDPOINT_PRIORITY,
@@ -71,7 +72,7 @@ def _one_row(frame: nw.LazyFrame[Any]) -> dict[str, Any]:
     return row
 
 
-def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: str) -> Any:
+def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: str, population: str = "auto") -> Any:
     """See :func:`engagement_lab.load.per_tweet`; ``native`` is a lazy frame narwhals supports."""
     frame = nw.from_native(native)
     assert isinstance(frame, nw.LazyFrame)
@@ -80,6 +81,7 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     columns = list(schema.names())
     check_required(columns)
     frame = _ids(frame, schema[C.TWEET_ID], "tidy frame")
+    frame, label = choose_population(frame, columns, population)
     survey = _one_row(
         frame.select(
             rows=nw.len(),
@@ -123,12 +125,19 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     picked = [nw.when(nw.col(C.ENGAGEMENT_TYPE) == m).then(nw.col(C.VALUE)).alias(m) for m in metrics]
     wide = chosen.with_columns(*picked).group_by(C.TWEET_ID).agg(*[nw.col(m).max() for m in metrics])
     wide = wide.with_columns(*[nw.col(m).cast(nw.Int64) for m in metrics])
+    if label is not None:  # which population each row counts, beside the id
+        wide = (
+            wide.join(label, on=C.TWEET_ID, how="left")
+            if isinstance(label, nw.LazyFrame)
+            else wide.with_columns(nw.lit(label, nw.String).alias(POPULATION))
+        )
+        wide = wide.select(C.TWEET_ID, POPULATION, *metrics)
     if C.CREATED_AT in columns:
         wide = wide.join(frame.group_by(C.TWEET_ID).agg(nw.col(C.CREATED_AT).min()), on=C.TWEET_ID, how="left")
     wide = nw.from_native(with_rates(wide.to_native(), rates, [C.TWEET_ID, *metrics]))
     if metadata is not None:
         meta = read_metadata(metadata)
-        check_rounded_join(lambda: _tweet_ids(wide), meta)
+        check_rounded_join(lambda: _tweet_ids(wide), meta, stacklevel=3)
         if C.CREATED_AT in columns and C.CREATED_AT in meta.columns:
             meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
         try:
@@ -143,7 +152,7 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
 
 
 def _tweet_ids(wide: nw.LazyFrame[Any]) -> set[str]:
-    """The tweet ids of ``wide`` (asked only when the metadata holds ids a spreadsheet may have rounded)."""
+    """The tweet ids of ``wide`` (to name the tweets the metadata misses, and ids a spreadsheet rounded)."""
     ids: list[str] = wide.select(C.TWEET_ID).collect(backend="polars").to_native()[C.TWEET_ID].to_list()
     return set(ids)
 

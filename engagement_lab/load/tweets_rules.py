@@ -1,6 +1,6 @@
 """What ``per_tweet`` decides on every engine (polars here, others through narwhals in :mod:`.tweets_engine`):
-which rows win for one tweet's metric, what counts as one number seen twice, and how ids and metadata are
-checked."""
+which rows win for one tweet's metric, what counts as one number seen twice,
+and how ids and metadata are checked."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import polars as pl
 from .. import columns as C
 from .. import sources
 from ..errors import DataError, StatsInputError, did_you_mean
-from ..ids import rounded_ids, rounded_ids_error, spreadsheet_rounding
+from ..ids import rounded_ids, rounded_ids_error, spreadsheet_rounding, warn_unmatched
 from ..metrics import Ratio, resolve_metric
 from ..sources.engagement import catalog
 from .frames import to_polars
@@ -112,20 +112,20 @@ def read_metadata(metadata: Any) -> pl.DataFrame:
     return frame
 
 
-def check_rounded_join(tweet_ids: Callable[[], set[str]], metadata: pl.DataFrame) -> None:
-    """Metadata ids that match no tweet but equal a tweet's id rounded to 15 digits were saved by a spreadsheet."""
-    # only ids with nothing but zeros after the 15th digit can be rounded ones: usually none, so no work
-    shaped = [i for i in metadata[C.TWEET_ID].drop_nulls().to_list() if len(i) > 15 and set(i[15:]) == {"0"}]
-    if not shaped:
-        return
+def check_rounded_join(tweet_ids: Callable[[], set[str]], metadata: pl.DataFrame, stacklevel: int = 2) -> None:
+    """Refuse metadata ids that match no tweet but equal a tweet's id rounded to 15 digits (a spreadsheet saved
+    them); warn when tweets find no metadata row, naming the pairs of ids a float moved apart (see
+    :func:`engagement_lab.ids.warn_unmatched`). ``stacklevel`` as for :func:`warnings.warn`, from the caller."""
     known = tweet_ids()
-    unmatched = [i for i in shaped if i not in known]
-    if not unmatched:
-        return
-    rounded = {r: t for t in known for r in spreadsheet_rounding(t) if r != t}
-    hits = [f"{i} (tweet {rounded[i]})" for i in unmatched if i in rounded]
-    if hits:
-        raise rounded_ids_error(f"metadata ({len(hits)} ids match a tweet only after rounding)", hits)
+    meta_ids = metadata[C.TWEET_ID].drop_nulls().to_list()
+    # only ids with nothing but zeros after the 15th digit can be rounded ones: usually none, so no work
+    shaped = [i for i in meta_ids if len(i) > 15 and set(i[15:]) == {"0"} and i not in known]
+    if shaped:
+        rounded = {r: t for t in known for r in spreadsheet_rounding(t) if r != t}
+        hits = [f"{i} (tweet {rounded[i]})" for i in shaped if i in rounded]
+        if hits:
+            raise rounded_ids_error(f"metadata ({len(hits)} ids match a tweet only after rounding)", hits)
+    warn_unmatched(sorted(known), meta_ids, stacklevel=stacklevel + 1)
 
 
 def priority(column: str, order: Sequence[str], columns: Sequence[str]) -> pl.Expr:
@@ -137,7 +137,7 @@ def priority(column: str, order: Sequence[str], columns: Sequence[str]) -> pl.Ex
 def source_rank(columns: Sequence[str]) -> pl.Expr:
     """Each row's source tag in :func:`engagement_lab.sources.tag_order` (0 is the best): per tweet and metric one
     source is used, as sources count a metric differently (organic, public, promoted), so their numbers are never
-    mixed."""
+    mixed. Tags outside the registry were refused before (:func:`.tweets_population.choose_population`)."""
     return priority(C.SOURCE, sources.tag_order(), columns)
 
 
@@ -163,15 +163,44 @@ def overlapping(ranked: pl.DataFrame) -> pl.Expr:
 
 
 def repeats_error(repeats: pl.DataFrame) -> DataError:
-    """The refusal of rows that observe one number more than once, naming the tweets and metrics."""
+    """The refusal of rows that observe one number more than once, naming the tweets and metrics, with the advice
+    that fits how they met: one load keeps the latest observation of a bucket (an hour whichever window reported
+    it), so rows with the same window (or none) or hours come from separate loads; rows of one load that repeat
+    are days or totals of different windows that overlap, which loading together cannot resolve."""
     tweets = repeats[C.TWEET_ID].unique(maintain_order=True)
     metrics = repeats[C.ENGAGEMENT_TYPE].unique(maintain_order=True).to_list()
-    return DataError(
+    head = (
         f"the frame holds {repeats.height} rows that observe the same number more than once "
-        f"({tweets.len()} tweet(s), e.g. {tweets.head(5).to_list()}; metrics {metrics[:5]}): lifetime totals or "
-        "buckets from overlapping files or snapshots, which must not be added. Load the files together "
-        "(load_analytics_csv([...]), load_v2([...]), load_response([...]) or load_archive keep the latest "
-        "observation), or call per_tweet(..., keep='latest')."
+        f"({tweets.len()} tweet(s), e.g. {tweets.head(5).to_list()}; metrics {metrics[:5]}), which must not be added"
+    )
+    bucket = bucket_columns(repeats)
+    window = [c for c in (C.WINDOW_START, C.WINDOW_END) if c in repeats.columns]
+    separate = (
+        repeats.height == 0
+        or len(window) < 2
+        or bool(
+            repeats.select(
+                (pl.col(C.GRAIN) == "hour").any()
+                | pl.any_horizontal([pl.col(c).is_null() for c in window]).any()
+                | (pl.len().over([*bucket, *window]) > 1).any()
+            ).item()
+        )
+    )
+    has_files = C.SOURCE_FILE in repeats.columns
+    files = repeats[C.SOURCE_FILE].drop_nulls().unique(maintain_order=True).to_list() if has_files else []
+    seen = f" (from {files[:4]})" if files else ""
+    if separate:
+        return DataError(
+            f"{head}: lifetime totals or buckets of one tweet from files or snapshots loaded separately and then "
+            f"concatenated{seen}. Load the files together in one call (load([...]), load_analytics_csv([...]), "
+            "load_v2([...]), load_response([...]) or load_archive keep the latest observation), or call "
+            "per_tweet(..., keep='latest')."
+        )
+    return DataError(
+        f"{head}: they were loaded together{seen}, but their windows overlap (a day or total counted in two "
+        "fetch windows that share time), so loading them together again does not help. Fetch windows that do "
+        "not overlap (or delete one of the overlapping files), or call per_tweet(..., keep='latest') to use the "
+        "latest retrieved window's number."
     )
 
 

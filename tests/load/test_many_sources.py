@@ -428,4 +428,4 @@ def test_per_tweet_takes_the_best_source_then_endpoint_then_grain(rows: pl.DataF
     for frame in (rows, rows.to_pandas()):
         assert frame_rows(per_tweet(frame))[0]["impressions"] == expected  # never lost, never a mixed sum
     in_duckdb = per_tweet(duckdb.from_arrow(rows.to_arrow()))  # the same rules, evaluated by DuckDB
-    assert in_duckdb.fetchall() == [("1790000000000000001", expected)]
+    assert in_duckdb.select("tweet_id, impressions").fetchall() == [("1790000000000000001", expected)]

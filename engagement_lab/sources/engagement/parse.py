@@ -155,11 +155,18 @@ def _sample_path(levels: list[_Level], index: int) -> list[str]:
     return keys[::-1]
 
 
-def _values(name: str, leaves: list[Any], levels: list[_Level]) -> np.ndarray:
-    """Leaves -> int64, accepting base-10 strings and JSON integers; anything else names its path."""
+def _values(name: str, leaves: list[Any], levels: list[_Level], kinds: list[str]) -> np.ndarray:
+    """Leaves -> int64, accepting base-10 strings and JSON integers; anything else names its tweet, metric and path.
+
+    Only plain ASCII digits are counts (the spec: "JSON strings of base-10 integers", or bare JSON integers).
+    Arrow's string cast alone is not enough: it reads ``"0x10"`` as 16 and ``"-0"`` as 0, so the strings are
+    matched against digits first and anything else goes to the checks below, which refuse it."""
     try:
         arr = pa.array(leaves)
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            digits = pc.match_substring_regex(arr, r"^[0-9]+$")
+            if not pc.all(digits).as_py():
+                raise TypeError("not all counts are plain digits")  # the loop below names the first such count
             arr = pc.cast(arr, pa.int64())
         if pa.types.is_integer(arr.type) and arr.null_count == 0:
             values: np.ndarray = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -171,15 +178,29 @@ def _values(name: str, leaves: list[Any], levels: list[_Level]) -> np.ndarray:
         ok = (type(v) is int and v >= 0) or (type(v) is str and v.isascii() and v.isdigit())
         if not ok:
             raise ResponseFormatError(
-                f'count {v!r} is not a non-negative integer (expected a string of digits such as "551")',
+                f"count {v!r}{_whose(kinds, _sample_path(levels, i))} is not a non-negative integer (expected a "
+                'string of digits such as "551"; hexadecimal, signs, spaces and decimals are not counts). The API '
+                "sends decimal digits only, so the response was changed after it was fetched: fetch it again",
                 path=_path(name, _sample_path(levels, i)),
             )
         if int(v) >= 2**63:
             raise ResponseFormatError(
-                f"count {v!r} is larger than a 64-bit integer holds (2**63 - 1); no engagement count is that large",
+                f"count {v!r}{_whose(kinds, _sample_path(levels, i))} is larger than a 64-bit integer holds "
+                "(2**63 - 1); no engagement count is that large",
                 path=_path(name, _sample_path(levels, i)),
             )
     return np.fromiter((int(v) for v in leaves), dtype=np.int64, count=len(leaves))
+
+
+def _whose(kinds: list[str], keys: list[str]) -> str:
+    """`` of tweet '123', metric 'likes'`` for a leaf's keys (the levels a grouping has), for error messages."""
+    named = dict(zip(kinds, keys, strict=False))
+    parts = [
+        f"{label} {named[kind]!r}"
+        for kind, label in ((catalog.GROUP_BY_TWEET, "tweet"), (catalog.GROUP_BY_TYPE, "metric"))
+        if kind in named
+    ]
+    return f" of {', '.join(parts)}" if parts else ""
 
 
 def _codes(levels: list[_Level]) -> list[np.ndarray]:
@@ -220,7 +241,7 @@ def _object_tree(name: str, root: object) -> tuple[Tree, Locate]:
     kinds, levels, leaves = _flatten(name, root)
     if not leaves:
         return EMPTY_TREE, no_path
-    values = _values(name, leaves, levels)
+    values = _values(name, leaves, levels, kinds)
     keys, codes = [], []
     for level, ancestor in zip(levels, _codes(levels), strict=True):
         encoded = pa.array(level.keys, pa.string()).dictionary_encode()

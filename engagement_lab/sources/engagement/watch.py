@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from ...api.pacing import RateLimiter
+from ...errors import ResponseFormatError
 from ...watch.readers import Read, Watched, answer_body, send_paced
 from . import catalog
 from .client import EngagementClient, raise_for_status
@@ -66,8 +67,21 @@ class EngagementTotals:
                     if tweet_id not in asked or not isinstance(metrics, dict):
                         out.unexpected += 1
                         continue
-                    out.totals.setdefault(tweet_id, {}).update({m: int(v) for m, v in metrics.items()})
+                    out.totals.setdefault(tweet_id, {}).update({m: _count(tweet_id, m, v) for m, v in metrics.items()})
         return out
 
     def close(self) -> None:
         self.client.close()
+
+
+def _count(tweet_id: str, metric: str, value: object) -> int:
+    """A lifetime total as the API sends it (a string of decimal digits, or a JSON integer); anything else (a sign,
+    hex, spaces, ``1_000``, other scripts' digits, which ``int()`` would accept) is refused, never guessed."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise ResponseFormatError(
+        f"tweet {tweet_id!r} {metric!r}: {value!r} is not a count (the API sends decimal digits only)",
+        path=f"$['per_tweet'][{tweet_id!r}][{metric!r}]",
+    )

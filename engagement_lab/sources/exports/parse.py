@@ -5,15 +5,14 @@ totals (grain ``total``) and the post's creation time (``created_at``). Account-
 summary, X Premium's account overview) give one row per day with no tweet id (grain ``day``). Both header eras
 are read (``favorites`` before 2016, ``likes`` after); float-formatted counts (``"3423.0"``) and thousands
 separators (``"1,234"``) become integers; ``-`` in promoted columns means "not promoted" and gives no row.
+Any other count (a decimal comma, a sign, an exponent, a formula) is refused naming its cell, and so is a file
+that was cut, pasted together or given a spreadsheet's total line (see :mod:`.rows` and :mod:`.cells`).
 Columns that are neither a metric nor a known attribute are listed in the load report, never dropped silently.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -24,79 +23,11 @@ from ...ids import rounded_ids, rounded_ids_error, tweet_created_at
 from ...load.inputs import Item, item_text
 from ...load.report import LoadReport
 from ...load.schema import sourced_table
+from .cells import parse_count
+from .headers import ATTRIBUTE_COLUMNS, CSV_METRIC_NAMES, DERIVED_COLUMNS, metric_name
+from .rows import read_export
 
-__all__ = ["CSV_METRIC_NAMES", "export_period_end", "parse_analytics_csv"]
-
-CSV_METRIC_NAMES = {
-    "impressions": "impressions",
-    "engagements": "engagements",
-    "retweets": "retweets",
-    "replies": "replies",
-    "likes": "favorites",
-    "favorites": "favorites",
-    "user profile clicks": "user_profile_clicks",
-    "url clicks": "url_clicks",
-    "hashtag clicks": "hashtag_clicks",
-    "detail expands": "detail_expands",
-    "permalink clicks": "permalink_clicks",
-    "app opens": "app_opens",
-    "app installs": "app_install_attempts",
-    "follows": "user_follows",
-    "email tweet": "email_tweet",
-    "dial phone": "dial_phone",
-    "media views": "media_views",
-    "media engagements": "media_engagements",
-    "tweets published": "tweets_published",
-    # X Premium exports (2024+; spec B.3, column sets vary)
-    "reposts": "retweets",
-    "profile visits": "user_profile_clicks",
-    "new follows": "user_follows",
-    "unfollows": "unfollows",
-    "bookmarks": "bookmarks",
-    "share": "shares",
-    "shares": "shares",
-    "video views": "video_views",
-    "create post": "tweets_published",
-}
-"""CSV column (lower case) -> tidy ``engagement_type``; ``dial phone`` has no API counterpart. X Premium's
-``Create Post`` (posts made that day) is the legacy ``Tweets published``."""
-
-ATTRIBUTE_COLUMNS = frozenset(
-    {"tweet id", "post id", "tweet permalink", "post link", "tweet text", "post text", "time", "date"}
-)
-"""Known columns that are not metrics: ids, links, text and times."""
-DERIVED_COLUMNS = frozenset({"engagement rate", "promoted engagement rate"})
-"""Ratios the export computes from its own counts; recomputed from the counts instead of loaded."""
-
-_COUNT = re.compile(r"^\d+(\.0+)?$")
-_PERIOD = re.compile(r"_(\d{8})_(\d{8})(?:_[a-z]{2})?\.csv(?:\.gz)?$", re.IGNORECASE)
-
-
-def export_period_end(name: str | None) -> datetime | None:
-    """The end of an export's period from its file name (``..._20210501_20210531_en.csv`` -> 2021-06-01 00:00).
-
-    Examples
-    --------
-    >>> export_period_end("tweet_activity_metrics_ropensci_20210501_20210531_en.csv").isoformat()
-    '2021-06-01T00:00:00+00:00'
-    """
-    match = _PERIOD.search(name or "")
-    if not match:
-        return None
-    try:
-        last = datetime.strptime(match.group(2), "%Y%m%d").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return last + timedelta(days=1)
-
-
-def _count(text: str, where: str) -> int | None:
-    text = text.strip().replace(",", "")
-    if text in ("", "-"):
-        return None
-    if not _COUNT.match(text):
-        raise DataError(f"{where}: {text!r} is not a count; expected digits such as '3423' or '3423.0'")
-    return int(text.split(".")[0])
+__all__ = ["CSV_METRIC_NAMES", "parse_analytics_csv"]
 
 
 def _day(text: str, where: str) -> date:
@@ -123,56 +54,74 @@ def _created_at(row: dict[str, str], tweet_id: str, where: str) -> datetime:
     return tweet_created_at(tweet_id)
 
 
-def _header(reader: csv.DictReader[str], name: str) -> tuple[str | None, list[str]]:
-    header = [h.strip() for h in reader.fieldnames or []]
+def _header(header: list[str]) -> tuple[str | None, list[str]]:
+    """The id column (None for account-level exports, which have ``Date``) and the columns not loaded."""
     lower = [h.lower() for h in header]
     id_column = "tweet id" if "tweet id" in lower else "post id" if "post id" in lower else None
-    if id_column is None and "date" not in lower:
-        raise DataError(
-            f"{name} is not an analytics export: expected a 'Tweet id', 'Post id' or 'Date' column, found {header[:5]}"
-        )
     unknown = [
         h
         for h, low in zip(header, lower, strict=True)
-        if low not in ATTRIBUTE_COLUMNS
-        and low not in DERIVED_COLUMNS
-        and CSV_METRIC_NAMES.get(low.removeprefix("promoted ")) is None
+        if low not in ATTRIBUTE_COLUMNS and low not in DERIVED_COLUMNS and metric_name(low) is None
     ]
     return id_column, unknown
 
 
+def _tweet_id(row: dict[str, str], id_column: str, where: str) -> str:
+    tweet_id = row[id_column].strip()
+    if not tweet_id:
+        raise DataError(f"{where}: the {id_column!r} cell is empty; every row of a per-tweet export names its tweet")
+    if not (tweet_id.isascii() and tweet_id.isdigit()):
+        sci = " in scientific notation" if "e+" in tweet_id.lower() else ""
+        raise DataError(
+            f"{where}: tweet id {tweet_id!r} is not digits{sci}: a spreadsheet re-saved the file and rounded "
+            "the ids. Re-export it from X, or import the id column as Text."
+        )
+    return tweet_id
+
+
 def parse_analytics_csv(item: Item) -> tuple[pa.Table, LoadReport]:
-    """One export -> a tidy table (plus ``source`` and ``created_at``) and what was not loaded."""
+    """One export -> a tidy table (plus ``source`` and ``created_at``) and what was not loaded.
+
+    The file is read whole or refused (:func:`.rows.read_export`): ``,``-, ``;``- and tab-separated files are
+    read, and a cut, a pasted-in header, a total or a formula line is refused naming its line. Every count is
+    the number the cell says or a refusal naming the cell (:func:`.cells.parse_count`); in ``;``- and
+    tab-separated files ``,`` is a decimal comma, never a thousands separator.
+    """
     name = item.name or "the export"
-    reader = csv.DictReader(io.StringIO(item_text(item)))
-    id_column, unknown = _header(reader, name)
+    export = read_export(item_text(item), name)
+    id_column, unknown = _header(export.header)
+    lower = [h.lower() for h in export.header]
+    named = [(i, metric_name(low), low.startswith("promoted ")) for i, low in enumerate(lower)]
+    counted = [(i, metric, promoted) for i, metric, promoted in named if metric is not None]
+    seen: dict[tuple[str, bool], str] = {}
+    for i, metric, promoted in counted:
+        if (metric, promoted) in seen:  # two columns, one count: which one is right is not ours to guess
+            raise DataError(
+                f"{name}: columns {seen[metric, promoted]!r} and {export.header[i]!r} both hold {metric}; an export "
+                "has one column per count. Delete the column that does not belong, or re-export the file from X"
+            )
+        seen[metric, promoted] = export.header[i]
     out: dict[str, list[Any]] = {k: [] for k in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY, C.VALUE, C.SOURCE)}
     created: list[datetime | None] = []
     ids: list[str] = []
-    for line, raw in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "") for k, v in raw.items()}
-        where = f"{name}, line {line}"
-        tweet_id = row[id_column].strip() if id_column else None
-        if tweet_id is not None and not (tweet_id.isascii() and tweet_id.isdigit()):
-            sci = " in scientific notation" if "e+" in tweet_id.lower() else ""
-            raise DataError(
-                f"{where}: tweet id {tweet_id!r} is not digits{sci}: a spreadsheet re-saved the file and rounded "
-                "the ids. Re-export it from X, or import the id column as Text."
-            )
+    for line in export.rows:
+        row = dict(zip(lower, line.cells, strict=True))
+        where = f"{name}, line {line.line}"
+        tweet_id = _tweet_id(row, id_column, where) if id_column else None
         if tweet_id is not None:
             ids.append(tweet_id)
         day = None if tweet_id is not None else _day(row["date"], where)
         made = _created_at(row, tweet_id, where) if tweet_id is not None else None
-        for column, value in row.items():
-            metric = CSV_METRIC_NAMES.get(column.removeprefix("promoted "))
-            count = None if metric is None else _count(value, f"{where}, column {column!r}")
+        for i, metric, promoted in counted:
+            where_cell = f"{where}, column {export.header[i]!r}"
+            count = parse_count(line.cells[i], where_cell, comma_groups=export.delimiter == ",")
             if count is None:
                 continue
             out[C.TWEET_ID].append(tweet_id)
             out[C.ENGAGEMENT_TYPE].append(metric)
             out[C.DAY].append(day)
             out[C.VALUE].append(count)
-            out[C.SOURCE].append("analytics_csv.promoted" if column.startswith("promoted ") else "analytics_csv")
+            out[C.SOURCE].append("analytics_csv.promoted" if promoted else "analytics_csv")
             created.append(made)
     rounded = rounded_ids(ids)
     if rounded:

@@ -28,6 +28,7 @@ from ...errors import ResponseFormatError
 from ...load.frames import repeated
 from ...load.report import LoadReport
 from ...load.schema import SOURCED_SCHEMA
+from ..kinds import document_kind, wrong_loader
 from . import catalog as v2
 
 __all__ = ["parse_analytics"]
@@ -136,7 +137,17 @@ def parse_analytics(payload: Any, *, granularity: str | None = None) -> tuple[pa
     """
     if not isinstance(payload, dict):
         raise ResponseFormatError(f"an analytics answer is a JSON object, got {type(payload).__name__}")
+    other = wrong_loader(document_kind(payload), "v2_analytics", "this document")
+    if other:  # a post lookup or a flattened tweet has no analytics items: it would give no rows
+        raise ResponseFormatError(other)
+    if "data" not in payload and "errors" not in payload:
+        raise ResponseFormatError(
+            f"not an analytics answer: expected 'data' (a list of analytics objects, or one) or 'errors', "
+            f"found keys {sorted(payload)[:6]}"
+        )
     data = payload.get("data", [])
+    if isinstance(data, dict):
+        data = [data]  # the single-object shape: one item's analytics
     if not isinstance(data, list):
         raise ResponseFormatError("'data' must be a list of analytics objects", path="$['data']")
     rows = _read(data, granularity, _Rows())

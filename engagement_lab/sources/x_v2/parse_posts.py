@@ -20,6 +20,7 @@ from ... import columns as C
 from ...errors import ResponseFormatError
 from ...load.report import LoadReport
 from ...load.schema import sourced_table
+from ..kinds import document_kind, wrong_loader
 
 __all__ = ["V2_METRIC_NAMES", "observed_at", "parse_v2"]
 
@@ -144,6 +145,9 @@ def parse_v2(payload: Any) -> tuple[pa.Table, LoadReport]:
     """A v2 page (``data`` plus optional ``includes``/``errors``) or one flattened tweet -> tidy rows."""
     if not isinstance(payload, dict):
         raise ResponseFormatError(f"a v2 payload is a JSON object, got {type(payload).__name__}")
+    other = wrong_loader(document_kind(payload), "v2_posts", "this document")
+    if other:  # an analytics answer's items have ids but no metric sections: they would give no rows
+        raise ResponseFormatError(other)
     out: dict[str, list[Any]] = {C.TWEET_ID: [], C.ENGAGEMENT_TYPE: [], C.VALUE: [], C.SOURCE: []}
     created: list[datetime | None] = []
     errors, missing = _problems(payload)

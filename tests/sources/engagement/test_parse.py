@@ -334,3 +334,16 @@ def test_the_old_name_for_some_tweets_and_the_current_for_others_loads() -> None
         ("t", "2", CURRENT, 6),
         ("u", "1", CURRENT, 7),
     ]
+
+
+@pytest.mark.parametrize("text", ["0x10", "0X1F", "-0", "+16", " 16", "1_000", "1e3", "16.0", "\u0661\u0666"])
+def test_a_count_that_is_not_plain_decimal_digits_is_refused_naming_tweet_metric_and_text(text: str) -> None:
+    # arrow's string cast read "0x10" as 16 and "-0" as 0: a silent wrong number
+    payload = {"Grand Totals": {"1243191980982747137": {"impressions": "17168", "favorites": text}}}
+    with pytest.raises(ResponseFormatError) as info:
+        load_response(payload)
+    message = str(info.value)
+    assert repr(text) in message
+    assert "tweet '1243191980982747137'" in message
+    assert "metric 'favorites'" in message
+    assert "$['Grand Totals']['1243191980982747137']['favorites']" in message

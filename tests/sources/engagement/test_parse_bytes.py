@@ -312,3 +312,14 @@ def test_a_repeated_string_column_is_that_string_n_times(text: str, n: int) -> N
     assert column.type == pa.string()
     assert column.to_pylist() == [text] * n
     assert to_polars(pa.table({"c": column}))["c"].to_list() == [text] * n
+
+
+@pytest.mark.parametrize("text", ["0x10", "-0", "1e3"])
+def test_a_hex_or_signed_count_in_bytes_is_refused_naming_tweet_and_metric(text: str) -> None:
+    # the byte scan steps aside for any non-digit; the ordinary parser it hands over to must then refuse, not cast
+    data = json.dumps({"g": {"1243191980982747137": {"impressions": "5", "favorites": text}}}).encode()
+    assert scan_response(data) is None
+    for parse in (lambda: parse_response_bytes(data), lambda: load_response(data)):
+        with pytest.raises(ResponseFormatError) as info:
+            parse()
+        assert f"count {text!r} of tweet '1243191980982747137', metric 'favorites'" in str(info.value)
