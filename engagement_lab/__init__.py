@@ -82,6 +82,7 @@ if _typing.TYPE_CHECKING:
 # with the first name that needs them (``import engagement_lab`` stays well under half a second).
 _LAZY = {
     "columns": ".columns",
+    "load": ".load",
     "catalog": ".sources.engagement.catalog",
     **dict.fromkeys(["AnalyticsQuery", "MediaAnalyticsQuery"], ".sources.x_v2.query"),
     **dict.fromkeys(["Credentials", "FetchResult"], ".api"),
@@ -93,7 +94,6 @@ _LAZY = {
             "CompactResult",
             "LoadReport",
             "compact",
-            "load",
             "load_analytics",
             "load_analytics_csv",
             "load_archive",
@@ -113,8 +113,10 @@ _LAZY = {
     ),
     **dict.fromkeys(["enable_offline", "save_chart"], ".viz"),
 }
-_MODULES = frozenset({"columns", "catalog"})
-"""Public names that are modules (the rest are attributes of the module named in ``_LAZY``)."""
+_MODULES = frozenset({"columns", "catalog", "load"})
+"""Public names that are modules (the rest are attributes of the module named in ``_LAZY``). ``load`` is the
+``engagement_lab.load`` package, which is callable (it is :func:`engagement_lab.load.load`): one object whichever
+is imported first, since Python sets a subpackage as its parent's attribute."""
 
 MOVED: _typing.Final = {
     "analytics_query": "sources.x_v2.query",

@@ -7,8 +7,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import ConfigError
-
 __all__ = ["add_load"]
 
 _FORMATS = (".parquet", ".csv")
@@ -23,7 +21,7 @@ def add_load(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "its kind and rows.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (fetch archives included) or globs")
-    p.add_argument("--out", required=True, help="the tidy table to write: a .parquet or .csv file")
+    p.add_argument("--out", required=True, type=_out_path, help="the tidy table to write: a .parquet or .csv file")
     p.add_argument(
         "--keep",
         help="when two files disagree on a lifetime total and neither is known to be later: 'last' (the later "
@@ -35,18 +33,47 @@ def add_load(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.set_defaults(run=_run_load)
 
 
+def _out_path(text: str) -> Path:
+    if Path(text).suffix.lower() not in _FORMATS:
+        raise argparse.ArgumentTypeError(f"{text!r}: name a .parquet or .csv file (e.g. --out tidy.parquet)")
+    return Path(text)
+
+
+def _inputs(paths: list[str], out: Path) -> list[str]:
+    """The paths, with a folder that holds ``--out`` given as the entries ``load(folder)`` would read, the table
+    excepted (a rerun must not read the table it wrote as an input)."""
+    from ..load.everything import SUFFIXES, is_archive
+
+    chosen: list[str] = []
+    for text in paths:
+        folder = Path(text)
+        if folder.is_dir() and not is_archive(folder) and out.exists() and out.resolve().parent == folder.resolve():
+            chosen.extend(
+                str(p)
+                for p in sorted(folder.iterdir())
+                if p.resolve() != out.resolve()
+                and (is_archive(p) or (p.is_file() and p.name.lower().endswith(SUFFIXES)))
+            )
+        else:
+            chosen.append(text)
+    return chosen
+
+
 def _run_load(args: argparse.Namespace) -> int:
     import polars as pl
 
+    from ..errors import EngagementLabError
     from ..load import load
 
-    out = Path(args.out)
-    if out.suffix.lower() not in _FORMATS:
-        raise ConfigError(f"--out {args.out!r}: name a .parquet or .csv file (e.g. --out tidy.parquet)")
-    frame, report = load(
-        args.paths, backend="polars", keep=args.keep, on_error="skip" if args.skip_unreadable else "raise",
-        report=True,
-    )  # fmt: skip
+    out: Path = args.out
+    try:
+        frame, report = load(
+            _inputs(args.paths, out), backend="polars", keep=args.keep,
+            on_error="skip" if args.skip_unreadable else "raise", report=True,
+        )  # fmt: skip
+    except EngagementLabError as exc:  # the library's hint, in this command's words
+        exc.args = (str(exc).replace("load(..., on_error='skip')", "--skip-unreadable"), *exc.args[1:])
+        raise
     assert isinstance(frame, pl.DataFrame)
     for line in report.kinds:
         print(line)

@@ -68,13 +68,27 @@ __getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 class _LoadPackage(_types.ModuleType):
     """``engagement_lab.load`` is this package and, called, the function that reads anything
-    (:func:`engagement_lab.load.load`): once any loader has been imported, ``engagement_lab.load`` is the package
-    (Python sets a subpackage as its parent's attribute), so the package itself must answer the call."""
+    (:func:`engagement_lab.load.everything.load`): Python sets a subpackage as its parent's attribute once any of
+    its modules is imported, so the package itself answers the call, whichever was imported first."""
 
-    def __call__(self, source: _typing.Any, **options: _typing.Any) -> _typing.Any:
+    def __call__(
+        self,
+        source: _typing.Any,
+        *,
+        backend: _typing.Any = "pandas",
+        keep: str | None = None,
+        on_error: _typing.Any = "raise",
+        report: _typing.Any = False,
+    ) -> _typing.Any:
         from .everything import load
 
-        return load(source, **options)
+        return load(source, backend=backend, keep=keep, on_error=on_error, report=report)
+
+    def __reduce__(self) -> tuple[_typing.Any, tuple[str]]:
+        """Pickled by name (a worker process given ``engagement_lab.load`` imports it)."""
+        import importlib
+
+        return importlib.import_module, (self.__name__,)
 
 
 _sys.modules[__name__].__class__ = _LoadPackage

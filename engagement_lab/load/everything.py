@@ -9,8 +9,10 @@ kept once, the latest; lifetime totals are never added). Fetch archives (directo
 
 from __future__ import annotations
 
+import glob
+import sys
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -27,39 +29,71 @@ from .observations import Observation, combine
 from .recognise import kind_of
 from .report import LoadReport
 
-__all__ = ["load"]
+__all__ = ["SUFFIXES", "is_archive", "load"]
 
-_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".csv", ".csv.gz")
+SUFFIXES = tuple(f"{kind}{gz}" for kind in (".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".txt") for gz in ("", ".gz"))
+"""Files of a folder that are read (each by its content, whatever the name says); others are listed, not read."""
+_GLOB_CHARS = frozenset("*?[")
 
 
-def _is_archive(path: Path) -> bool:
+def is_archive(path: Path) -> bool:
+    """Whether ``path`` is a fetch archive folder."""
     return path.is_dir() and ((path / MANIFEST).is_file() or (path / "responses").is_dir())
 
 
-def _split_archives(source: object) -> tuple[list[Path], list[object]]:
-    """Fetch archive directories apart from everything else (a directory's sub-archives included)."""
-    archives: list[Path] = []
-    rest: list[object] = []
+@dataclass
+class _Inputs:
+    """What ``source`` names: fetch archives, files and payloads to read, and files of a folder left alone."""
 
-    def add(value: object) -> None:
+    archives: list[Path] = field(default_factory=list)
+    files: list[object] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def add(self, value: object) -> None:
         if isinstance(value, (list, tuple)):
             for part in value:
-                add(part)
+                self.add(part)
             return
-        path = Path(value) if isinstance(value, (str, Path)) and not _looks_like_json(value) else None
-        if path is not None and _is_archive(path):
-            archives.append(path)
-        elif path is not None and path.is_dir():
-            archives.extend(sub for sub in sorted(path.iterdir()) if _is_archive(sub))
-            if any(p.is_file() and p.name.lower().endswith(_SUFFIXES) for p in path.iterdir()):
-                rest.append(value)
-            elif not any(_is_archive(sub) for sub in path.iterdir()):
-                rest.append(value)  # let the reader say the folder holds nothing it can read
+        if not isinstance(value, (str, Path)) or _looks_like_json(value):
+            self.files.append(value)  # a payload or an open file
+            return
+        path = Path(value)
+        if is_archive(path):
+            self.archives.append(path)
+        elif path.is_dir():
+            before = len(self.archives) + len(self.files)
+            self._folder(path)
+            if len(self.archives) + len(self.files) == before:
+                raise DataError(
+                    f"folder {str(value)!r} holds no file load() reads (names ending in "
+                    f"{', '.join(SUFFIXES[::2])}, optionally .gz) and no fetch archive"
+                )
+        elif path.is_file():
+            self.files.append(path)  # named: read by its content, whatever its name
+        elif _GLOB_CHARS & set(str(value)):
+            matched = sorted(Path(p) for p in glob.glob(str(value), recursive=True))
+            if not matched:
+                raise DataError(f"the pattern {str(value)!r} matched no files or folders")
+            for match in matched:  # as a folder's entries: files of other kinds are listed, not read
+                if match.is_file():
+                    self._entry(match)
+                else:
+                    self.add(match)
         else:
-            rest.append(value)
+            raise DataError(f"{str(value)!r} is not an existing file, folder or glob pattern")
 
-    add(source)
-    return archives, rest
+    def _folder(self, path: Path) -> None:
+        for entry in sorted(path.iterdir()):
+            if is_archive(entry):
+                self.archives.append(entry)
+            elif entry.is_file():
+                self._entry(entry)
+
+    def _entry(self, path: Path) -> None:
+        if path.name.lower().endswith(SUFFIXES):
+            self.files.append(path)
+        elif not path.name.startswith("."):
+            self.ignored.append(str(path))
 
 
 def _looks_like_json(value: object) -> bool:
@@ -120,50 +154,66 @@ def load(
     """
     check_backend(backend)
     check_choice("on_error", on_error, ("raise", "skip"), DataError)
-    archives, rest = _split_archives(source)
+    # warnings point at the user's line, whether load() was called directly or as engagement_lab.load(...)
+    caller = 3 if sys._getframe(1).f_code.co_name == "__call__" else 2
+    inputs = _Inputs()
+    inputs.add(source)
     observations: list[Observation] = []
     kinds: list[str] = []
     refused: list[str] = []
 
-    def refuse(where: str, why: str) -> None:
+    def refuse(where: str, exc: Exception) -> None:
+        """Stop naming the file (the error keeps its class and details), or list it and go on."""
+        message = str(exc) if where in str(exc) else f"{where}: {exc}"
         if on_error == "raise":
-            raise DataError(f"{why} (load(..., on_error='skip') leaves such files out and lists them)")
-        refused.append(f"{where}: {why}")
+            exc.args = (f"{message} (load(..., on_error='skip') leaves such files out and lists them)", *exc.args[1:])
+            raise exc
+        refused.append(message)
 
     order = 0
-    for path in archives:
+    for path in inputs.archives:
         try:
             frame, archive_report = load_archive_with_report(path, backend="polars")
         except EngagementLabError as exc:
-            refuse(str(path), str(exc))
+            refuse(str(path), exc)
             continue
         assert isinstance(frame, pl.DataFrame)
         table = frame.to_arrow()
         observations.append(Observation(table, archive_report, str(path), order))
         kinds.append(f"{path}: a fetch archive, {table.num_rows:,} rows")
         order += 1
-    items = expand_sources(rest, suffixes=_SUFFIXES) if rest else []
-    for item in items:
+    for item in expand_sources(inputs.files, suffixes=SUFFIXES) if inputs.files else []:
         where = item.name or "the payload"
         try:
             kind = kind_of(item)
             found = observe(kind, replace(item, order=order))
         except EngagementLabError as exc:
-            refuse(where, str(exc))
+            refuse(where, exc)
+            continue
+        except RecursionError:  # JSON nested deeper than any answer of these APIs
+            refuse(where, DataError("its JSON is nested too deeply to be an answer of these APIs"))
             continue
         observations.extend(found)
         kinds.append(f"{where}: {KINDS[kind]}, {sum(o.table.num_rows for o in found):,} rows")
         order += 1
+    if inputs.ignored:
+        shown = ", ".join(Path(p).name for p in inputs.ignored[:3]) + (" ..." if len(inputs.ignored) > 3 else "")
+        warnings.warn(
+            f"load() left alone {len(inputs.ignored)} file(s) of the folders and patterns given, whose names end in "
+            f"no kind it reads ({shown}; LoadReport.ignored lists them); name a file to have it read by its content",
+            UserWarning,
+            stacklevel=caller,
+        )
     if refused:
         warnings.warn(
             f"load() left out {len(refused)} file(s) it could not read; LoadReport.refused says why: {refused[0]}",
             UserWarning,
-            stacklevel=2,
+            stacklevel=caller,
         )
     if not observations:
         raise DataError("no file could be read: " + "; ".join(refused) if refused else "no input given")
     table, merged = combine(observations, keep=keep)
-    merged = replace(merged, kinds=tuple(kinds), refused=tuple(refused))
+    merged = replace(merged, kinds=tuple(kinds), refused=tuple(refused), ignored=tuple(inputs.ignored))
     return finish(table, merged, backend, report)
 
 

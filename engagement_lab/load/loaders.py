@@ -126,9 +126,9 @@ def observe(kind: str, item: Item, *, keep_unsupported: bool = False) -> list[Ob
         end = export_period_end(item.name)
         return [Observation(table, parsed, item.name, item.order, end, after=_newest_inside(table))]
     if kind == "engagement":
-        return [
-            Observation(p.table, p.report, item.name, item.order, window=(p.report.start, p.report.end))
-            for p in parse_item(item, keep_unsupported=keep_unsupported)
+        return [  # responses on later lines of one file are later observations, as for twarc files
+            Observation(p.table, p.report, item.name, item.order, window=(p.report.start, p.report.end), line=i)
+            for i, p in enumerate(parse_item(item, keep_unsupported=keep_unsupported))
         ]
     return _observe_documents(item, kind)
 

@@ -132,7 +132,7 @@ def collapse_observations(
     after = pl.col("_after")
     ordered = frame.with_columns(
         _eff=pl.coalesce(pl.col("_time"), after), _bound=pl.col("_time").is_null() & after.is_not_null()
-    ).sort(["_chosen", "_eff", "_bound", ORDER, "_line"], nulls_last=False)
+    ).sort(["_chosen", "_eff", "_bound", ORDER, "_line"], nulls_last=False, maintain_order=True)
     is_last = pl.int_range(pl.len()).over(keys) == pl.len().over(keys) - 1
     marked = ordered.with_columns(_last=is_last, _distinct=pl.col(C.VALUE).n_unique().over(keys))
     if refuse_unknown:

@@ -4,6 +4,7 @@ which sends each file to its reader, and for each specific loader, which refuses
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import msgspec
 
@@ -14,9 +15,15 @@ from .inputs import Item, item_text
 __all__ = ["check_kind", "guess_kind", "kind_of"]
 
 
+_LOOK_AT = 1000
+"""Documents of a JSON Lines file (or elements of a JSON list) looked at to tell its kind: a twarc file can open
+with pages that hold only ``errors`` (ids no longer found), which tell nothing."""
+
+
 def _first_document(raw: bytes) -> object:
-    """The first JSON document of a file, decoded only as deep as telling its kind needs: an Engagement API
-    response's groupings (most of a large file) are not decoded, only seen to be objects."""
+    """The first document of a file that tells its kind (the first document if none does), decoded only as deep
+    as telling needs: an Engagement API response's groupings (most of a large file) are not decoded, only seen to
+    be objects."""
     try:
         top = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
     except msgspec.DecodeError:
@@ -28,18 +35,33 @@ def _first_document(raw: bytes) -> object:
             shallow[key] = {} if nested else msgspec.json.decode(value)
         return shallow
     try:
-        first = msgspec.json.decode(raw, type=list[msgspec.Raw])
+        elements = msgspec.json.decode(raw, type=list[msgspec.Raw])
     except msgspec.DecodeError:
-        pass
+        documents = _lines(raw)
     else:
-        return msgspec.json.decode(first[0]) if first else None
-    for line in raw.splitlines():  # JSON Lines: the first non-empty line
+        documents = (msgspec.json.decode(e) for e in elements[:_LOOK_AT])
+    first = None
+    for i, document in enumerate(documents):
+        if i == 0:
+            first = document
+        if document_kind(document) is not None:
+            return document
+    return first
+
+
+def _lines(raw: bytes) -> Iterator[object]:
+    """The first documents of JSON Lines (a line that is not JSON ends the look: the parser will name it)."""
+    for line in raw.split(b"\n", _LOOK_AT)[:_LOOK_AT]:
         if line.strip():
             try:
-                return json.loads(line)
+                yield json.loads(line)
             except json.JSONDecodeError:
-                return None
-    return None
+                return
+
+
+def _errors_only(document: object) -> bool:
+    """A v2 page that holds only ``errors`` (every id asked for was not found or not authorised)."""
+    return isinstance(document, dict) and "errors" in document and not set(document) - {"errors", "meta", "__twarc"}
 
 
 def _text_or_document(item: Item) -> tuple[str | None, object]:
@@ -50,7 +72,12 @@ def _text_or_document(item: Item) -> tuple[str | None, object]:
     text = item_text(item)
     if text.lstrip()[:1] not in ("{", "["):
         return text, None
-    return None, _first_document(text.encode() if isinstance(content, str) else bytes(content))
+    try:
+        return None, _first_document(text.encode() if isinstance(content, str) else bytes(content))
+    except RecursionError:
+        raise DataError(
+            f"{item.name or 'the payload'}: its JSON is nested too deeply to be an answer of these APIs"
+        ) from None
 
 
 def guess_kind(item: Item) -> Kind | None:
@@ -70,11 +97,19 @@ def kind_of(item: Item) -> Kind:
     kind = text_kind(text) if text is not None else document_kind(document)
     if kind is not None:
         return kind
+    if _errors_only(document):
+        return "v2_posts"  # no rows, only problems: the v2 reader puts them in the load report
     if text is not None:
         first = text.strip().splitlines()[0][:80] if text.strip() else "nothing"
         found = f"neither JSON nor an analytics export: its first line is {first!r}"
     else:
-        keys = sorted(document)[:6] if isinstance(document, dict) else type(document).__name__
+        keys = (
+            sorted(document)[:6]
+            if isinstance(document, dict)
+            else "an empty list"
+            if document is None
+            else type(document).__name__
+        )
         found = f"JSON of no kind load() reads (found {keys})"
     raise DataError(f"{where} is {found}; load() reads {', '.join(KINDS.values())}, and fetch archives")
 

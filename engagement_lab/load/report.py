@@ -43,6 +43,8 @@ class LoadReport:
         :func:`engagement_lab.load.load`: each input with the kind it was read as and its rows, one line each.
     refused : tuple of str
         :func:`engagement_lab.load.load` with ``on_error="skip"``: each input left out, and why.
+    ignored : tuple of str
+        :func:`engagement_lab.load.load`: files of a folder whose names end in no kind it reads (not read).
     """
 
     groupings: tuple[str, ...] = ()
@@ -61,6 +63,7 @@ class LoadReport:
     unknown_metrics: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     refused: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
 
     def __add__(self, other: LoadReport) -> LoadReport:
         """Combine reports of several responses (windows widen, lists concatenate without repeats)."""
@@ -90,6 +93,7 @@ class LoadReport:
             unknown_metrics=merge(self.unknown_metrics, other.unknown_metrics),
             kinds=merge(self.kinds, other.kinds),
             refused=merge(self.refused, other.refused),
+            ignored=merge(self.ignored, other.ignored),
         )
 
     @property

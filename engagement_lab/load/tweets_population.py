@@ -125,6 +125,7 @@ def choose_population(
     chosen = by_row.filter(best).drop("_population_rank")
     labels = chosen.select(C.TWEET_ID, nw.col("_population").alias(POPULATION)).unique()
     _warn_mixed(labels)
+    _warn_unheld(by_row, chosen)
     return chosen.drop("_population"), labels
 
 
@@ -166,6 +167,30 @@ def _warn_mixed(labels: nw.LazyFrame[Any]) -> None:
             f"per_tweet: the tweets count different populations ({shown} tweets; each tweet's row takes the first of "
             f"{list(population_choices()[1:])} it has). Numbers of different populations are not comparable; pass "
             "population=... to use one for every tweet (tweets without it are left out).",
+            UserWarning,
+            stacklevel=5,
+        )
+
+
+def _warn_unheld(by_row: nw.LazyFrame[Any], chosen: nw.LazyFrame[Any]) -> None:
+    """Metrics the chosen populations do not count but another one does (v2 ``organic_metrics`` has no bookmarks,
+    ``public_metrics`` has): the rows go without them, so say so, and which population would give them."""
+    pairs = [f.select("_population", C.ENGAGEMENT_TYPE).unique() for f in (by_row, chosen)]
+    held, used = (_small(f) for f in pairs)
+    chosen_names = set(used["_population"].to_list())
+    counted = {m for m in used[C.ENGAGEMENT_TYPE].to_list()}
+    elsewhere: dict[str, list[str]] = {}
+    for name, metric in held.sort("_population", C.ENGAGEMENT_TYPE).iter_rows():
+        if name not in chosen_names and metric not in counted:
+            elsewhere.setdefault(metric, []).append(name)
+    if elsewhere:
+        shown = ", ".join(f"{m} (in {' and '.join(p)})" for m, p in sorted(elsewhere.items()))
+        holders = [p for names in elsewhere.values() for p in names]
+        first = max(dict.fromkeys(holders), key=holders.count)  # the population that holds most of them
+        warnings.warn(
+            f"per_tweet: {shown} {'is' if len(elsewhere) == 1 else 'are'} not counted by the population the rows "
+            f"take ({', '.join(sorted(chosen_names))}), so the result has no such column; pass "
+            f"population={first!r} to have {'it' if len(elsewhere) == 1 else 'those it counts'} for every tweet",
             UserWarning,
             stacklevel=5,
         )

@@ -59,11 +59,24 @@ def _item_kind(item: object) -> Kind | None:
     return None
 
 
+def _engagement_grouping(value: object) -> bool:
+    """An Engagement API grouping: an object of objects keyed by tweet ids, metric names or days, never a v2
+    object (which has an ``id`` or ``media_key`` string)."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and not {"id", "media_key"} & set(value)
+        and all(isinstance(v, dict) for v in value.values())
+    )
+
+
 def document_kind(document: object) -> Kind | None:
     """The kind of one decoded JSON document, or None when it matches none (or is only an ``errors`` list,
     which v2 lookups and analytics answers share)."""
     if not isinstance(document, dict):
         return None
+    if "data" in document and _engagement_grouping(document["data"]) and not {"includes", "meta"} & set(document):
+        return "engagement"  # an Engagement API grouping its user named "data"
     if "data" in document:
         data = document["data"]
         items = data if isinstance(data, list) else [data]
@@ -90,8 +103,9 @@ def text_kind(text: str) -> Kind | None:
     head = text.lstrip("\ufeff").lstrip()
     if head[:1] in ("{", "["):
         return None  # JSON: decode it and ask document_kind
-    lines = head.splitlines()
-    for line in lines[:200] + lines[-1:]:  # bounded: another program's large CSV is not read line by line
+    first = head.split("\n", 200)[:200]
+    last = head.rstrip("\n").rsplit("\n", 1)[-1]
+    for line in [*first, last]:  # bounded: another program's large CSV is not read line by line
         if any(is_export_header(next(csv.reader([line], delimiter=sep), [])) for sep in (",", ";", "\t")):
             return "analytics_csv"
     return None

@@ -148,6 +148,21 @@ def _flags(
     return counts, [bool(flag) for flag in row[len(checks) :]]
 
 
+def _one_population(data: Any) -> None:
+    """Refuse rows that count different populations (``per_tweet``'s ``population`` column: v2 organic likes
+    beside public likes, an export beside the Engagement API): their numbers measure different things."""
+    if "population" not in data.columns:
+        return
+    counts = collect(data.group_by("population").agg(nw.len().alias("n"))).rows()
+    if len(counts) > 1:
+        shown = ", ".join(f"{name}: {n}" for name, n in sorted(counts, key=lambda r: -r[1]))
+        raise StatsInputError(
+            f"the tweets count different populations ({shown} tweets), whose numbers measure different things "
+            "(e.g. v2 organic likes and public likes); compare one: per_tweet(tidy, population=...) with one of "
+            f"{[name for name, _ in counts]}, or filter the frame to one population"
+        )
+
+
 def checked_frame(
     frame: Any, metrics: Sequence[Metric], by: str, extra: Sequence[str] = (), labels: Sequence[str] = ()
 ) -> tuple[Any, list[str]]:
@@ -164,6 +179,7 @@ def checked_frame(
     """
     columns = list(dict.fromkeys([c for m in metrics for c in m.columns] + list(extra)))
     data = nw.from_native(frame)
+    _one_population(data)
     in_memory = isinstance(data, nw.DataFrame)
     shown = ["tweet_id"] if "tweet_id" in data.columns else []
     data = _on_polars(data, list(dict.fromkeys([*shown, by, *columns, *labels])))

@@ -173,8 +173,6 @@ def test_the_load_command_writes_one_tidy_file(
     assert printed.strip().endswith(f"(4 tweets) to {out}")
     assert pl.read_parquet(out)["tweet_id"].n_unique() == 4
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary left behind
-    assert main(["load", str(folder), "--out", str(tmp_path / "tidy.xlsx")]) == 1
-    assert ".parquet or .csv" in capsys.readouterr().err
 
 
 LOADERS = {"load_analytics_csv": load_analytics_csv, "load_response": load_response, "load_v2": load_v2,
@@ -207,3 +205,95 @@ def test_every_loader_reads_its_kind_and_names_the_reader_of_the_others(
         return
     with pytest.raises(DataError, match=rf"{name} is .*: read it with {FILES[name]}\(\.\.\.\), or with load"):
         LOADERS[loader](path)
+
+
+def test_a_glob_reads_archives_and_a_folder_lists_what_it_left_alone(tmp_path: Path) -> None:
+    world = World(seed=7)
+    owned = [t.tweet_id for t in reversed(world.tweets) if t.account == "acme" and t.status == "ok"][:1]
+    app = SandboxApp(world, rate_limit_per_minute=100_000)
+    base = "https://data-api.twitter.com"
+    query = EngagementQuery("totals", owned, ["impressions"], "per_tweet")
+    assert fetch(query, credentials=Credentials.from_mapping(app.info(base)), out=tmp_path / "archive",
+                 owners=dict.fromkeys(owned, "acme"), base_url=base, transport=SandboxTransport(app), now=world.now,
+                 progress=False).ok  # fmt: skip
+    (tmp_path / "posts.tsv").write_text("Post id\tDate\tImpressions\n1790000000000000002\tFri, Jun 5, 2026\t12\n")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    with pytest.warns(UserWarning, match=r"left alone 1 file.*notes\.pdf"):
+        by_glob = load(str(tmp_path / "*"), backend="polars")
+    assert set(by_glob["tweet_id"].unique()) == {owned[0], "1790000000000000002"}  # the archive was not dropped
+    with pytest.warns(UserWarning, match=r"left alone 1 file.*notes\.pdf"):
+        by_folder, report = load(tmp_path, backend="polars", report=True)  # type: ignore[call-overload]
+    assert by_folder.sort(by_folder.columns).equals(by_glob.sort(by_glob.columns))
+    assert report.ignored == (str(tmp_path / "notes.pdf"),)
+
+
+def test_a_twarc_file_opening_with_an_errors_only_page_is_read(tmp_path: Path) -> None:
+    missing = {"errors": [{"value": "1460323737035677700", "detail": "Could not find tweet", "title": "Not Found Error",
+                           "resource_type": "tweet", "resource_id": "1460323737035677700"}]}  # fmt: skip
+    path = tmp_path / "hydrated.jsonl"
+    path.write_text(json.dumps(missing) + "\n" + json.dumps(page(27, "2026-06-01T12:00:00+00:00")) + "\n")
+    tidy, report = load(path, report=True)  # type: ignore[call-overload]
+    assert report.unavailable_tweet_ids == ("1460323737035677700",)
+    assert tidy.equals(load_v2(path))
+    (tmp_path / "only_errors.json").write_text(json.dumps(missing))
+    _, alone = load(tmp_path / "only_errors.json", report=True)  # type: ignore[call-overload]
+    assert alone.unavailable_tweet_ids == ("1460323737035677700",)
+
+
+def test_an_engagement_grouping_named_data_is_an_engagement_response() -> None:
+    response = {"data": {ENGAGED: {"impressions": "5", "favorites": "1"}}}
+    assert load(response)["value"].to_list() == load_response(response)["value"].to_list() == [5, 1]
+
+
+def test_a_refusal_names_the_file_and_keeps_its_class(tmp_path: Path) -> None:
+    bad = page(27, None)
+    bad["data"][0]["public_metrics"]["like_count"] = "abc"
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(
+        ResponseFormatError, match=r"bad\.json: like_count must be a non-negative JSON integer"
+    ) as caught:
+        load(tmp_path)
+    assert caught.value.path == "$['data'][0]['public_metrics']['like_count']"
+    huge = page(27, None)
+    huge["data"][0]["public_metrics"]["like_count"] = 2**70
+    with pytest.raises(ResponseFormatError, match=r"below 2\*\*63"):
+        load_v2(huge)
+    (tmp_path / "bad.json").write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    with pytest.raises(DataError, match=r"bad\.json: its JSON is nested too deeply"):
+        load(tmp_path / "bad.json")
+
+
+def test_engagement_lab_load_is_one_callable_object_however_it_is_imported() -> None:
+    import importlib
+    import inspect
+    import pickle
+
+    import engagement_lab
+
+    package = importlib.import_module("engagement_lab.load")
+    assert engagement_lab.load is package is load
+    assert pickle.loads(pickle.dumps(engagement_lab.load)) is package  # a process pool can be handed it
+    assert list(inspect.signature(engagement_lab.load).parameters) == [
+        "source",
+        "backend",
+        "keep",
+        "on_error",
+        "report",
+    ]
+    assert package.per_tweet is per_tweet
+
+
+def test_the_load_command_reruns_into_its_own_folder_and_speaks_cli(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = folder / "tidy.csv"
+    assert main(["load", str(folder), "--out", str(out)]) == 0
+    assert main(["load", str(folder), "--out", str(out)]) == 0  # the table it wrote is not read as an input
+    assert pl.read_csv(out, schema_overrides={"tweet_id": pl.String})["tweet_id"].n_unique() == 4
+    capsys.readouterr()
+    (folder / "followers.csv").write_text("Username,Followers\nacme,5\n")
+    assert main(["load", str(folder), "--out", str(out)]) == 1
+    assert "--skip-unreadable" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["load", str(folder), "--out", str(folder / "tidy.xlsx")])
+    assert usage.value.code == 2

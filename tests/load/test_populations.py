@@ -232,3 +232,23 @@ def test_overlap_advice_tells_separate_loads_from_overlapping_windows() -> None:
     assert "Load the files together" not in message
     assert "archive/historical-0.json" in message
     assert per_tweet(pd.DataFrame(overlapping.to_pandas()), keep="latest")["favorites"].tolist() == [5]
+
+
+def test_metrics_only_another_population_counts_are_named() -> None:
+    """organic_metrics has no bookmarks or quotes: the organic row goes without them, and says where they are."""
+    with pytest.warns(UserWarning, match=r"bookmarks \(in public\), engagements \(in non_public\), quote_tweets \(in public\) "
+                      r"are not counted by the population the rows take \(organic\).*"
+                      r"population='public'"):  # fmt: skip
+        per_tweet(load_v2(V2))
+
+
+def test_compare_refuses_tweets_of_different_populations() -> None:
+    from engagement_lab import StatsInputError, compare
+
+    tidy = pl.concat([load_v2(V2, backend="polars"), load_v2(V2_OLD, backend="polars")], how="diagonal_relaxed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mixed = per_tweet(tidy).with_columns(arm=pl.Series(["a", "b"]))
+    with pytest.raises(StatsInputError, match=r"different populations \((organic|public): 1, (organic|public): 1 tweets\).*"
+                       r"per_tweet\(tidy, population=\.\.\.\)"):  # fmt: skip
+        compare(mixed, metric="favorites", by="arm")

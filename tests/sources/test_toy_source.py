@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from engagement_lab import DataError, compare, load_response, per_tweet, sources
+from engagement_lab import DataError, StatsInputError, compare, load_response, per_tweet, sources
 from engagement_lab import columns as C
 from engagement_lab.load.frames import to_frame
 from engagement_lab.load.inputs import expand_sources, item_text
@@ -85,13 +85,20 @@ def test_a_registered_source_flows_through_per_tweet_compare_and_the_report(
     assert set(toy_rows["source"].unique()) == {"toy"}
     assert sources.tag_order().index("toy") == 1  # after the Engagement API's untagged rows, before X API v2's
     metadata = pl.DataFrame({"tweet_id": [t for t, *_ in tweets], "variant": [v for _, v, *_ in tweets]})
-    wide = per_tweet(pl.concat([toy_rows, api_rows], how="diagonal_relaxed"), metadata=metadata)
+    both = pl.concat([toy_rows, api_rows], how="diagonal_relaxed")
+    with pytest.warns(UserWarning, match=r"different populations \(toy: 56, engagement: 4 tweets"):
+        mixed = per_tweet(both, metadata=metadata)
 
-    counts = {row["tweet_id"]: (row["impressions"], row["engagements"]) for row in wide.iter_rows(named=True)}
+    counts = {row["tweet_id"]: (row["impressions"], row["engagements"]) for row in mixed.iter_rows(named=True)}
     for tweet, _, impressions, engagements in tweets:  # the best-ranked source's numbers, never a sum of two
         expected = (impressions * 2, engagements * 2) if tweet in shared else (impressions, engagements)
         assert counts[tweet] == expected
+    with pytest.raises(StatsInputError, match="different populations"):  # 56 toy counts beside 4 of the API's
+        compare(mixed, metric="engagement_rate", by="variant", control="A")
 
+    wide = per_tweet(both, metadata=metadata, population="toy")  # one population: every tweet's own toy counts
+    counts = {row["tweet_id"]: (row["impressions"], row["engagements"]) for row in wide.iter_rows(named=True)}
+    assert counts == {t: (i, e) for t, _, i, e in tweets}
     result = compare(wide, metric="engagement_rate", by="variant", control="A")
     row = result.rows[0]
     a = [counts[t] for t, v, *_ in tweets if v == "A"]

@@ -35,8 +35,8 @@ def parse_count(text: str, where: str, *, comma_groups: bool = True) -> int | No
         ``"<file>, line <n>, column '<name>'"``, put at the front of the error message.
     comma_groups : bool
         Whether ``,`` may separate thousands (``"1,234"``). False for ``;``- or tab-separated files, which
-        European spreadsheets write with decimal commas, where ``"1,234"`` means 1.234; and there a
-        thousands dot (``"1.000"``) is refused too.
+        European spreadsheets write with decimal commas, where ``"1,234"`` means 1.234. A thousands dot
+        (``"1.000"``: one, or one thousand?) is refused in every file.
 
     Raises
     ------
@@ -52,7 +52,7 @@ def parse_count(text: str, where: str, *, comma_groups: bool = True) -> int | No
     value = text.strip()
     if value in ("", "-"):
         return None
-    if _PLAIN.fullmatch(value) and not (not comma_groups and _DOT_GROUPS.fullmatch(value)):
+    if _PLAIN.fullmatch(value) and not _DOT_GROUPS.fullmatch(value):  # "1.000": one, or a thousand?
         return int(value.split(".")[0])
     if comma_groups and _GROUPED.fullmatch(value):
         return int(value.split(".")[0].replace(",", ""))

@@ -104,6 +104,7 @@ def parse_analytics_csv(item: Item) -> tuple[pa.Table, LoadReport]:
     out: dict[str, list[Any]] = {k: [] for k in (C.TWEET_ID, C.ENGAGEMENT_TYPE, C.DAY, C.VALUE, C.SOURCE)}
     created: list[datetime | None] = []
     ids: list[str] = []
+    lines_of: dict[object, int] = {}  # each tweet (or day) and the line it is on
     for line in export.rows:
         row = dict(zip(lower, line.cells, strict=True))
         where = f"{name}, line {line.line}"
@@ -111,6 +112,14 @@ def parse_analytics_csv(item: Item) -> tuple[pa.Table, LoadReport]:
         if tweet_id is not None:
             ids.append(tweet_id)
         day = None if tweet_id is not None else _day(row["date"], where)
+        key = tweet_id if tweet_id is not None else day
+        if key in lines_of:  # an export lists each tweet (day) once: two rows are two files pasted together
+            raise DataError(
+                f"{where}: {'tweet' if tweet_id is not None else 'day'} {str(key)!r} is also on line {lines_of[key]}; "
+                "an export lists each once, so this file holds two exports pasted together and which row is the "
+                "later is not known. Load the original files (together, in one call) instead"
+            )
+        lines_of[key] = line.line
         made = _created_at(row, tweet_id, where) if tweet_id is not None else None
         for i, metric, promoted in counted:
             where_cell = f"{where}, column {export.header[i]!r}"

@@ -178,8 +178,9 @@ def _check_row(row: Row, layout: _Layout, *, is_open: bool, is_last: bool, ends_
     ):
         last = " (the last line)" if is_last else ""
         raise _error(
-            f"{where}{last} repeats the header line: exports were pasted together into one file. Delete the line, "
-            "or load the exports as separate files (load_analytics_csv([a, b]) keeps each tweet's latest totals)"
+            f"{where}{last} repeats the header line: exports were pasted together into one file. Load the exports "
+            "as the separate files they were (load_analytics_csv([a, b]) keeps each tweet's latest totals, from the "
+            "periods in their names)"
         )
     if "=" in "".join(cells):  # rare: only then look for the cell
         beyond = len(header)

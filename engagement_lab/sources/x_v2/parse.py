@@ -81,8 +81,10 @@ class _Rows:
                 self.unparsed.append(f"{item}: {name} = {value!r} is not a number (left missing) at {where}")
                 return
             value = int(value)
-        if type(value) is not int or value < 0:
-            raise ResponseFormatError(f"{name} must be a non-negative integer or null, got {value!r}", path=where)
+        if type(value) is not int or not 0 <= value < 2**63:
+            raise ResponseFormatError(
+                f"{name} must be a non-negative integer (below 2**63) or null, got {value!r}", path=where
+            )
         if name not in _KNOWN:
             self.unknown.add(name)
         metric = v2.TO_ENGAGEMENT_NAMES.get(name, name)

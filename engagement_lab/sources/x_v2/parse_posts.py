@@ -79,9 +79,9 @@ def _rows_of(tweet_id: str, section: str, metrics: object, where: str, out: dict
     if not isinstance(metrics, dict):
         raise ResponseFormatError(f"{section} must be an object, got {type(metrics).__name__}", path=where)
     for field, value in metrics.items():
-        if type(value) is not int or value < 0:
+        if type(value) is not int or not 0 <= value < 2**63:
             raise ResponseFormatError(
-                f"{field} must be a non-negative JSON integer, got {value!r}", path=f"{where}[{field!r}]"
+                f"{field} must be a non-negative JSON integer (below 2**63), got {value!r}", path=f"{where}[{field!r}]"
             )
         out[C.TWEET_ID].append(tweet_id)
         out[C.ENGAGEMENT_TYPE].append(V2_METRIC_NAMES.get(field, field))

@@ -55,7 +55,8 @@ def exports(draw: Any) -> tuple[bytes, list[str], list[Tidy], list[int]]:
             tidy.add((tweet_id, metric, source, value))
         rows.append(row)
         expected.append(tidy)
-    lines = [csv_text([row], quote_all=legacy).encode() for row in [columns, *rows]]
+    newline = draw(st.sampled_from(["\n", "\r\n"]))  # a re-save on Windows ends lines in CRLF
+    lines = [(csv_text([row], quote_all=legacy)[:-1] + newline).encode() for row in [columns, *rows]]
     ends = [sum(len(line) for line in lines[: k + 1]) for k in range(len(lines))]
     return b"".join(lines), ids, expected, ends
 

@@ -171,7 +171,7 @@ def test_nulls_stay_missing_unknown_metrics_are_kept_and_media_strings_parsed_or
     post = frame.filter(pl.col("tweet_id") == "1790000000000000002")
     assert dict(post.select("engagement_type", "value").rows()) == {"impressions": 50, "new_metric": 4}  # no likes row
     assert report.unknown_metrics == ("new_metric",)
-    with pytest.raises(Exception, match="non-negative integer or null"):
+    with pytest.raises(Exception, match=r"non-negative integer \(below 2\*\*63\) or null"):
         load_analytics({"data": [{"id": "1", "impressions": -1}]})
 
 
