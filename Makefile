@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup lint test test-fast demo demo-v2 lab notebooks sample-data benchmarks calibrate clean
+.PHONY: setup lint test test-fast mutation demo demo-v2 lab notebooks sample-data benchmarks calibrate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 lint: setup
-	$(BIN)/ruff check engagement_lab tests benchmarks
-	$(BIN)/ruff format --check engagement_lab tests benchmarks
+	$(BIN)/ruff check engagement_lab tests benchmarks tools notebooks/*.py
+	$(BIN)/ruff format --check engagement_lab tests benchmarks tools notebooks/*.py
 	$(BIN)/mypy
 
 # Curated notebooks keep static charts (no 900 kB Vega bundle in git); a notebook of your own draws them live.
@@ -38,6 +38,10 @@ test: lint
 
 test-fast: setup
 	$(BIN)/python -m pytest -x -q -m 'not slow'
+
+# Mutation score of the modules in tools/mutation.py's TARGETS (not part of make test: it runs for tens of minutes).
+mutation: setup
+	$(ONE_THREAD) $(BIN)/python tools/mutation.py
 
 demo: setup
 	$(BIN)/engagement-lab demo

@@ -28,7 +28,7 @@ from .sandbox import SandboxApp, SandboxTransport, World
 from .sources.engagement.fetch import fetch
 from .sources.engagement.query import EngagementQuery
 
-__all__ = ["SAMPLE_DIR", "Sample", "load_sample", "write_sample"]
+__all__ = ["SAMPLE_DIR", "Sample", "load_sample", "sample", "write_sample"]
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 HOURLY_METRICS = ("impressions", "engagements", "favorites")
@@ -46,12 +46,14 @@ class _FixedClock(SystemClock):
 
 @dataclass(frozen=True)
 class Sample:
-    """The sample: tidy frame (with provenance), per-tweet metadata and the world's ground truth."""
+    """The sample: tidy frame (with provenance), per-tweet metadata and the world's ground truth.
+
+    ``path`` is the folder it was read from, or ``None`` for a sample fetched in memory (:func:`sample`)."""
 
     tidy: Any
     metadata: Any
     ground_truth: dict[str, Any]
-    path: Path
+    path: Path | None
 
 
 def write_sample(out: str | Path = SAMPLE_DIR, *, seed: int = 7) -> FetchResult:
@@ -186,3 +188,73 @@ def load_sample(*, backend: Backend = "pandas", path: str | Path = SAMPLE_DIR) -
     truth = json.loads((root / "ground_truth.json").read_text())
     assert isinstance(metadata, pl.DataFrame)
     return Sample(tidy, meta, truth, root)
+
+
+def sample(*, seed: int = 7, confounded: bool = False, backend: Backend = "pandas") -> Sample:
+    """Lifetime totals of every public tweet of a fresh sandbox world, fetched in process (no server, no files kept).
+
+    Unlike :func:`load_sample` (the bundled files, which also hold hourly history), this builds the world it is
+    asked for, e.g. the *confounded* one, where content types are not randomised: the big, engaging account posts
+    mostly videos and polls at the best hours, so a raw comparison of content types is biased and
+    ``ground_truth()["confounded"]`` holds the true rate ratios an adjusted comparison should recover.
+
+    Parameters
+    ----------
+    seed : int
+        The world's seed (the bundled sample is seed 7).
+    confounded : bool
+        Build the confounded world (see :class:`engagement_lab.sandbox.World`).
+    backend : {"pandas", "polars"}
+
+    Returns
+    -------
+    Sample
+        ``tidy`` (one row per tweet and metric, from the Engagement API's totals endpoint, fetched through the
+        real client), ``metadata`` (one row per tweet, ids as strings), ``ground_truth`` and ``path=None``.
+
+    Examples
+    --------
+    >>> world = sample(confounded=True, backend="polars")
+    >>> sorted(world.ground_truth["confounded"]["true_rate_ratio_vs_text"])
+    ['image', 'link', 'poll', 'text', 'video']
+    """
+    import tempfile
+
+    from .errors import ConfigError, check_choice
+
+    check_choice("backend", backend, ("pandas", "polars"), ConfigError)
+    if not isinstance(confounded, bool):
+        raise ConfigError(f"confounded must be True or False, got {confounded!r}")
+    world = World(seed, confounded=confounded)
+    app = SandboxApp(world, rate_limit_per_minute=1_000_000)
+    rows = world.metadata()
+    # protected tweets are refused by the API; deleted ones answer with nothing: ask only for what can be counted
+    public = [t for t in world.tweets if t.status == "ok"]
+    query = EngagementQuery(
+        "totals", [t.tweet_id for t in public], ["impressions", "engagements", "favorites"], "per_tweet"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        result = fetch(
+            query,
+            credentials=Credentials.from_mapping(app.info("https://sandbox.local")),
+            out=Path(tmp) / "archive",
+            # the owned accounts' tweets with their user tokens, the others' with the app's (as write_sample)
+            owners={t.tweet_id: t.account for t in public if world.accounts_by_handle[t.account].owned},
+            base_url="https://sandbox.local",
+            transport=SandboxTransport(app),
+            now=world.now,
+            clock=_FixedClock(world.now.timestamp()),  # retrieved_at is the world's time: the same every run
+            progress=False,
+        )
+        if not result.ok:  # an in-process world that fails to answer is a bug, not a partial sample
+            raise DataError(f"the sandbox world (seed={seed}) did not answer every request: {result.errors}")
+        tidy = load_archive(Path(tmp) / "archive", backend=backend)
+        # the same metadata file and reader as the bundled sample, so both give the same columns and types
+        with open(Path(tmp) / "tweets.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        metadata = read_metadata(Path(tmp) / "tweets.csv")
+    assert isinstance(metadata, pl.DataFrame)
+    meta = to_frame(metadata.to_arrow(), backend) if backend == "pandas" else metadata
+    return Sample(tidy, meta, world.ground_truth(), None)

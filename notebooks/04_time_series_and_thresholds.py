@@ -13,11 +13,13 @@
 
 # %% [markdown]
 # # How engagement unfolds after posting
-# Hourly history of the owned accounts' tweets (last 28 days), aligned on tweet age.
+# Hourly history of the owned accounts' tweets (last 28 days), aligned on tweet age. The question: how soon after
+# posting does a tweet get its impressions, and how long does it take to reach 100 likes?
 
 # %%
 import polars as pl
-from engagement_lab import compare, per_tweet, summarize
+
+from engagement_lab import per_tweet
 from engagement_lab.datasets import load_sample
 
 pl.Config.set_tbl_rows(12)
@@ -48,7 +50,7 @@ lives.drop_nulls("half_life_hours").group_by("content_type").agg(
 ).sort("content_type")
 
 # %%
-heatmap_plot(hour_weekday_profile(sample.tidy, metric='impressions', tz='America/New_York'))
+heatmap_plot(hour_weekday_profile(sample.tidy, metric="impressions", tz="America/New_York"))
 
 # %% [markdown]
 # ## Time to 100 likes
@@ -57,7 +59,20 @@ heatmap_plot(hour_weekday_profile(sample.tidy, metric='impressions', tz='America
 
 # %%
 reached = time_to_threshold(sample.tidy, sample.metadata, metric="favorites", threshold=100)
-reached.drop_nulls("hours_to_threshold").sort("hours_to_threshold").head(5)
+reached.drop_nulls("hours_to_threshold").sort("hours_to_threshold").select(
+    "tweet_id", "hours_to_threshold", "total", "censored"
+).head(5)
 
 # %%
 reached.group_by("reason").len().sort("reason")
+
+# %% [markdown]
+# ## Answer
+# **How fast do tweets burn out?** Fast: of the 131 tweets whose first hours are in the data, half of a tweet's
+# impressions (so far) came within a median of 4 to 6 hours of posting, depending on content type (polls fastest).
+# Only 6 of them reached 100 likes within their data (the fastest in 2 hours); 125 had not yet.
+#
+# *Caveat*: the 470 tweets posted before the 28-day window get no half-life and no crossing time, because their
+# first hours are not in the data; the 125 that had not reached 100 likes are *censored* (they may still), not
+# "never"; and link, text and video tweets have only 6 to 11 tweets each, so their medians are rough. A half-life
+# is measured against the impressions seen so far, so a young tweet's may still grow.

@@ -227,8 +227,11 @@ GLOSSARY = (
     (
         "p-value",
         "how often a gap at least this large would turn up by chance if the groups truly performed the same; "
-        "below the threshold (alpha) we call the difference real. With several comparisons the p-values are "
-        "adjusted so that the chance of any false alarm stays at alpha.",
+        "below the threshold (alpha) such a gap would be rare if nothing differed, so we call the difference clear. "
+        "A p-value is not the chance that the difference is real, and a small one does not say the difference is "
+        "large or worth acting on (the interval says how large it may be); above alpha, no difference is shown, "
+        "which is not the same as showing there is none. With several comparisons the p-values are adjusted so "
+        "that the chance of any false alarm stays at alpha.",
     ),
     (
         "Design effect",

@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from socketserver import ThreadingMixIn
 from types import TracebackType
 from typing import Any, Self
@@ -95,6 +96,19 @@ class Sandbox:
             raise RuntimeError("the sandbox is not running; use it as a context manager or call start()")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def now(self) -> datetime:
+        """The sandbox world's current time (aware UTC; fixed unless the app was given a moving clock).
+
+        Pass it as ``now=`` to a query's ``plan`` or a fetch, so requests ask for hours the world has data for.
+
+        Examples
+        --------
+        >>> Sandbox(seed=7).now.isoformat()
+        '2026-06-01T12:00:00+00:00'
+        """
+        return self.app.clock.now()
 
     @property
     def info(self) -> dict[str, Any]:
