@@ -50,6 +50,7 @@ TARGETS: dict[str, list[str]] = {
     ],
     "engagement_lab/stats/adjusted.py": ["tests/stats/test_adjusted.py"],
     "engagement_lab/load/observations.py": [
+        "tests/load/test_observation_keys.py",
         "tests/load/test_recency.py",
         "tests/load/test_many_sources.py",
         "tests/load/test_sources.py",

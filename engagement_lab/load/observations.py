@@ -203,7 +203,7 @@ def _describe(marked: pl.DataFrame, conflicts: pl.DataFrame, keys: list[str]) ->
     )
     lines = []
     for row in detail.iter_rows(named=True):
-        when = row[C.TIMESTAMP] or row[C.DAY]
+        when = row.get(C.TIMESTAMP) or row.get(C.DAY)
         seen = ", ".join(f"{v} ({f})" for v, f in zip(row[C.VALUE], row["_file"], strict=True))
         lines.append(f"tweet {row[C.TWEET_ID]} {row[C.ENGAGEMENT_TYPE]} {row[C.GRAIN]} {when}: {seen}; kept the latest")
     return lines
