@@ -7,7 +7,11 @@ rejection rate at 5% and its interval's coverage of the lift, with their Monte-C
 resampling methods run on a fifth of the experiments (1,000 resamples each). The band the default must hold at 40
 tweets and more: false alarms 5% ± 1.5 points, coverage 93.5-96.5%.
 
-Run: .venv/bin/python benchmarks/calibration.py [--runs 4000] [--quick] (``make calibrate``).
+With ``--adjusted``: the adjusted comparison instead (compare(adjust_for=["account", "hour_of_day", "weekday"]),
+see :mod:`engagement_lab.stats.calibration_adjusted`), on two confounded brands of 1,000 accounts at 2,000 and
+5,000 tweets per comparison, ``--runs`` (at most 1,000) confounded A/A experiments and as many with a +25% lift.
+
+Run: .venv/bin/python benchmarks/calibration.py [--runs 4000] [--quick] [--adjusted] (``make calibrate``).
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import argparse
 import time
 
 from engagement_lab.stats.calibration import METHODS, Cell, run_cell, table, top_share, worlds
+from engagement_lab.stats.calibration_adjusted import ADJUSTED_METHODS, brands, run_adjusted_cell
 
 SIZES = (20, 40, 120, 400)
 DEFAULT = "delta-hc3 (default)"
 RESAMPLING = ("bootstrap (BCa)", "permutation")
+ADJUSTED_SIZES = (2_000, 5_000)
 
 
 def compact(cells: list[Cell], methods: list[str]) -> list[str]:
@@ -42,7 +48,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4000, help="experiments per cell (A/A and with the lift each)")
     parser.add_argument("--quick", action="store_true", help="200 runs per cell, no resampling methods")
     parser.add_argument("--methods", nargs="*", default=list(METHODS), help=f"from {list(METHODS)}")
+    parser.add_argument("--adjusted", action="store_true", help="the adjusted comparison on confounded brands")
     args = parser.parse_args()
+    if args.adjusted:
+        adjusted(200 if args.quick else min(args.runs, 1000))
+        return
     runs = 200 if args.quick else args.runs
     methods = [m for m in args.methods if not (args.quick and m in RESAMPLING)]
     cells: list[Cell] = []
@@ -67,6 +77,20 @@ def main() -> None:
           "the band (false alarms 3.5-6.5%, coverage 93.5-96.5%)")  # fmt: skip
     for c in outside:
         print(f"  outside: {c.world} n={c.n}: false alarms {c.false_alarms:.1%}, coverage {c.coverage:.1%}")
+
+
+def adjusted(runs: int) -> None:
+    """The adjusted comparison's cells: each brand, size and way of computing its errors."""
+    cells: list[Cell] = []
+    started = time.perf_counter()
+    for brand in brands().values():
+        print(f"# {brand.name}: {brand.description}; {brand.size} tweets", flush=True)
+        for n in ADJUSTED_SIZES:
+            for method in ADJUSTED_METHODS:
+                cells.append(run_adjusted_cell(brand, method, n, runs=runs))
+                print("  " + table([cells[-1]])[-1], flush=True)
+    print("\n" + "\n".join(table(cells)))
+    print(f"\n{len(cells)} cells in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..metrics import Metric, Ratio
-from .adjusted import AdjustedFit, AdjustModel, fit_adjusted, mantel_haenszel, wald
+from .adjusted import AdjustedFit, AdjustModel, fit_adjusted, wald
 from .notes import Note, render
 from .options import CompareOptions
 from .results import ContrastRow, percent
@@ -39,7 +39,10 @@ def adjusted_rows(
     """
     alpha, alternative = options.alpha, options.alternative
     reference = unadjusted[0].control
-    fit = fit_adjusted(data, metric, by, covariates, reference=reference, model=model, cluster=cluster)
+    counted = {g: n for r in unadjusted for g, n in ((r.control, r.n_control), (r.treatment, r.n_treatment))}
+    fit = fit_adjusted(
+        data, metric, by, covariates, reference=reference, model=model, cluster=cluster, tweets=sum(counted.values())
+    )
     errors = (
         f"errors clustered on {cluster}" if cluster else f"robust ({'HC3' if model == 'poisson' else 'HC1'}) errors"
     )
@@ -69,10 +72,7 @@ def _cross_check(fit: AdjustedFit, metric: Metric, by: str, raw: ContrastRow) ->
     """The Mantel-Haenszel estimate of a rate ratio beside the model's, when enough tweets share strata."""
     if not isinstance(metric, Ratio):
         return ()
-    mh, used, share = mantel_haenszel(
-        fit.table, events=metric.numerator, exposure=metric.denominator, by=by,
-        control=raw.control, treatment=raw.treatment, strata=fit.strata,
-    )  # fmt: skip
+    mh, used, share = fit.mantel_haenszel(raw.control, raw.treatment)
     if share >= MH_MIN_SHARE:
         if used == 1:
             return (Note("cross_check", f"Mantel-Haenszel cross-check over one stratum, i.e. the crude rate ratio: "
