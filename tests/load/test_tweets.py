@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from itertools import pairwise, permutations
 from pathlib import Path
 from typing import Any
@@ -348,3 +349,24 @@ def test_the_proof_from_the_stretches_decides_as_the_sort_of_every_row(
     else:
         assert isinstance(sorted_always, pl.DataFrame)
         assert proved.equals(sorted_always)
+
+
+def test_the_best_source_wins_before_endpoint_and_grain() -> None:
+    """Per tweet and metric one source is used, the registry's best, even when a worse source holds a better grain:
+    the post's own daily analytics (summed, 15), not the media analytics' lifetime total (99)."""
+    tidy = pl.DataFrame(
+        {
+            "tweet_id": [A, A, A],
+            "engagement_type": ["impressions"] * 3,
+            "grain": ["day", "day", "total"],
+            "day": [date(2026, 5, 1), date(2026, 5, 2), None],
+            "hour": pl.Series([None] * 3, dtype=pl.Int8),
+            "timestamp": pl.Series([None] * 3, dtype=pl.Datetime("us", "UTC")),
+            "value": [10, 5, 99],
+            "grouping": ["g"] * 3,
+            "source": ["v2.analytics", "v2.analytics", "v2.media_analytics"],
+        }
+    )
+    for order in ([0, 1, 2], [2, 1, 0]):
+        row = frame_rows(per_tweet(tidy[order]))[0]
+        assert row["impressions"] == 15
