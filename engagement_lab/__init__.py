@@ -39,18 +39,21 @@ from .errors import (
     DataError,
     EngagementLabError,
     ForbiddenError,
+    InflationLimitError,
     LockError,
     NotAcceptableError,
     QueryError,
     RateLimitError,
     ResponseFormatError,
+    ResponseTooLargeError,
     ServerError,
     StatsInputError,
+    StorageError,
     did_you_mean,
 )
 
 if _typing.TYPE_CHECKING:
-    from . import columns
+    from . import columns, stats, timeseries, viz
     from .api import Credentials, FetchResult
     from .ids import parse_tweet_id, parse_tweet_ids, tweet_created_at
     from .load import (
@@ -68,6 +71,7 @@ if _typing.TYPE_CHECKING:
         to_parquet,
     )
     from .metrics import NAMED_METRICS, Mean, Ratio
+    from .report import render_report
     from .sandbox import Sandbox
     from .sources.engagement import catalog
     from .sources.engagement.fetch import fetch
@@ -112,8 +116,12 @@ _LAZY = {
         ["AACheck", "Comparison", "Plan", "Summary", "aa_check", "compare", "omnibus", "plan", "summarize"], ".stats"
     ),
     **dict.fromkeys(["enable_offline", "save_chart"], ".viz"),
+    "render_report": ".report",
+    "stats": ".stats",
+    "timeseries": ".timeseries",
+    "viz": ".viz",
 }
-_MODULES = frozenset({"columns", "catalog", "load"})
+_MODULES = frozenset({"columns", "catalog", "load", "stats", "timeseries", "viz"})
 """Public names that are modules (the rest are attributes of the module named in ``_LAZY``). ``load`` is the
 ``engagement_lab.load`` package, which is callable (it is :func:`engagement_lab.load.load`): one object whichever
 is imported first, since Python sets a subpackage as its parent's attribute."""
@@ -187,6 +195,7 @@ __all__ = [
     "EngagementRequest",
     "FetchResult",
     "ForbiddenError",
+    "InflationLimitError",
     "LoadReport",
     "LockError",
     "Mean",
@@ -197,9 +206,11 @@ __all__ = [
     "RateLimitError",
     "Ratio",
     "ResponseFormatError",
+    "ResponseTooLargeError",
     "Sandbox",
     "ServerError",
     "StatsInputError",
+    "StorageError",
     "Summary",
     "__version__",
     "aa_check",
@@ -221,11 +232,15 @@ __all__ = [
     "parse_tweet_ids",
     "per_tweet",
     "plan",
+    "render_report",
     "save_chart",
     "scan",
+    "stats",
     "summarize",
+    "timeseries",
     "to_parquet",
     "tweet_created_at",
+    "viz",
 ]
 
 

@@ -22,13 +22,17 @@ __all__ = [
     "DataError",
     "EngagementLabError",
     "ForbiddenError",
+    "InflationLimitError",
+    "InputCancelled",
     "LockError",
     "NotAcceptableError",
     "QueryError",
     "RateLimitError",
     "ResponseFormatError",
+    "ResponseTooLargeError",
     "ServerError",
     "StatsInputError",
+    "StorageError",
     "check_choice",
     "did_you_mean",
 ]
@@ -46,6 +50,11 @@ class EngagementLabError(Exception):
 
 class ConfigError(EngagementLabError):
     """Missing or malformed credentials or settings."""
+
+
+class InputCancelled(EngagementLabError):
+    """The user ended input at a prompt (Ctrl-D, or Ctrl-Z then Enter on Windows): a cancel, not a failure; nothing
+    was saved."""
 
 
 class LockError(ConfigError):
@@ -80,6 +89,15 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIError):
     """The API did not answer within the timeout."""
+
+
+class ResponseTooLargeError(APIError):
+    """An answer larger than the fetch's ``max_response_bytes`` (as sent, or once inflated); the read stopped there
+    and nothing of it was archived. ``limit`` is that cap in bytes."""
+
+    def __init__(self, message: str, *, limit: int, request: Any = None) -> None:
+        super().__init__(message, request=request)
+        self.limit = limit
 
 
 class ResponseFormatError(APIError):
@@ -157,6 +175,26 @@ class ServerError(APIStatusError):
 
 class DataError(EngagementLabError, ValueError):
     """A frame has the wrong shape or dtype, ids lost precision, or a column is unknown."""
+
+
+class InflationLimitError(DataError):
+    """Compressed data that would inflate past its cap (a decompression bomb, or a file far larger than it says it
+    is): refused while inflating, before it is held in memory. ``limit`` is the cap in bytes."""
+
+    def __init__(self, message: str, *, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class StorageError(EngagementLabError, OSError):
+    """A file could not be written or replaced: a full disk, a read-only or forbidden folder. Also an ``OSError``
+    (``errno``, ``filename``); the message names the file and the fix."""
+
+    def __init__(self, exc: OSError, path: object, fix: str) -> None:
+        super().__init__(exc.errno or 0, f"cannot write {str(path)!r}: {exc.strerror or exc}; {fix}", str(path))
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class StatsInputError(EngagementLabError, ValueError):

@@ -7,13 +7,27 @@ is the mean of per-tweet favorites.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from html import escape
 from typing import Final, TypeAlias
 
 from .errors import StatsInputError, did_you_mean
 from .sources.engagement.catalog import PLAIN_NAMES
 
-__all__ = ["NAMED_METRICS", "Mean", "Metric", "Ratio", "is_rate", "plain_name", "resolve_metric"]
+__all__ = [
+    "NAMED_METRICS",
+    "SHOWN_LENGTH",
+    "Mean",
+    "Metric",
+    "Ratio",
+    "html_label",
+    "is_rate",
+    "plain_name",
+    "resolve_metric",
+    "short_label",
+    "short_labels",
+]
 
 
 @dataclass(frozen=True)
@@ -157,3 +171,56 @@ def is_rate(metric: str | Metric) -> bool:
         numerator, _, denominator = metric.partition(" / ")
         resolved = Ratio(numerator, denominator)
     return isinstance(resolved, Ratio) and resolved.is_bounded
+
+
+# -- group labels as they are shown ----------------------------------------------------------------------------
+# Any length is accepted and kept whole in frames, tables and tooltips, but a chart axis, a legend or an HTML cell
+# shows a short form: drawing text costs time in its length (Vega measures and truncates a label character by
+# character: a 10,000-character label took minutes to draw), so the short form is what is drawn.
+
+SHOWN_LENGTH = 40
+"""Characters of a label shown on charts and in HTML cells (the full text is in the tooltip)."""
+
+_ELLIPSIS = "\u2026"
+
+
+def short_label(text: str, limit: int = SHOWN_LENGTH) -> str:
+    """``text`` when it fits in ``limit`` characters, else its start and an ellipsis (``limit`` characters in all).
+
+    Examples
+    --------
+    >>> short_label("spring launch"), short_label("x" * 50, 8)
+    ('spring launch', 'xxxxxxx…')
+    """
+    return text if len(text) <= limit else text[: max(limit - 1, 1)] + _ELLIPSIS
+
+
+def short_labels(labels: Iterable[str], limit: int = SHOWN_LENGTH) -> dict[str, str]:
+    """Each distinct label -> a short form, distinct for distinct labels (two long labels that start alike get
+    ``… #2``, ``… #3``), so an axis never merges two groups.
+
+    Examples
+    --------
+    >>> short_labels(["A", "spring launch 1", "spring launch 2"], 8)
+    {'A': 'A', 'spring launch 1': 'spring …', 'spring launch 2': 'spri… #2'}
+    """
+    shown: dict[str, str] = {}
+    taken: set[str] = set()
+    for label in dict.fromkeys(labels):
+        short = short_label(label, limit)
+        number = 1
+        while short in taken:
+            number += 1
+            suffix = f"{_ELLIPSIS} #{number}"
+            short = label[: max(limit - len(suffix), 1)] + suffix
+        taken.add(short)
+        shown[label] = short
+    return shown
+
+
+def html_label(text: str, limit: int = SHOWN_LENGTH) -> str:
+    """An escaped HTML cell text: the short form, with the whole label in its ``title`` tooltip when cut."""
+    short = short_label(text, limit)
+    if short == text:
+        return escape(text)
+    return f'<span title="{escape(text)}">{escape(short)}</span>'

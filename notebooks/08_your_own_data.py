@@ -98,7 +98,9 @@ pl.read_csv(table, schema_overrides={"tweet_id": pl.String}).filter(pl.col("camp
 # `engagement-lab report --table tweets.csv --by variant --where campaign=spring_launch --control A --out report.html`.
 
 # %%
-html = render_report(table=table, by="variant", where="campaign=spring_launch", control="A", out=folder / "report.html")
+html = render_report(
+    table=table, by="variant", where="campaign=spring_launch", control="A", out=folder / "report.html", progress=False
+)
 html.name, html.stat().st_size > 100_000
 
 # %% [markdown]

@@ -215,7 +215,7 @@ def test_the_report_from_a_users_table_is_observational_when_told(tmp_path: Path
     html = unescape(out.read_text())
     assert "Content type poll got 92% more engagements per impression than text" in html
     assert "Not a randomised test." in html
-    assert "140 tweets; observational groups (not randomised)" in html
+    assert "140 tweets compared; observational groups (not randomised)" in html
     assert all(len(set(h)) == len(h) for h in parsed(html).headers)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -29,6 +30,7 @@ from ..load.archive_format import (
     fsync_file,
     read_envelope,
     read_manifest,
+    writing,
 )
 from ..locking import WriterLock
 from .http import RawResponse
@@ -136,12 +138,19 @@ class Archive:
         }
         final = self.root / RESPONSES / f"{request.key}{SUFFIX}"
         tmp = final.with_name(f"{final.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as handle:
-            handle.write(encode_envelope(provenance, response.body))
-        fsync_file(tmp)
-        os.replace(tmp, final)
-        fsync_dir(final.parent)
-        with self._lock:
+        with writing(tmp, rerun="rerun the same command to resume"):  # a full disk names the file and the fix
+            try:
+                with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as handle:
+                    handle.write(encode_envelope(provenance, response.body))
+                fsync_file(tmp)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()  # never read (a resume removes it too); leave no litter on a full disk
+                raise
+        with writing(final, rerun="rerun the same command to resume"):
+            os.replace(tmp, final)
+            fsync_dir(final.parent)
+        with self._lock, writing(self.root / MANIFEST, rerun="rerun the same command to resume"):
             self._append_manifest(provenance)
             self.entries[request.key] = provenance
         return provenance

@@ -45,8 +45,18 @@ ENV_VARS = {
     "access_token_secret": "ENGAGEMENT_ACCESS_TOKEN_SECRET",
     "bearer_token": "ENGAGEMENT_BEARER_TOKEN",
     "account": "ENGAGEMENT_ACCOUNT",
+    "oauth2_client_id": "ENGAGEMENT_OAUTH2_CLIENT_ID",
 }
-"""Environment variable of each credential (``ENGAGEMENT_ACCOUNT`` names the account of the tokens)."""
+"""Environment variable of each credential (``ENGAGEMENT_ACCOUNT`` names the account of the tokens;
+``ENGAGEMENT_OAUTH2_CLIENT_ID`` is the app's OAuth 2.0 client id, for ``engagement-lab auth oauth2``)."""
+
+OAUTH2_NEEDS = (
+    "X API v2 with OAuth 2.0 needs the app's OAuth 2.0 client id (ENGAGEMENT_OAUTH2_CLIENT_ID, oauth2_client_id "
+    "in the credentials file, or auth oauth2 --client-id) and a user token for each account, saved by "
+    "`engagement-lab auth oauth2 --save FILE` (then --credentials FILE)"
+)
+"""What OAuth 2.0 needs, said wherever credentials are missing (the developer portal's "Keys and tokens" page
+shows the client id under OAuth 2.0)."""
 
 
 class Secret:
@@ -136,8 +146,9 @@ class Credentials:
             )
         if handle not in self.accounts:
             raise ConfigError(
-                f"no user tokens for account {handle!r}; known accounts: {self.handles}. "
-                "Run `engagement-lab auth` to authorise it, or add it to the credentials file."
+                f"no user tokens for account {handle!r}; known accounts: {self.handles}. Authorise it with "
+                "`engagement-lab auth` (OAuth 1.0a, the Engagement API) or `engagement-lab auth oauth2` (OAuth 2.0, "
+                "X API v2), or add it to the credentials file."
             )
         return self.accounts[handle]
 
@@ -218,8 +229,8 @@ class Credentials:
         get = {name: env.get(var, "").strip() for name, var in ENV_VARS.items()}
         if not (get["consumer_key"] and get["consumer_secret"]):
             raise ConfigError(
-                f"no app credentials: set {ENV_VARS['consumer_key']} and {ENV_VARS['consumer_secret']} "
-                "(or pass --credentials FILE)"
+                f"no app credentials: set {ENV_VARS['consumer_key']} and {ENV_VARS['consumer_secret']} (the app's "
+                f"API key and secret), or pass --credentials FILE. {OAUTH2_NEEDS}."
             )
         accounts = []
         if get["access_token"] or get["access_token_secret"]:

@@ -29,9 +29,19 @@ from ..errors import (
     ForbiddenError,
     NotAcceptableError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
 )
 from .auth import Credentials
+from .bounded import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    BodyReader,
+    TooLarge,
+    bounded_transport,
+    deadline,
+    timeouts,
+)
 
 __all__ = [
     "USER_AGENT",
@@ -40,6 +50,7 @@ __all__ = [
     "Request",
     "check_base_url",
     "raise_for_status",
+    "too_large",
     "transport_error",
 ]
 
@@ -105,15 +116,30 @@ def check_base_url(base_url: object) -> str:
     return base_url.strip().rstrip("/")
 
 
-def transport_error(exc: Exception, request: Request, account: str) -> Exception:
+def _described(request: Request, account: str) -> dict[str, Any]:
+    return {"endpoint": request.endpoint, "key": request.key, "tweet_ids": len(request.tweet_ids), "account": account}
+
+
+def transport_error(exc: Exception, request: Request, account: str, timeout: float | None = None) -> Exception:
     """The design's error for an answer that never arrived whole: a timeout, or a failed connection."""
-    described = {"endpoint": request.endpoint, "key": request.key, "tweet_ids": len(request.tweet_ids)}
-    described["account"] = account
+    described = _described(request, account)
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"{request.path} timed out ({type(exc).__name__}); safe to retry", request=described)
+        within = f"no complete answer within the {timeout:g} s timeout" if timeout is not None else "timed out"
+        return APITimeoutError(f"{request.path}: {within} ({type(exc).__name__}); safe to retry", request=described)
     return APIConnectionError(
         f"{request.path}: connection failed or the body arrived incomplete ({type(exc).__name__}); safe to retry",
         request=described,
+    )
+
+
+def too_large(exc: TooLarge, request: Request, account: str) -> ResponseTooLargeError:
+    """The design's error for an answer past ``max_response_bytes``."""
+    how = "once inflated" if exc.inflated else "as sent"
+    return ResponseTooLargeError(
+        f"{request.path}: the answer passed max_response_bytes={exc.limit:,} ({how}); the read stopped there and "
+        "nothing of it was archived. If the API really sends answers this large, raise it (--max-response-size)",
+        limit=exc.limit,
+        request=_described(request, account),
     )
 
 
@@ -126,7 +152,12 @@ class BaseClient:
     base_url : str
         The real host; the sandbox's URL for local work.
     timeout : float
-        Seconds for connect and read.
+        Seconds one request may take in all (connecting, sending, the whole answer; 60 by default); connecting
+        alone may take 10 (or ``timeout`` when shorter). Kept at the socket, so a server sending a byte now and
+        then cannot stretch it.
+    max_response_bytes : int
+        The largest answer read, as sent or once inflated (256 MiB by default); a larger one raises
+        :class:`~engagement_lab.errors.ResponseTooLargeError` after reading no more than that.
     oauth_clock : callable, optional
         Seconds since the epoch for OAuth 1.0a timestamps (a fetch on simulated time signs by its own clock).
     transport : httpx.BaseTransport, optional
@@ -138,7 +169,8 @@ class BaseClient:
         credentials: Credentials,
         *,
         base_url: str,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         oauth_clock: Callable[[], float] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -148,10 +180,10 @@ class BaseClient:
             )
         self.credentials = credentials
         self.base_url = check_base_url(base_url)
-        self.timeout = timeout
+        self.timeout, self.max_response_bytes = timeout, max_response_bytes
         self._oauth_clock = oauth_clock
         self._auths: dict[str, httpx.Auth] = {}
-        self._http = httpx.Client(transport=transport, timeout=timeout)
+        self._http = httpx.Client(transport=transport or bounded_transport(), timeout=timeouts(timeout))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, accounts={self.credentials.handles})"
@@ -161,12 +193,29 @@ class BaseClient:
         clock = self._oauth_clock
         return (lambda: str(int(clock()))) if clock is not None else None
 
+    def _exchange(
+        self, request: Request, account: str, sent: bytes | None, method: str, url: str, **options: Any
+    ) -> RawResponse:
+        """One HTTP call within :attr:`timeout` and :attr:`max_response_bytes`, mapped to the design's errors
+        (``sent=None``: what was sent is the URL, as for a ``GET``)."""
+        started = time.perf_counter()
+        try:
+            with deadline(self.timeout) as until, self._http.stream(method, url, **options) as response:
+                body = BodyReader(response, limit=self.max_response_bytes, until=until).read(response)
+        except TooLarge as exc:
+            raise too_large(exc, request, account) from None
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise transport_error(exc, request, account, self.timeout) from None
+        return self._received(
+            request, account, str(response.request.url).encode() if sent is None else sent, response, body, started
+        )
+
     def _received(
-        self, request: Request, account: str, sent: bytes, response: httpx.Response, started: float
+        self, request: Request, account: str, sent: bytes, response: httpx.Response, body: bytes, started: float
     ) -> RawResponse:
         return RawResponse(
             status_code=response.status_code,
-            body=response.content,
+            body=body,
             headers={k.lower(): v for k, v in response.headers.items()},
             request=request,
             account=account,
@@ -175,31 +224,57 @@ class BaseClient:
             elapsed=time.perf_counter() - started,
         )
 
-    def server_time(self, *, attempts: int = 3) -> datetime | None:
-        """The API's clock, from the ``Date`` header of one unauthenticated GET of the base URL (any status).
+    def server_time(self, *, attempts: int = 3, give_up_after: float | None = None) -> datetime | None:
+        """The API's clock, from the ``Date`` header of one unauthenticated GET of the base URL (any status; its
+        body is never read).
 
         Planning by this clock keeps "the end is in the future" and default windows right when the local clock
         and the server's differ (a sandbox with a fixed world clock, a skewed laptop). ``None`` when the server
-        sends no usable ``Date``. A server that cannot be reached after ``attempts`` tries raises
-        :class:`APIConnectionError` naming the URL, so a wrong ``--base-url`` fails at once.
+        sends no usable ``Date``. A server that cannot be reached after ``attempts`` tries, or that has not
+        answered within ``give_up_after`` seconds (default :attr:`timeout`; each try also within :attr:`timeout`),
+        raises :class:`APIConnectionError` (:class:`APITimeoutError` when it accepted but never answered) naming
+        the URL, so a wrong ``--base-url`` fails at once and a silent server within the budget.
         """
-        last: Exception | None = None
+        budget = self.timeout if give_up_after is None else give_up_after
+        started = time.monotonic()
+        left = budget
+        last: Exception = httpx.ConnectTimeout("no time was left for a try")
+        date: str | None = None
         for attempt in range(attempts):
+            left = budget - (time.monotonic() - started)
+            if left <= 0:
+                break
             try:
-                response = self._http.get(self.base_url + "/", headers={"User-Agent": USER_AGENT})
+                with (
+                    deadline(min(self.timeout, left)),
+                    self._http.stream("GET", self.base_url + "/", headers={"User-Agent": USER_AGENT}) as response,
+                ):
+                    date = response.headers.get("date")
                 break
             except httpx.TransportError as exc:
                 last = exc
-                time.sleep(0.2 * (attempt + 1))
+                if attempt + 1 < attempts:
+                    time.sleep(max(0.0, min(0.2 * (attempt + 1), budget - (time.monotonic() - started))))
         else:
-            raise APIConnectionError(
-                f"cannot reach the API at {self.base_url} ({type(last).__name__}: {last}); check --base-url and the "
-                "network. Nothing was fetched."
-            )
+            self._unreachable(last, time.monotonic() - started, budget)
+        if left <= 0:  # the budget ran out before a try answered
+            self._unreachable(last, time.monotonic() - started, budget)
         try:
-            return parsedate_to_datetime(response.headers["date"]).astimezone(UTC)
-        except (KeyError, TypeError, ValueError):
+            return parsedate_to_datetime(date or "").astimezone(UTC)
+        except (TypeError, ValueError):
             return None
+
+    def _unreachable(self, last: Exception, waited: float, budget: float) -> None:
+        if isinstance(last, httpx.TimeoutException):
+            raise APITimeoutError(
+                f"cannot reach the API at {self.base_url}: no answer within {waited:.1f} s ({type(last).__name__}; "
+                f"at most {self.timeout:g} s per try, {budget:g} s in all); check --base-url and the network, or "
+                "raise --timeout / --give-up-after. Nothing was fetched."
+            )
+        raise APIConnectionError(
+            f"cannot reach the API at {self.base_url} ({type(last).__name__}: {last}); check --base-url and the "
+            "network. Nothing was fetched."
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -198,7 +198,9 @@ class OAuth2UserAuth(httpx.Auth):
     ``on_refresh(token)`` is called with every new token, so the caller can save it (the old refresh token no
     longer works after a refresh)."""
 
-    requires_response_body = True
+    requires_response_body = False
+    """The answers to the signed requests are not read here (httpx would read them whole, without the client's
+    size cap); only a token endpoint's answer is, in :meth:`_adopt`."""
 
     def __init__(
         self,
@@ -231,6 +233,7 @@ class OAuth2UserAuth(httpx.Auth):
         )
 
     def _adopt(self, response: httpx.Response) -> None:
+        response.read()  # the token endpoint's small answer (a streamed one is not read yet)
         self.token = _token_answer(response, "refreshing the OAuth 2.0 token failed", self._clock())
         if self._on_refresh is not None:
             self._on_refresh(self.token)

@@ -19,6 +19,13 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def _examples(ids: Sequence[str], shown: int = 5) -> str:
+    """``: 1, 2, 3 and 4 more`` after a count, so a refusal names its ids (none when there are none)."""
+    if not ids:
+        return ""
+    return ": " + ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
 @dataclass(frozen=True)
 class FetchResult:
     """The outcome of :func:`engagement_lab.sources.engagement.fetch`.
@@ -41,7 +48,8 @@ class FetchResult:
     rate_limit_waits : int
         Pauses for the per-minute budget; ``rate_limit_seconds`` their total.
     unowned_tweet_ids, unavailable_tweet_ids, unsupported_video_views, unsupported_impressions_engagements
-        Tweets the API refused or could not serve (reported, never silently dropped).
+        Tweets the API refused or could not serve (reported, never silently dropped). On X API v2,
+        ``unowned_tweet_ids`` also holds the ids set aside because their account has no user token.
     errors : tuple of str
         One line per request that failed for good.
     elapsed : float
@@ -66,6 +74,8 @@ class FetchResult:
     errors: tuple[str, ...]
     elapsed: float
     api: str = "engagement"
+    set_aside: tuple[str, ...] = ()
+    """X API v2: the accounts whose ids were not sent (no user token for them), one line each with the count."""
 
     @classmethod
     def collect(
@@ -78,8 +88,10 @@ class FetchResult:
         elapsed: float,
         routed_unowned: Iterable[str] = (),
         api: str = "engagement",
+        set_aside: tuple[str, ...] = (),
     ) -> FetchResult:
-        """Sum the outcomes of every request; ``routed_unowned`` were sent to the bearer token up front."""
+        """Sum the outcomes of every request; ``routed_unowned`` were sent to the bearer token up front (the
+        Engagement API) or set aside, their account having no token (X API v2: ``set_aside`` says whose)."""
         return cls(
             archive=archive,
             planned=planned,
@@ -97,6 +109,7 @@ class FetchResult:
             errors=tuple(o.error for o in outcomes if o.error),
             elapsed=elapsed,
             api=api,
+            set_aside=set_aside,
         )
 
     @property
@@ -129,11 +142,23 @@ class FetchResult:
         ]
         return "\n".join(lines)
 
+    def __str__(self) -> str:
+        """``print(result)`` shows :meth:`summary`."""
+        return self.summary()
+
     def _refusals(self) -> list[str]:
         if self.api == "x-v2":
             return [
-                f"unowned      {len(self.unowned_tweet_ids)} ids (not the account's: no analytics for them)",
-                f"unavailable  {len(self.unavailable_tweet_ids)} ids (deleted, protected or not found)",
+                f"unowned      {len(self.unowned_tweet_ids)} ids (not the account's: no analytics for them)"
+                + _examples(self.unowned_tweet_ids),
+                *(f"  - set aside {line}" for line in self.set_aside),
+                *(
+                    ["  - an account of yours? authorise it: engagement-lab auth oauth2 --credentials FILE --save FILE"]
+                    if self.set_aside
+                    else []
+                ),
+                f"unavailable  {len(self.unavailable_tweet_ids)} ids (deleted, protected or not found)"
+                + _examples(self.unavailable_tweet_ids),
             ]
         return [
             f"unowned      {len(self.unowned_tweet_ids)} tweets (their public metrics come via the bearer token)",

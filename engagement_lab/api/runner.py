@@ -10,6 +10,7 @@ ids to set aside, what to send next, how to word a failure) is the source's :cla
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,9 +20,17 @@ from typing import Any, Protocol, TypedDict
 
 import httpx
 
-from ..errors import APIConnectionError, APITimeoutError, AuthenticationError, ConfigError, did_you_mean
+from ..errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigError,
+    ResponseTooLargeError,
+    did_you_mean,
+)
 from .archive import Archive
 from .auth import Credentials
+from .bounded import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT
 from .http import RawResponse, check_base_url
 from .pacing import Clock, RateLimiter, RetryPolicy, SystemClock, WaitCallback
 
@@ -151,25 +160,30 @@ class Runner:
         self.failed_accounts: dict[str, str] = {}
         self.unreachable: str | None = None
         self._down_since: float | None = None
+        self._answered_at = -math.inf
         self._health = threading.Lock()
 
-    def _connection_failed(self, exc: Exception) -> str | None:
-        """Note a failed connection; the give-up message once the API has been unreachable for too long."""
+    def _connection_failed(self, exc: Exception, sent_at: float) -> str | None:
+        """Note a request sent at ``sent_at`` that got no answer; the give-up message once the API has answered
+        nothing for too long (counted from the first such request's send, so a server that accepts and stays
+        silent is given up on after ``unreachable_after``, not after a timeout more)."""
         with self._health:
             now = self.clock.time()
-            if self._down_since is None:
-                self._down_since = now
-            elif self.unreachable is None and now - self._down_since >= self.unreachable_after:
+            start = max(sent_at, self._answered_at)  # an answer since this one was sent shows the API was up
+            if self._down_since is None or start < self._down_since:
+                self._down_since = start
+            if self.unreachable is None and now - self._down_since >= self.unreachable_after:
                 self.unreachable = (
                     f"the API at {self.client.base_url} has been unreachable for {now - self._down_since:.0f} s "
-                    f"({exc}); gave up. Check --base-url and the network, then rerun the same command to resume "
-                    "(everything archived is kept)"
+                    f"({type(exc).__name__}: {exc}); gave up. Check --base-url and the network, then rerun the same "
+                    "command to resume (everything archived is kept)"
                 )
             return self.unreachable
 
     def _connected(self) -> None:
         with self._health:
             self._down_since = None
+            self._answered_at = self.clock.time()
 
     def from_archive(self, item: Item) -> Outcome:
         """An archived answer, read again: what it set aside and what it asked to send next."""
@@ -217,21 +231,36 @@ class Runner:
         return outcome
 
     def _back_off(self, attempt: int, outcome: Outcome) -> int:
-        self.clock.sleep(self.retry.backoff(attempt))
+        pause = self.retry.backoff(attempt)
+        with self._health:  # never sleep past the moment an unanswering API is given up on
+            if self._down_since is not None:
+                pause = min(pause, max(0.0, self._down_since + self.unreachable_after - self.clock.time()))
+        self.clock.sleep(pause)
         outcome.retries += 1
         return attempt + 1
 
     def _send(self, item: Item, limiter: RateLimiter, outcome: Outcome, attempt: int) -> RawResponse | None:
         """One paced send. ``None`` with ``outcome.error`` set when the request gives up, else ``None`` to retry."""
         limiter.acquire()
+        if self.unreachable is not None:  # given up while this one waited for its turn: send nothing more
+            limiter.release(None)
+            outcome.error = self.unreachable
+            return None
+        sent_at = self.clock.time()
         try:
             raw = self.client.send(item.request, account=item.account, check=False)
         except (APIConnectionError, APITimeoutError) as exc:
             limiter.release(None)
             outcome.sent += 1
-            gave_up = self._connection_failed(exc)
+            gave_up = self._connection_failed(exc, sent_at)
             if gave_up is not None or attempt + 1 >= self.retry.max_attempts:
-                outcome.error = gave_up or f"{exc} (gave up after {attempt + 1} attempts)"
+                outcome.error = gave_up or f"{type(exc).__name__}: {exc} (gave up after {attempt + 1} attempts)"
+            return None
+        except ResponseTooLargeError as exc:  # it answered, unusably: another try would read as much again
+            limiter.release(None)
+            self._connected()
+            outcome.sent += 1
+            outcome.error = f"{type(exc).__name__}: {exc}"
             return None
         except AuthenticationError as exc:  # the account cannot sign (a token that could not be refreshed)
             limiter.release(None)
@@ -311,10 +340,18 @@ class FetchOptions(TypedDict, total=False):
     progress : bool
         Show a progress bar (default True).
     timeout : float
-        Seconds per HTTP request (default 60).
+        Seconds one HTTP request may take in all: connecting (at most 10 of them), sending and the whole answer
+        (default 60). Kept at the socket, so a server that drips a byte now and then cannot stretch it; a request
+        that runs out is retried like a dropped connection.
+    max_response_bytes : int
+        The largest answer read, as sent or once inflated (default 256 MiB). A larger one (an endless body, a gzip
+        bomb) fails that request with ``ResponseTooLargeError`` after reading no more than this; it is not retried
+        and nothing of it is archived.
     unreachable_after : float
-        Seconds of consecutive connection failures (no answer at all from the API) after which the fetch stops
-        retrying and returns, every unfinished request marked failed with the resume hint (default 20).
+        Seconds without any answer from the API (counted from the first request that got none) after which the
+        fetch stops retrying and returns, every unfinished request marked failed with the resume hint (default 20).
+        The start-up probe of the API's clock gives up after as long. So a fetch against an API that stops
+        answering ends within ``unreachable_after + timeout`` seconds.
     """
 
     concurrency: int
@@ -326,6 +363,7 @@ class FetchOptions(TypedDict, total=False):
     now: datetime | None
     progress: bool
     timeout: float
+    max_response_bytes: int
     unreachable_after: float
 
 
@@ -341,7 +379,8 @@ class FetchSettings:
     transport: httpx.BaseTransport | None = None
     now: datetime | None = None
     progress: bool = True
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     unreachable_after: float = 20.0
 
     @classmethod
@@ -355,14 +394,22 @@ class FetchSettings:
         settings.check(credentials, base_url)
         return settings
 
+    def client_options(self) -> dict[str, Any]:
+        """What the source's client takes of these settings."""
+        return {"transport": self.transport, "timeout": self.timeout, "max_response_bytes": self.max_response_bytes}
+
     def check(self, credentials: object, base_url: object) -> None:
-        concurrency, unreachable_after = self.concurrency, self.unreachable_after
+        concurrency, size = self.concurrency, self.max_response_bytes
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
-        if isinstance(unreachable_after, bool) or not (
-            isinstance(unreachable_after, (int, float)) and unreachable_after > 0
-        ):
-            raise ConfigError(f"unreachable_after must be a positive number of seconds, got {unreachable_after!r}")
+        for name in ("unreachable_after", "timeout"):
+            seconds = getattr(self, name)
+            if isinstance(seconds, bool) or not (isinstance(seconds, (int, float)) and 0 < seconds < math.inf):
+                raise ConfigError(f"{name} must be a positive number of seconds, got {seconds!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(
+                f"max_response_bytes must be a positive whole number of bytes, got {size!r} (e.g. 256 * 2**20)"
+            )
         if not isinstance(credentials, Credentials):
             raise ConfigError(
                 f"credentials must be a Credentials object (Credentials.load()), got {type(credentials).__name__}"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import sources
-from ..errors import ConfigError, did_you_mean
+from ..errors import ConfigError, InputCancelled, did_you_mean
 from ..timeutil import parse_time
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ __all__ = [
     "RenamedFlag",
     "TokenSaver",
     "api_arg",
+    "ask",
     "duration",
     "now_arg",
     "positive_int",
@@ -84,6 +85,15 @@ def renamed_choice(choices: Mapping[str, str], old: Mapping[str, str]) -> Callab
     return parse
 
 
+def ask(prompt: str) -> str:
+    """A line typed at ``prompt``; end of input (Ctrl-D) is the user cancelling: :class:`InputCancelled`."""
+    try:
+        return input(prompt)
+    except EOFError:
+        print(file=sys.stderr)  # the cursor is still after the prompt
+        raise InputCancelled("cancelled at the prompt (end of input); nothing was saved") from None
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -125,6 +135,20 @@ def duration(text: str) -> float:
         return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except (ValueError, IndexError):
         raise argparse.ArgumentTypeError(f"expected a duration such as 30s, 5m or 1h, got {text!r}") from None
+
+
+def byte_size(text: str) -> int:
+    """A size such as ``256MB``, ``1GB``, ``512KB`` or a number of bytes (MB and MiB alike mean 2**20)."""
+    units = {"": 1, "B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30}
+    number = text.strip().upper().replace("IB", "B")
+    unit = number.lstrip("0123456789.")
+    try:
+        size = int(float(number[: len(number) - len(unit)]) * units[unit.strip()])
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"expected a size such as 64MB, 1GB or 500000, got {text!r}") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive size such as 64MB, got {text!r}")
+    return size
 
 
 def read_ids_file(path: str | Path) -> tuple[list[str], dict[str, str]]:

@@ -13,6 +13,8 @@ from ..sources.x_v2 import catalog as v2
 from .common import (
     RenamedFlag,
     TokenSaver,
+    ask,
+    byte_size,
     duration,
     positive_int,
     read_ids_file,
@@ -41,7 +43,11 @@ def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "same command resumes: archived requests are skipped. Credentials come from ENGAGEMENT_* variables (or "
         ".env) unless --credentials is given.",
     )
-    p.add_argument("endpoint", choices=["totals", "28hr", "historical", "analytics", "media-analytics"])
+    p.add_argument(
+        "endpoint",
+        choices=["totals", "28hr", "historical", "analytics", "media-analytics"],
+        help="totals, 28hr or historical: the Engagement API; analytics or media-analytics: X API v2",
+    )
     p.add_argument("--ids-file", required=True, help="one tweet id per line, or a CSV with tweet_id (and account)")
     p.add_argument("--out", required=True, help="archive directory (created; reused to resume)")
     p.add_argument(
@@ -68,7 +74,12 @@ def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--start", type=time_arg("--start"), help="historical start (ISO UTC)")
     p.add_argument("--end", type=time_arg("--end"), help="historical end (ISO UTC)")
     p.add_argument("--bearer", action="store_true", help="use the app-only bearer token (public metrics on totals)")
-    p.add_argument("--concurrency", type=positive_int, default=4)
+    p.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=4,
+        help="requests in flight at once (default 4); the request budget still paces them",
+    )
     p.add_argument(
         "--requests-per-window",
         "--requests-per-minute",
@@ -83,7 +94,23 @@ def add_fetch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--give-up-after",
         type=duration,
         default=20.0,
-        help="stop when the API has been unreachable this long, e.g. 20s or 2m (default 20s); rerun to resume",
+        help="stop when the API has answered nothing for this long, e.g. 20s or 2m (default 20s; the start-up "
+        "check of the API gives up after as long); rerun to resume",
+    )
+    p.add_argument(
+        "--timeout",
+        type=duration,
+        default=None,
+        help="the most one request may take in all: connecting (10s at most), sending and the whole answer, e.g. "
+        "30s or 2m (default 60s); a slower answer is retried. A fetch whose API stops answering ends within "
+        "--give-up-after + --timeout",
+    )
+    p.add_argument(
+        "--max-response-size",
+        type=byte_size,
+        default=None,
+        help="the largest answer read, as sent or once inflated, e.g. 64MB or 1GB (default 256MB); a larger one "
+        "fails its request unread",
     )
     p.set_defaults(run=_run_fetch)
 
@@ -113,6 +140,8 @@ def _run_fetch(args: argparse.Namespace) -> int:
         requests_per_window=args.requests_per_window,
         progress=not args.no_progress,
         unreachable_after=args.give_up_after,
+        timeout=args.timeout,
+        max_response_bytes=args.max_response_size,
     )
     return _report_fetch(result)
 
@@ -157,6 +186,8 @@ def _run_fetch_analytics(args: argparse.Namespace) -> int:
         requests_per_window=args.requests_per_window,
         progress=not args.no_progress,
         unreachable_after=args.give_up_after,
+        timeout=args.timeout,
+        max_response_bytes=args.max_response_size,
         on_token_refresh=TokenSaver(credentials, args.credentials),
     )
     return _report_fetch(result)
@@ -184,14 +215,23 @@ def add_auth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--bearer", action="store_true", help="fetch the bearer token instead of authorising a user")
     p.add_argument("--client-id", help="oauth2: the app's OAuth 2.0 client id (else oauth2_client_id from the file)")
     p.add_argument(
-        "--port", type=int, default=0, help="oauth2: loopback port for the redirect (must match the app's callback URL)"
+        "--port",
+        type=int,
+        default=0,
+        help="oauth2: loopback port for the redirect, matching the app's callback URL (default 0: any free port; "
+        "8765 in the URL --paste prints)",
     )
     p.add_argument(
         "--paste",
         action="store_true",
         help="oauth2: no local listener; paste the URL the browser was redirected to (for remote machines)",
     )
-    p.add_argument("--timeout", type=duration, default=300.0, help="oauth2: how long to wait for the redirect")
+    p.add_argument(
+        "--timeout",
+        type=duration,
+        default=300.0,
+        help="oauth2: how long to wait for the redirect, e.g. 90s or 5m (default 5m)",
+    )
     p.set_defaults(run=_run_auth)
 
 
@@ -210,7 +250,7 @@ def _run_auth(args: argparse.Namespace) -> int:
             credentials,
             base_url=base_url,
             show=lambda url: print(f"Open this URL, authorise the app, and copy the PIN:\n  {url}", flush=True),
-            ask_pin=lambda prompt: input(prompt),
+            ask_pin=ask,
         )
         credentials = credentials.with_account(tokens)
         print(f"authorised @{tokens.handle}")
@@ -228,7 +268,8 @@ def _run_auth_oauth2(args: argparse.Namespace, credentials: Credentials) -> int:
     client_id = args.client_id or credentials.oauth2_client_id
     if not client_id:
         raise ConfigError(
-            "give the app's OAuth 2.0 client id (--client-id, or oauth2_client_id in the credentials file)"
+            "give the app's OAuth 2.0 client id (--client-id, ENGAGEMENT_OAUTH2_CLIENT_ID, or oauth2_client_id in "
+            "the credentials file; the developer portal shows it under Keys and tokens, OAuth 2.0)"
         )
     listener = None if args.paste else LoopbackRedirect(args.port)
     redirect_uri = listener.uri if listener else f"http://127.0.0.1:{args.port or 8765}/callback"
@@ -238,7 +279,7 @@ def _run_auth_oauth2(args: argparse.Namespace, credentials: Credentials) -> int:
         print(f"waiting for the redirect to {redirect_uri} ...", flush=True)
         landed = listener.wait(args.timeout)
     else:
-        landed = input("Paste the full URL the browser was sent to: ").strip()
+        landed = ask("Paste the full URL the browser was sent to: ").strip()
     with httpx.Client(timeout=30) as http:
         token = flow.exchange(landed, http=http)
         me = http.get(
@@ -270,11 +311,24 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--metadata", help="with --archive: tweet metadata CSV (tweet_id plus the --by column)")
     p.add_argument("--by", required=True, help="the column whose values are the groups")
     p.add_argument("--control", help="the reference group")
-    p.add_argument("--metric", default="engagement_rate")
-    p.add_argument("--where", help="keep only tweets where COLUMN=VALUE")
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--correction", default="holm", choices=["holm", "bonferroni", "fdr_bh", "fdr_by", "none"])
-    p.add_argument("--title")
+    p.add_argument(
+        "--metric",
+        default="engagement_rate",
+        help="a named rate such as engagement_rate (default) or ctr, or a numeric column (its per-tweet mean)",
+    )
+    p.add_argument(
+        "--where", help="keep only tweets where COLUMN=VALUE, e.g. campaign=spring_launch (default: every tweet)"
+    )
+    p.add_argument(
+        "--alpha", type=float, default=0.05, help="the significance level; intervals cover 1 - alpha (default 0.05)"
+    )
+    p.add_argument(
+        "--correction",
+        default="holm",
+        choices=["holm", "bonferroni", "fdr_bh", "fdr_by", "none"],
+        help="how p-values are adjusted for several comparisons (default holm)",
+    )
+    p.add_argument("--title", help="the report's heading (default: the metric by the --by column, and --where)")
     p.add_argument(
         "--adjust-for",
         nargs="+",
@@ -303,6 +357,7 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the lift the bottom line plans for: about how many more tweets per arm would tell it (default 0.1)",
     )
     p.add_argument("--out", required=True, help="the HTML file to write")
+    p.add_argument("--no-progress", action="store_true", help="print no line as each section of the report starts")
     p.set_defaults(run=_run_report)
 
 
@@ -326,6 +381,7 @@ def _run_report(args: argparse.Namespace) -> int:
         title=args.title,
         adjust_for=args.adjust_for,
         plan_lift=args.plan_lift,
+        progress=not args.no_progress,
     )
     print(f"report written to {path}")
     return 0
@@ -341,7 +397,12 @@ def add_compact(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     p.add_argument("archive", help="the --out folder of a fetch")
     p.add_argument("--out", help="the dataset folder (default ARCHIVE/parquet)")
-    p.add_argument("--batch-rows", type=positive_int, default=1_000_000, help="rows held in memory per write")
+    p.add_argument(
+        "--batch-rows",
+        type=positive_int,
+        default=1_000_000,
+        help="rows held in memory per write (default 1000000)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=_compact)
 

@@ -33,7 +33,10 @@ def add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the world's fixed 'now' (ISO UTC), or 'real' for the real clock",
     )
     p.add_argument(
-        "--speed", type=float, default=0.0, help="run the world's clock this many times faster than real time"
+        "--speed",
+        type=float,
+        default=0.0,
+        help="run the world's clock this many times faster than real time (default 0: the clock stands still)",
     )
     p.add_argument(
         "--rate-limit-per-minute",
@@ -45,10 +48,10 @@ def add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--fault-rate",
         type=rate_arg,
         default=0.0,
-        help="share of requests that fail (5xx, extra 429, drops, truncation)",
+        help="share of requests that fail (5xx, extra 429, drops, truncation; default 0)",
     )
-    p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per engagement request")
+    p.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator (default 0)")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per engagement request (default 0)")
     p.add_argument(
         "--confounded",
         action="store_true",
@@ -99,7 +102,7 @@ def add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "them and print a summary per campaign and variant.",
     )
     p.add_argument("--out", default=None, help="output folder (default out/demo, or out/demo-x-v2 with --api x-v2)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="the sandbox world's seed (default 7)")
     p.add_argument(
         "--api",
         type=api_arg("fetch"),
@@ -126,7 +129,9 @@ def add_sample(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "metadata and the world's ground truth.",
     )
     p.add_argument("--out", default="data/sample", help="output folder (default data/sample)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--seed", type=int, default=7, help="the sandbox world's seed (default 7, the seed of the bundled sample)"
+    )
     p.set_defaults(run=_run_sample)
 
 

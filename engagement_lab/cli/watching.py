@@ -23,8 +23,11 @@ def add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "watch",
         help="fire an action once when a tweet crosses a threshold",
         description="Poll lifetime totals for the listed tweets within the rate limit (the Engagement API's /totals, "
-        "or X API v2 post analytics with --api x-v2) and run an action exactly once per (tweet, rule) crossing, "
-        "remembered in a SQLite state file across restarts. Without --webhook or --command, "
+        "or X API v2 post analytics with --api x-v2) and run an action once per (tweet, rule) crossing, "
+        "remembered in a SQLite state file across restarts. Delivery is at-least-once: an action in flight when the "
+        "watcher is killed runs again on restart with the same event id and the redelivery flag "
+        "(X-Engagement-Lab-Event-Id / X-Engagement-Lab-Redelivery headers, ENGAGEMENT_EVENT_ID / "
+        "ENGAGEMENT_REDELIVERY for --command), so dedupe on the event id. Without --webhook or --command, "
         "events are printed as JSON lines. Stops cleanly on Ctrl-C or SIGTERM.",
     )
     p.add_argument("--ids-file", help="one tweet id per line, or a CSV with tweet_id (and account)")
@@ -38,7 +41,11 @@ def add_watch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--state", required=True, help="SQLite state file (created if missing)")
     p.add_argument("--webhook", help="POST each event here, signed with HMAC-SHA256")
     p.add_argument("--webhook-secret-env", help="environment variable holding the webhook secret")
-    p.add_argument("--command", help="run this command per event (event JSON on stdin and in ENGAGEMENT_EVENT)")
+    p.add_argument(
+        "--command",
+        help="run this command per event (event JSON on stdin and in ENGAGEMENT_EVENT, its id in ENGAGEMENT_EVENT_ID, "
+        "ENGAGEMENT_REDELIVERY=1 when an earlier attempt may have run)",
+    )
     p.add_argument("--once", action="store_true", help="poll once and exit (for cron)")
     p.add_argument("--list", action="store_true", help="list the recorded events and their delivery status, then exit")
     p.add_argument(

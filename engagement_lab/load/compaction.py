@@ -20,10 +20,12 @@ deduplicate only the partitions that hold repeats.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from html import escape
@@ -38,13 +40,14 @@ from ..errors import DataError, check_choice
 from ..locking import WriterLock
 from ..options import check_lazy_backend
 from .archive import KEYS, check_archive, conflict_error, conflicts, examples, keyed, merged, parse_envelope
-from .archive_format import SUFFIX, envelope_paths, fsync_dir, fsync_file, read_envelope, read_manifest
+from .archive_format import SUFFIX, envelope_paths, fsync_dir, read_envelope, read_manifest, writing
 from .frames import import_duckdb, repeats_query, to_polars
 
 __all__ = ["COMPACTION", "CompactResult", "compact", "scan_compacted"]
 
 COMPACTION: Final = "compaction.json"
 DATASET: Final = "parquet"
+RERUN: Final = "run compact again to resume"
 """The dataset's default folder inside the archive."""
 FORMAT: Final = 1
 _TS = pl.Datetime("us", "UTC")
@@ -148,12 +151,44 @@ class _State:
             {"format": FORMAT, "batches": self.batches, "responses": self.responses, "partitions": self.partitions}
         )
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with writing(tmp, rerun=RERUN):
+            try:
+                with open(tmp, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.path)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()  # a torn temporary file is never read; leave no litter on a full disk
+                raise
+            fsync_dir(self.path.parent)
+
+
+@contextlib.contextmanager
+def _locked(dataset: Path) -> Iterator[None]:
+    """The dataset's writer lock (a read-only or full disk named like any other write)."""
+    lock = WriterLock(dataset / ".lock", f"Parquet dataset {str(dataset)!r}")
+    with writing(dataset / ".lock", rerun=RERUN):
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_parquet(part: pl.DataFrame, path: Path) -> None:
+    """One Parquet file, written and flushed to the disk. polars encodes it in memory (a batch's file, a fraction
+    of the rows already held) and Python writes it, so a full disk or a read-only folder is an ``OSError`` named
+    by :func:`writing` (polars' own writer reports it as "ComputeError ... os error 28", without the file)."""
+    buffer = io.BytesIO()
+    part.write_parquet(buffer, compression="zstd", statistics=True)
+    with writing(path, rerun=RERUN):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(buffer.getbuffer())
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
-        fsync_dir(self.path.parent)
 
 
 def _remove_uncommitted(dataset: Path, state: _State) -> None:
@@ -225,9 +260,10 @@ def compact(
         dataset.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create the dataset folder {str(dataset)!r}: {exc.strerror or exc}") from None
-    with WriterLock(dataset / ".lock", f"Parquet dataset {str(dataset)!r}"):
+    with _locked(dataset):
         state = _State(dataset)
-        _remove_uncommitted(dataset, state)
+        with writing(dataset, rerun=RERUN):
+            _remove_uncommitted(dataset, state)
         pending, skipped = _pending(root, state)
         touched: set[str] = {name for name, p in state.partitions.items() if p.get("checked") is False}
         batch: list[pl.DataFrame] = []
@@ -243,12 +279,9 @@ def compact(
                 state.batches += 1
                 for (endpoint, day), part in table.partition_by([C.ENDPOINT, C.DAY], as_dict=True).items():
                     partition = _partition_name(str(endpoint), day)
-                    folder = dataset / partition
-                    folder.mkdir(parents=True, exist_ok=True)
                     entry = state.partitions.setdefault(partition, {"files": []})
                     file = f"{partition}/part-{name}-{len(entry['files'])}.parquet"
-                    part.write_parquet(dataset / file, compression="zstd", statistics=True)
-                    fsync_file(dataset / file)  # on disk before the commit that makes it count
+                    _write_parquet(part, dataset / file)  # on disk before the commit that makes it count
                     entry["files"].append(file)
                     entry["checked"] = False
                     entry["rows"] = entry.get("rows", 0) + part.height

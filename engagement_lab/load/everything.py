@@ -25,6 +25,7 @@ from .archive_format import MANIFEST
 from .frames import Backend, Frame, check_backend
 from .inputs import expand_sources
 from .loaders import KEEP_DOC, finish, observe
+from .nesting import check_nesting
 from .observations import Observation, combine
 from .recognise import kind_of
 from .report import LoadReport
@@ -156,6 +157,7 @@ def load(
     check_choice("on_error", on_error, ("raise", "skip"), DataError)
     # warnings point at the user's line, whether load() was called directly or as engagement_lab.load(...)
     caller = 3 if sys._getframe(1).f_code.co_name == "__call__" else 2
+    check_nesting(source, "the input")  # before the walk below recurses into a hostile list or payload
     inputs = _Inputs()
     inputs.add(source)
     observations: list[Observation] = []

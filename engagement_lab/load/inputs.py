@@ -9,7 +9,6 @@ one number carry no time.
 from __future__ import annotations
 
 import glob
-import gzip
 import io
 import json
 import zlib
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, ResponseFormatError
+from .inflate import MAX_RATIO, file_cap, inflate
+from .nesting import check_nesting, too_deep
 
 __all__ = ["Item", "expand_sources", "item_text", "json_documents", "one_document", "only_document"]
 
@@ -39,8 +40,8 @@ def _plain(raw: bytes, where: str) -> bytes:
     """The bytes as given, or decompressed when they are gzip (files, file objects and in-memory bytes alike)."""
     if raw[:2] != _GZIP_MAGIC:
         return raw
-    try:
-        return gzip.decompress(raw)
+    try:  # in a stream, with a cap: a small file made to inflate to gigabytes is refused, not held
+        return inflate([raw], file_cap(len(raw)), what=where, why=f"at most {MAX_RATIO}x its {len(raw):,} bytes")
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{where} looks gzip-compressed but cannot be decompressed ({exc})") from None
 
@@ -85,6 +86,7 @@ def expand_sources(source: object, *, suffixes: tuple[str, ...]) -> list[Item]:
     suffixes : tuple of str
         File endings (lower case) taken from a directory, e.g. ``(".json", ".jsonl", ".gz")``.
     """
+    check_nesting(source, "the input")  # a hostile list or payload, refused before anything recurses into it
     items: list[Item] = []
 
     def add(value: object) -> None:
@@ -139,6 +141,10 @@ def json_documents(item: Item) -> list[Any]:
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             raise ResponseFormatError(f"{where} is not valid JSON: {exc}") from None
+    except RecursionError:  # the decoder's own recursion ran out
+        raise too_deep(where) from None
+    except ValueError as exc:  # valid JSON Python will not read: an integer of thousands of digits
+        raise ResponseFormatError(f"{where} holds JSON that cannot be read ({exc})") from None
     else:
         return list(document) if isinstance(document, list) else [document]
     documents = []
@@ -148,12 +154,17 @@ def json_documents(item: Item) -> list[Any]:
                 documents.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise ResponseFormatError(f"{where}, line {number} is not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise too_deep(f"{where}, line {number}") from None
+            except ValueError as exc:
+                raise ResponseFormatError(f"{where}, line {number} holds JSON that cannot be read ({exc})") from None
     return documents
 
 
 def one_document(payload: object) -> Any:
     """One in-memory response (a dict, JSON text, or bytes, gzip accepted) decoded: exactly one JSON document."""
     if isinstance(payload, dict):
+        check_nesting(payload, "the payload")
         return payload
     return only_document(expand_sources(payload, suffixes=())[0])
 

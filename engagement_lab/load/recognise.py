@@ -32,7 +32,10 @@ def _first_document(raw: bytes) -> object:
         shallow: dict[str, object] = {}
         for key, value in top.items():
             nested = bytes(value).lstrip()[:1] == b"{" and key not in ("data", "__twarc")
-            shallow[key] = {} if nested else msgspec.json.decode(value)
+            try:
+                shallow[key] = {} if nested else msgspec.json.decode(value)
+            except msgspec.DecodeError:  # e.g. an integer past 64 bits: not what tells the kind; the parser names it
+                shallow[key] = None
         return shallow
     try:
         elements = msgspec.json.decode(raw, type=list[msgspec.Raw])
@@ -55,7 +58,7 @@ def _lines(raw: bytes) -> Iterator[object]:
         if line.strip():
             try:
                 yield json.loads(line)
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON, not UTF-8, or an integer of thousands of digits
                 return
 
 

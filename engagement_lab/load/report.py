@@ -106,6 +106,21 @@ class LoadReport:
             or self.unsupported_impressions_engagements
         )
 
+    def __str__(self) -> str:
+        """``print(report)``: the status, then one line per field that holds something (lists cut at five)."""
+        lines = [f"LoadReport ({self._status()})"]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value in (None, (), 0):
+                continue
+            if isinstance(value, tuple):
+                value = f"{len(value)}: " + ", ".join(value[:5]) + (" …" if len(value) > 5 else "")
+            lines.append(f"  {f.name:<36} {value}")
+        return "\n".join(lines)
+
+    def _status(self) -> str:
+        return "complete" if self.complete else "partial: see unavailable/unsupported/errors"
+
     def _repr_html_(self) -> str:
         rows = []
         for f in fields(self):
@@ -115,5 +130,4 @@ class LoadReport:
             else:
                 shown = "—" if value is None else str(value)
             rows.append(f"<tr><th style='text-align:left'>{escape(f.name)}</th><td>{escape(shown)}</td></tr>")
-        status = "complete" if self.complete else "partial: see unavailable/unsupported/errors"
-        return f"<table><caption>LoadReport ({escape(status)})</caption>{''.join(rows)}</table>"
+        return f"<table><caption>LoadReport ({escape(self._status())})</caption>{''.join(rows)}</table>"

@@ -106,9 +106,17 @@ def text_kind(text: str) -> Kind | None:
     first = head.split("\n", 200)[:200]
     last = head.rstrip("\n").rsplit("\n", 1)[-1]
     for line in [*first, last]:  # bounded: another program's large CSV is not read line by line
-        if any(is_export_header(next(csv.reader([line], delimiter=sep), [])) for sep in (",", ";", "\t")):
+        if any(is_export_header(_cells(line, sep)) for sep in (",", ";", "\t")):
             return "analytics_csv"
     return None
+
+
+def _cells(line: str, separator: str) -> list[str]:
+    """One line's cells; a line the csv module cannot split (a stray carriage return) is no header."""
+    try:
+        return next(csv.reader([line], delimiter=separator), [])
+    except csv.Error:
+        return []
 
 
 def wrong_loader(kind: Kind | None, reading: Kind, where: str) -> str | None:

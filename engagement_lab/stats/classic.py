@@ -42,8 +42,16 @@ class TestResult:
     estimate: float = math.nan
     ci: tuple[float, float] = (math.nan, math.nan)
 
+    def __str__(self) -> str:
+        """One readable line, e.g. ``Welch's t-test: statistic 2.31, df 37.2, p = 0.026``."""
+        return f"{self.method}: {', '.join(self._parts())}"
+
     def _repr_html_(self) -> str:
         """One readable line in a notebook: the test, its statistic and p-value, and only the parts it has."""
+        return f"<div><strong>{escape(self.method)}</strong>: {escape(', '.join(self._parts()))}</div>"
+
+    def _parts(self) -> list[str]:
+        """The statistic and p-value, and the degrees of freedom, estimate and interval where the test has them."""
         parts = [f"statistic {self.statistic:.4g}"]
         if math.isfinite(self.df):
             parts.append(f"df {self.df:.4g}")
@@ -52,7 +60,7 @@ class TestResult:
             parts.append(f"estimate {self.estimate:.4g}")
         if all(math.isfinite(x) for x in self.ci):
             parts.append(f"interval [{self.ci[0]:.4g}, {self.ci[1]:.4g}]")
-        return f"<div><strong>{escape(self.method)}</strong>: {escape(', '.join(parts))}</div>"
+        return parts
 
 
 def _alt(alternative: Alternative) -> str:

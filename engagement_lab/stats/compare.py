@@ -12,6 +12,7 @@ import narwhals as nw
 import numpy as np
 from scipy import stats as sps
 
+from .. import columns as C
 from ..errors import StatsInputError, check_choice, did_you_mean
 from ..metrics import Mean, Metric, Ratio, resolve_metric
 from .adjusted import AdjustModel
@@ -68,6 +69,26 @@ CONCENTRATED = 10
 
 def _columns(frame: Any) -> list[str]:
     return list(nw.from_native(frame).columns)
+
+
+def _not_tidy(columns: list[str], by: object, metrics: Sequence[str | Metric]) -> None:
+    """Refuse the long (tidy) rows of ``load`` with the step they miss: one row per tweet and engagement type (a
+    ``value`` beside an ``engagement_type``) holds no ``impressions`` column to compare, and ``by`` is usually in the
+    metadata not yet joined. Checked only when the frame lacks what was asked, so a per-tweet frame that happens to
+    carry such columns is compared as given."""
+    if C.ENGAGEMENT_TYPE not in columns or C.VALUE not in columns:
+        return
+    needed = [by] if isinstance(by, str) else []
+    for metric in metrics:
+        needed += list(resolve_metric(metric).columns) if isinstance(metric, (str, Ratio, Mean)) else []
+    missing = [c for c in dict.fromkeys(needed) if c not in columns]
+    if missing:
+        raise StatsInputError(
+            f"this frame is tidy (long) rows, one per tweet and engagement type ({C.ENGAGEMENT_TYPE!r}, "
+            f"{C.VALUE!r}), so it has no column {missing[0]!r}; compare needs one row per tweet: call "
+            f"engagement_lab.per_tweet(frame, metadata=...) first (metadata: a CSV or frame with tweet_id and the "
+            f"{by!r} column), then compare its result"
+        )
 
 
 def _check_by(by: object, columns: list[str]) -> None:
@@ -324,6 +345,7 @@ def compare(
     if not isinstance(randomised, bool):
         raise StatsInputError(f"randomised must be True or False, got {randomised!r}")
     columns = _columns(frame)
+    _not_tidy(columns, by, [metric] if isinstance(metric, (str, Ratio, Mean)) else list(metric))
     _check_by(by, columns)
     options = check_covariate(options, covariate, columns)
     adjusting = adjust_options(adjust_for, adjust_model, cluster, columns, by, options)
@@ -374,6 +396,7 @@ def summarize(frame: Any, *, metric: str | Metric, by: str, alpha: float = 0.05)
     """
     check_options("auto", "control", alpha, "holm", "all", "two-sided", "delta", "relative", 10_000, 0)
     columns = _columns(frame)
+    _not_tidy(columns, by, [metric])
     _check_by(by, columns)
     resolved = resolve_metric(metric, columns)
     data, _ = checked_frame(frame, [resolved], by)
@@ -399,6 +422,7 @@ def omnibus(
     for ratio metrics, unweighted); ``"chisquare"`` compares the share of tweets with a 0/1 outcome."""
     check_choice("method", method, ("wald", "welch-anova", "kruskal", "chisquare"))
     columns = _columns(frame)
+    _not_tidy(columns, by, [metric])
     _check_by(by, columns)
     resolved = resolve_metric(metric, columns)
     frame, _ = checked_frame(frame, [resolved], by)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import polars as pl
 
 from .. import columns as C
+from ..metrics import SHOWN_LENGTH, html_label, short_label
 from ..options import Backend, check_backend
 from .effects import check_alternative
 from .notes import UNTESTABLE, Note
@@ -41,6 +45,35 @@ def percent(x: float) -> str:
 
 def _num(x: float) -> str:
     return "n/a" if math.isnan(x) else ("-inf" if x == -math.inf else "+inf" if x == math.inf else f"{x:+.4g}")
+
+
+def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Cells already formatted, in columns padded by pandas (no index), for ``print(result)``."""
+    return str(pd.DataFrame([list(r) for r in rows], columns=list(headers)).to_string(index=False))
+
+
+def _indented(title: str, lines: Sequence[str]) -> list[str]:
+    return [title, *(f"  - {line}" for line in lines)] if lines else []
+
+
+def _write_csv(frame: pd.DataFrame, path: str | Path | None) -> str | None:
+    """``frame`` as CSV at ``path`` (no index), or as a string when ``path`` is None."""
+    if path is None:
+        return str(frame.to_csv(index=False))
+    frame.to_csv(path, index=False)
+    return None
+
+
+def _write_excel(frame: pd.DataFrame, path: str | Path, sheet: str) -> Path:
+    """``frame`` as one sheet of an .xlsx file, through pandas and openpyxl (an optional extra)."""
+    if importlib.util.find_spec("openpyxl") is None:  # pandas writes .xlsx through it
+        raise ImportError(
+            "to_excel() needs openpyxl, an optional extra: pip install 'engagement-lab[excel]' "
+            "(or to_csv() needs nothing more)"
+        )
+    path = Path(path)
+    frame.to_excel(path, index=False, sheet_name=sheet)
+    return path
 
 
 @dataclass(frozen=True)
@@ -157,6 +190,49 @@ class Comparison:
         """The contrasts as a tidy frame with the columns of ``engagement_lab.columns.COMPARISON``."""
         return _frame([asdict(r) for r in self.rows], list(C.COMPARISON), backend)
 
+    def to_csv(self, path: str | Path | None = None) -> str | None:
+        """The contrasts (:meth:`to_frame`'s columns, one row each) as CSV: written to ``path``, or returned as a
+        string when no path is given. For an adjusted comparison, :meth:`side_by_side` has both lifts."""
+        return _write_csv(self.to_frame(), path)
+
+    def to_excel(self, path: str | Path) -> Path:
+        """The contrasts (:meth:`to_frame`'s columns) as an .xlsx sheet; needs openpyxl
+        (``pip install 'engagement-lab[excel]'``). Returns the path written."""
+        return _write_excel(self.to_frame(), path, "comparison")
+
+    def __str__(self) -> str:
+        """A short text summary for ``print(result)``: what was compared, a table, the verdicts and the notes."""
+        level = f"{(1 - self.alpha) * 100:.4g}%"
+        methods = ", ".join(sorted({r.method for r in self.rows}))
+        bys = ", ".join(dict.fromkeys(r.by for r in self.rows))
+        metrics = ", ".join(dict.fromkeys(r.metric for r in self.rows))
+        held = f"; holding {', '.join(self.adjusted_for)} fixed" if self.adjusted_for else ""
+        p_header = "p (no correction)" if self.correction == "none" else f"p ({correction_name(self.correction)})"
+        rows = [
+            (
+                r.metric,
+                f"{r.treatment} vs {r.control}",
+                f"{r.n_treatment:,} vs {r.n_control:,}",
+                format_value(r.treatment_value, r.metric),
+                format_value(r.control_value, r.metric),
+                f"{percent(r.rel_lift)} [{percent(r.rel_ci_low)}, {percent(r.rel_ci_high)}]",
+                p_number(r.p_adjusted),
+            )
+            for r in self.rows
+        ]
+        headers = ("metric", "comparison", "tweets", "treatment", "control", f"lift [{level} CI]", p_header)
+        lines = [
+            f"Comparison of {metrics} by {bys} ({methods}; alpha {self.alpha:g}{held})",
+            _text_table(headers, rows),
+            *_indented("verdicts:", self.verdicts()),
+            *_indented("unadjusted:", self.unadjusted.verdicts() if self.unadjusted is not None else []),
+            *_indented("notes:", list(self.notes)),
+            "(to_frame() has every column; to_csv() writes them)",
+        ]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
     def verdicts(self) -> list[str]:
         """One terse line per contrast, with the lift, its interval and the adjusted p-value."""
         return [row.verdict(self.correction) for row in self.rows]
@@ -255,6 +331,14 @@ class Comparison:
 
         return forest_plot(self.to_frame(backend="polars"), correction=self.correction)
 
+    def _shorter(self, text: str) -> str:
+        """``text`` (a verdict or note) with each long group label in its short form (the table's tooltips and
+        :meth:`to_frame` have them whole)."""
+        for name in {*(r.control for r in self.rows), *(r.treatment for r in self.rows)}:
+            if len(name) > SHOWN_LENGTH:
+                text = text.replace(name, short_label(name))
+        return text
+
     def _repr_html_(self) -> str:
         level = f"{(1 - self.alpha) * 100:.4g}%"
         label = correction_name(self.correction)
@@ -275,8 +359,6 @@ class Comparison:
         for r in self.rows:
             cells = (
                 r.metric,
-                r.control,
-                r.treatment,
                 f"{r.n_control} / {r.n_treatment}",
                 format_value(r.control_value, r.metric),
                 format_value(r.treatment_value, r.metric),
@@ -285,12 +367,17 @@ class Comparison:
                 p_number(r.p_adjusted),
                 "" if math.isnan(r.deff) else f"{r.deff:.1f}",
             )
-            body.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
-        verdicts = "".join(f"<li>{escape(v)}</li>" for v in self.verdicts())
+            shown = [escape(str(c)) for c in cells]
+            shown[1:1] = [html_label(r.control), html_label(r.treatment)]  # long labels: short, whole in the tooltip
+            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in shown) + "</tr>")
+        verdicts = "".join(f"<li>{escape(self._shorter(v))}</li>" for v in self.verdicts())
         if self.unadjusted is not None:
-            verdicts += "".join(f"<li><small>unadjusted: {escape(v)}</small></li>" for v in self.unadjusted.verdicts())
+            verdicts += "".join(
+                f"<li><small>unadjusted: {escape(self._shorter(v))}</small></li>" for v in self.unadjusted.verdicts()
+            )
         verdicts += "".join(
-            f"<li><small>{escape(r.treatment)} vs {escape(r.control)}: {escape(note.text)}</small></li>"
+            f"<li><small>{html_label(r.treatment)} vs {html_label(r.control)}: "
+            f"{escape(self._shorter(note.text))}</small></li>"
             for r in self.rows
             for note in r.notes
             if note.code in SHOWN_NOTES
@@ -339,6 +426,27 @@ class Summary:
         ]
         return _frame([asdict(r) for r in self.rows], columns, backend)
 
+    def to_csv(self, path: str | Path | None = None) -> str | None:
+        """The groups (:meth:`to_frame`'s columns) as CSV: written to ``path``, or returned when no path is given."""
+        return _write_csv(self.to_frame(), path)
+
+    def to_excel(self, path: str | Path) -> Path:
+        """The groups as an .xlsx sheet; needs openpyxl (``pip install 'engagement-lab[excel]'``)."""
+        return _write_excel(self.to_frame(), path, "summary")
+
+    def __str__(self) -> str:
+        """A short text table for ``print(summary)``: each group's tweets, estimate and interval."""
+        level = f"{(1 - self.alpha) * 100:.4g}%"
+        rows = [
+            (r.group, f"{r.n:,}", format_value(r.value, r.metric),
+             f"[{format_value(r.ci_low, r.metric)}, {format_value(r.ci_high, r.metric)}]")
+            for r in self.rows
+        ]  # fmt: skip
+        what = f"{self.rows[0].metric} by {self.rows[0].by}" if self.rows else "no groups"
+        return f"Summary of {what}\n" + _text_table(("group", "tweets", "estimate", f"{level} interval"), rows)
+
+    __repr__ = __str__
+
     def chart(self) -> Any:
         """Per-group estimates with intervals (Altair)."""
         from ..viz.charts import estimates_plot
@@ -347,7 +455,7 @@ class Summary:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{escape(r.group)}</td><td>{r.n}</td><td>{format_value(r.value, r.metric)}</td>"
+            f"<tr><td>{html_label(r.group)}</td><td>{r.n}</td><td>{format_value(r.value, r.metric)}</td>"
             f"<td>[{format_value(r.ci_low, r.metric)}, {format_value(r.ci_high, r.metric)}]</td></tr>"
             for r in self.rows
         )

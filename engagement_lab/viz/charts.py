@@ -10,7 +10,7 @@ import altair as alt
 import polars as pl
 
 from ..load.frames import to_polars
-from ..metrics import is_rate, plain_name
+from ..metrics import SHOWN_LENGTH, is_rate, plain_name, short_label, short_labels
 from .theme import WIDTH
 
 __all__ = [
@@ -42,18 +42,43 @@ def _finite(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     )
 
 
+def _shown(data: pl.DataFrame, column: str, into: str) -> tuple[pl.DataFrame, str]:
+    """``data`` and the column to draw for ``column``'s labels: itself when every label is short, else ``into``
+    holding a short form of each (distinct labels stay distinct); tooltips keep the full ``column``."""
+    labels = data[column].cast(pl.String).drop_nulls().unique().to_list()
+    if all(len(label) <= SHOWN_LENGTH for label in labels):
+        return data, column
+    mapping = short_labels(sorted(labels))
+    return data.with_columns(pl.col(column).cast(pl.String).replace_strict(mapping, default=None).alias(into)), into
+
+
+def _described(shown: str, column: str) -> dict[str, str]:
+    """When labels were shortened, what a screen reader (and the SVG's aria-label) says of each mark: the short
+    label, not the default list of every field, which would repeat the whole label once per mark."""
+    return {} if shown == column else {"description": f"{shown}:N"}
+
+
+def _title(name: str) -> str:
+    """A column name as an axis or legend title (shortened: a title is drawn text too)."""
+    return short_label(name.replace("_", " "), 2 * SHOWN_LENGTH)
+
+
 def forest_plot(comparison: Any, *, correction: str = "holm") -> alt.LayerChart:
     """Relative lift of each contrast with its interval, a zero line, and the correction named.
 
     ``comparison`` is the frame of ``Comparison.to_frame()`` (either backend).
     """
-    data = _finite(to_polars(comparison), ["rel_lift", "rel_ci_low", "rel_ci_high"]).with_columns(
+    data = _finite(to_polars(comparison), ["rel_lift", "rel_ci_low", "rel_ci_high"])
+    short = short_labels(sorted({*data["treatment"].to_list(), *data["control"].to_list()}))
+    data = data.with_columns(
         contrast=pl.col("treatment") + " vs " + pl.col("control"),
+        shown=pl.col("treatment").replace_strict(short) + " vs " + pl.col("control").replace_strict(short),
         significant=pl.when(pl.col("p_adjusted") < pl.col("alpha"))
         .then(pl.lit("significant"))
         .otherwise(pl.lit("not significant")),
     )
-    y = alt.Y("contrast:N", title=None, sort=None)
+    shown = "shown" if any(len(label) > SHOWN_LENGTH for label in short) else "contrast"
+    y = alt.Y(f"{shown}:N", title=None, sort=None)
     base = alt.Chart(data.to_pandas())
     rule = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("rel_ci_low:Q", title="relative lift vs control", axis=alt.Axis(format="+%")),
@@ -69,6 +94,7 @@ def forest_plot(comparison: Any, *, correction: str = "holm") -> alt.LayerChart:
         x="rel_lift:Q",
         y=y,
         color="significant:N",
+        **_described(shown, "contrast"),
         tooltip=[
             alt.Tooltip("contrast:N"),
             alt.Tooltip("metric:N"),
@@ -87,7 +113,7 @@ def forest_plot(comparison: Any, *, correction: str = "holm") -> alt.LayerChart:
     level = f"{(1 - data['alpha'][0]) * 100:.4g}%"
     subtitle = f"{level} intervals; p-values adjusted by {named}"
     described = "; ".join(
-        f"{r['contrast']}: {_pct(r['rel_lift'])} ({_pct(r['rel_ci_low'])} to {_pct(r['rel_ci_high'])})"
+        f"{r['shown']}: {_pct(r['rel_lift'])} ({_pct(r['rel_ci_low'])} to {_pct(r['rel_ci_high'])})"
         for r in data.iter_rows(named=True)
     )
     chart: alt.LayerChart = (zero + rule + point).properties(
@@ -109,11 +135,11 @@ def _value(x: float, metric: str) -> str:
 
 def estimates_plot(summary: Any) -> alt.LayerChart:
     """Per-group estimates with intervals (``Summary.to_frame()``)."""
-    data = to_polars(summary)
+    data, shown = _shown(to_polars(summary), "group", "shown")
     metric, by = data["metric"][0], data["by"][0]
     title = plain_name(metric)[0]
     base = alt.Chart(data.to_pandas())
-    y = alt.Y("group:N", title=by.replace("_", " "), sort=None)
+    y = alt.Y(f"{shown}:N", title=_title(by), sort=None)
     axis = alt.Axis(format="%") if is_rate(metric) else alt.Axis()
     rule = base.mark_rule(strokeWidth=2, color="#0072B2").encode(
         x=alt.X("ci_low:Q", title=title, axis=axis), x2="ci_high:Q", y=y
@@ -121,6 +147,7 @@ def estimates_plot(summary: Any) -> alt.LayerChart:
     point = base.mark_point(filled=True, size=80, color="#0072B2").encode(
         x="value:Q",
         y=y,
+        **_described(shown, "group"),
         tooltip=[
             "group:N",
             "n:Q",
@@ -130,14 +157,14 @@ def estimates_plot(summary: Any) -> alt.LayerChart:
         ],
     )
     described = "; ".join(
-        f"{r['group']}: {_value(r['value'], metric)} ({_value(r['ci_low'], metric)} to {_value(r['ci_high'], metric)})"
+        f"{r[shown]}: {_value(r['value'], metric)} ({_value(r['ci_low'], metric)} to {_value(r['ci_high'], metric)})"
         for r in data.iter_rows(named=True)
     )
     chart: alt.LayerChart = (rule + point).properties(
         width=WIDTH,
         height=max(60, 36 * data.height),
-        title=f"{title} by {by.replace('_', ' ')}",
-        description=f"{title} of each {by.replace('_', ' ')} with its interval. {described}.",
+        title=f"{title} by {_title(by)}",
+        description=f"{title} of each {_title(by)} with its interval. {described}.",
     )
     return chart
 
@@ -149,23 +176,28 @@ def distribution_plot(per_tweet: Any, *, metric: str, by: str, log: bool = False
         data = data.filter(pl.col(metric) > 0)
     # a deterministic, evenly spread jitter (golden-ratio sequence), so saved charts are reproducible
     data = data.with_columns(jitter=(pl.int_range(pl.len()) * 0.6180339887) % 1.0)
+    data, shown = _shown(data, by, f"{by} (shown)")
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     title = plain_name(metric)[0].removesuffix(" per tweet")  # each dot is one tweet already
     base = alt.Chart(data.to_pandas())
     axis = alt.Axis(format="%") if is_rate(metric) else alt.Axis()
     x = alt.X(f"{metric}:Q", title=title + (" (log scale)" if log else ""), scale=scale, axis=axis)
-    y = alt.Y(f"{by}:N", title=by.replace("_", " "))
+    y = alt.Y(f"{shown}:N", title=_title(by))
     box = base.mark_boxplot(extent="min-max", opacity=0.35, color="#0072B2").encode(x=x, y=y)
     points = base.mark_circle(size=14, opacity=0.55, color="#0072B2").encode(
-        x=x, y=y, yOffset=alt.YOffset("jitter:Q"), tooltip=[f"{by}:N", alt.Tooltip(f"{metric}:Q", format=",.4g")]
+        x=x,
+        y=y,
+        yOffset=alt.YOffset("jitter:Q"),
+        tooltip=[f"{by}:N", alt.Tooltip(f"{metric}:Q", format=",.4g")],
+        **_described(shown, by),
     )
-    groups = data.group_by(by).len().sort(by)
+    groups = data.group_by(shown).len().sort(shown)
     counts = ", ".join(f"{g}: {n} tweets" for g, n in groups.iter_rows())
     chart: alt.LayerChart = (box + points).properties(
         width=WIDTH,
         height=max(90, 50 * data[by].n_unique()),
-        title=f"{title} of each tweet, by {by.replace('_', ' ')}",
-        description=f"Every tweet's {title.lower()} by {by.replace('_', ' ')}: a box per group and each tweet as "
+        title=f"{title} of each tweet, by {_title(by)}",
+        description=f"Every tweet's {title.lower()} by {_title(by)}: a box per group and each tweet as "
         f"a dot ({counts}).",
     )
     return chart
@@ -209,7 +241,9 @@ def timeseries_plot(
         "tooltip": [alt.Tooltip(f"{x}:T"), alt.Tooltip(f"{value}:Q", format=",")],
     }
     if by:
-        encoding["color"] = alt.Color(f"{by}:N", title=by)
+        summed, shown = _shown(summed, by, f"{by} (shown)")
+        encoding["color"] = alt.Color(f"{shown}:N", title=_title(by))
+        encoding["tooltip"] = [*encoding["tooltip"], alt.Tooltip(f"{by}:N")]
     chart: alt.Chart = alt.Chart(summed.to_pandas()).mark_line(interpolate="monotone").encode(**encoding)
     return chart.properties(width=WIDTH, height=220, title=title or f"{value} over time")
 
@@ -234,10 +268,13 @@ def age_curves_plot(
         )
         .sort(keys)
     )
+    shown = by
+    if by:
+        summary, shown = _shown(summary, by, f"{by} (shown)")
     base = alt.Chart(summary.to_pandas())
     # one colour encoding for both layers: Vega-Lite merges them into one legend (a layer with legend=None would
     # switch the merged legend off)
-    color = alt.Color(f"{by}:N", title=by) if by else alt.value("#0072B2")
+    color = alt.Color(f"{shown}:N", title=_title(by)) if by else alt.value("#0072B2")
     last = summary.select(pl.col("age_hours").max().cast(pl.Float64)).item() if summary.height else float(max_hours)
     x = alt.X("age_hours:Q", title="hours since posting", scale=alt.Scale(domain=[0, last], nice=False))
     band = base.mark_area(opacity=0.2).encode(
@@ -348,13 +385,15 @@ def balance_plot(balance: Any, *, threshold: float = 0.1) -> alt.LayerChart:
         .agg(pl.col("abs_smd").max(), pl.col("level").sort_by("abs_smd").last())
         .sort("covariate", "group")  # a stable order: the same chart every time
     )
+    worst, covariate = _shown(worst, "covariate", "covariate (shown)")
+    worst, group = _shown(worst, "group", "group (shown)")
     points = (
         alt.Chart(worst)
         .mark_circle(size=90)
         .encode(
             x=alt.X("abs_smd:Q", title="largest |standardised mean difference| vs control"),
-            y=alt.Y("covariate:N", title=None),
-            color=alt.Color("group:N", title="group"),
+            y=alt.Y(f"{covariate}:N", title=None),
+            color=alt.Color(f"{group}:N", title="group"),
             tooltip=["covariate", "group", "level", alt.Tooltip("abs_smd:Q", format=".2f")],
         )
     )

@@ -15,10 +15,40 @@ import httpx
 from ..errors import EngagementLabError
 from .state import CrossingEvent
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "command_action", "sign", "verify", "webhook_action"]
+__all__ = [
+    "EVENT_ID_ENV",
+    "EVENT_ID_HEADER",
+    "REDELIVERY_ENV",
+    "REDELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "command_action",
+    "outcome_unknown",
+    "sign",
+    "verify",
+    "webhook_action",
+]
 
 SIGNATURE_HEADER = "X-Engagement-Lab-Signature"
 TIMESTAMP_HEADER = "X-Engagement-Lab-Timestamp"
+EVENT_ID_HEADER = "X-Engagement-Lab-Event-Id"
+"""The event's stable id (also ``event_id`` in the body): the same on every attempt, the key to dedupe on."""
+REDELIVERY_HEADER = "X-Engagement-Lab-Redelivery"
+"""``true`` when an earlier attempt of this event may already have arrived (also ``redelivery`` in the body)."""
+EVENT_ID_ENV = "ENGAGEMENT_EVENT_ID"
+REDELIVERY_ENV = "ENGAGEMENT_REDELIVERY"
+"""``1`` or ``0``, for a command; the whole event is in ``ENGAGEMENT_EVENT`` and on stdin."""
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed attempt may nevertheless have reached the receiver: it timed out or the connection dropped
+    after the request could have been sent (a refused connection or an error status is a clear "not delivered")."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return False
+    return isinstance(
+        exc,
+        TimeoutError | subprocess.TimeoutExpired | httpx.TimeoutException | httpx.RemoteProtocolError | httpx.ReadError,
+    )
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -37,13 +67,16 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, *, now: float, 
     >>> verify("s3cret", headers, body, now=1010), verify("s3cret", headers, body, now=2000)
     (True, False)
     """
-    lower = {k.lower(): v for k, v in headers.items()}
+    lower = {str(k).lower(): v for k, v in headers.items()}
     stamp, signature = lower.get(TIMESTAMP_HEADER.lower(), ""), lower.get(SIGNATURE_HEADER.lower(), "")
+    # Anything malformed (not text, not ASCII, not a number) is simply not a valid delivery: False, never a raise.
+    if not isinstance(stamp, str) or not isinstance(signature, str) or not (stamp.isascii() and signature.isascii()):
+        return False
     try:
         fresh = abs(now - float(stamp)) <= tolerance
     except ValueError:
         return False
-    return fresh and hmac.compare_digest(signature, sign(secret, stamp, body))
+    return fresh and hmac.compare_digest(signature.encode(), sign(secret, stamp, body).encode())
 
 
 def webhook_action(
@@ -54,8 +87,9 @@ def webhook_action(
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Callable[[CrossingEvent], None]:
-    """POST the event as JSON with ``X-Engagement-Lab-Timestamp: <unix seconds>`` and
-    ``X-Engagement-Lab-Signature: sha256=<hex HMAC of "<timestamp>." + body>`` (see :func:`verify`)."""
+    """POST the event as JSON with ``X-Engagement-Lab-Timestamp: <unix seconds>``,
+    ``X-Engagement-Lab-Signature: sha256=<hex HMAC of "<timestamp>." + body>`` (see :func:`verify`),
+    ``X-Engagement-Lab-Event-Id`` (dedupe on it) and ``X-Engagement-Lab-Redelivery: true|false``."""
 
     def send(event: CrossingEvent) -> None:
         body = event.to_json().encode()
@@ -64,6 +98,8 @@ def webhook_action(
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: stamp,
             SIGNATURE_HEADER: sign(secret, stamp, body),
+            EVENT_ID_HEADER: event.event_id,
+            REDELIVERY_HEADER: "true" if event.redelivery else "false",
         }
         with httpx.Client(timeout=timeout, transport=transport) as client:
             response = client.post(url, content=body, headers=headers)
@@ -74,11 +110,18 @@ def webhook_action(
 
 
 def command_action(command: str, *, timeout: float = 60.0) -> Callable[[CrossingEvent], None]:
-    """Run a shell-free command with the event JSON on stdin and in ``ENGAGEMENT_EVENT``; non-zero exit fails."""
+    """Run a shell-free command with the event JSON on stdin and in ``ENGAGEMENT_EVENT``, its id in
+    ``ENGAGEMENT_EVENT_ID`` and ``ENGAGEMENT_REDELIVERY=1`` when an earlier attempt may have run; non-zero exit
+    fails."""
     argv = shlex.split(command)
 
     def run(event: CrossingEvent) -> None:
-        env = {**os.environ, "ENGAGEMENT_EVENT": event.to_json()}
+        env = {
+            **os.environ,
+            "ENGAGEMENT_EVENT": event.to_json(),
+            EVENT_ID_ENV: event.event_id,
+            REDELIVERY_ENV: "1" if event.redelivery else "0",
+        }
         done = subprocess.run(
             argv, input=event.to_json(), text=True, env=env, timeout=timeout, capture_output=True, check=False
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError, did_you_mean
 from ..metrics import NAMED_METRICS, Ratio
+from ..sources.x_v2.catalog import TO_ENGAGEMENT_NAMES
 from .readers import reader
 
 __all__ = ["RateRule", "Rule", "Threshold", "check_rule", "parse_rule", "rule_metrics"]
@@ -101,20 +102,28 @@ def check_rule(rule: Rule, api: str = "engagement", *, written: str | None = Non
 def parse_rule(text: str, api: str = "engagement") -> Rule:
     """``"favorites>=100"``, or a named rate with an optional minimum denominator: ``"engagement_rate>=0.05/1000"``.
 
-    ``api="x-v2"`` allows X API v2's post metrics too (e.g. ``"bookmarks>=10"``)."""
+    ``api="x-v2"`` allows X API v2's post metrics too (e.g. ``"bookmarks>=10"``), and its names ``likes`` and
+    ``follows`` for ``favorites`` and ``user_follows`` (``"likes>=100"`` is the rule ``favorites>=100``)."""
     served = rule_metrics(api)
     match = _RULE.match(text)
     if match is None:
         raise ConfigError(f"rule {text!r} is not of the form metric>=N (e.g. favorites>=100) or rate>=x/min")
-    name, value, minimum = match.group(1), float(match.group(2)), match.group(3)
+    written, value, minimum = match.group(1), float(match.group(2)), match.group(3)
+    # on X API v2, its names for the shared totals (likes, follows) are the Engagement API's (favorites,
+    # user_follows): one rule, one name and one event id whichever way it is written
+    name = TO_ENGAGEMENT_NAMES.get(written, written) if reader(api)[0] == "x-v2" else written
     rates = [k for k, v in NAMED_METRICS.items() if isinstance(v, Ratio)]
     if name in NAMED_METRICS and isinstance(NAMED_METRICS[name], Ratio):
         rule: Rule = RateRule(name, value, float(minimum) if minimum else 1000)
     elif name in served and minimum is None:
         rule = Threshold(name, value)
     else:
-        hint = did_you_mean(name, [*served, *rates])
+        if written in TO_ENGAGEMENT_NAMES:
+            hint = f" (did you mean {TO_ENGAGEMENT_NAMES[written]!r}? {written!r} is its X API v2 name)"
+        else:
+            hint = did_you_mean(written, [*served, *rates])
         raise ConfigError(
-            f"rule {text!r}: {name!r} is neither a {_source(api)} metric {list(served)} nor a named rate {rates}{hint}"
+            f"rule {text!r}: {written!r} is neither a {_source(api)} metric {list(served)} "
+            f"nor a named rate {rates}{hint}"
         )
     return check_rule(rule, api, written=text)

@@ -18,7 +18,13 @@ __all__ = ["CrossingEvent", "WatchState"]
 
 @dataclass(frozen=True)
 class CrossingEvent:
-    """One (tweet, rule) crossing."""
+    """One (tweet, rule) crossing, as handed to an action.
+
+    ``event_id`` is stable: the same (tweet, rule) always has the same id, on every attempt and after any restart,
+    so a receiver dedupes on it. ``attempt`` counts the tries of this event (1 on the first). ``redelivery`` is
+    True when an earlier attempt may already have reached the receiver and the watcher cannot know: it was killed
+    between "about to deliver" and "delivered", or the attempt timed out.
+    """
 
     event_id: str
     tweet_id: str
@@ -27,6 +33,8 @@ class CrossingEvent:
     previous_value: float | None
     crossed_at: str
     late: bool
+    attempt: int = 1
+    redelivery: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -38,9 +46,14 @@ CREATE TABLE IF NOT EXISTS observations (
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, tweet_id TEXT, rule TEXT, value REAL, previous_value REAL, crossed_at TEXT, late INTEGER,
     status TEXT, attempts INTEGER DEFAULT 0, next_attempt REAL DEFAULT 0, last_error TEXT, delivered_at TEXT,
-    UNIQUE (tweet_id, rule));
+    started INTEGER DEFAULT 0, unsure INTEGER DEFAULT 0, UNIQUE (tweet_id, rule));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+
+_ADDED_COLUMNS = {"started": "INTEGER DEFAULT 0", "unsure": "INTEGER DEFAULT 0"}
+"""Columns newer than the first release's state files, added on open: ``started`` counts attempts begun (committed
+before the action runs), ``attempts`` counts attempts whose outcome was recorded; ``started > attempts`` means the
+watcher died during an attempt. ``unsure`` remembers that some attempt's outcome is unknown (see :meth:`begin`)."""
 
 
 class WatchState:
@@ -66,6 +79,16 @@ class WatchState:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(_SCHEMA)
+            have = {row[1] for row in self.db.execute("PRAGMA table_info(events)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
+        except sqlite3.DatabaseError as exc:  # not a state file, or a place SQLite cannot write
+            self._lock.release()
+            raise ConfigError(
+                f"watcher state {str(self.path)!r} cannot be opened for writing ({exc}): choose a writable path "
+                "that is a watcher state or does not exist yet (state= / --state)"
+            ) from exc
         except BaseException:
             self._lock.release()
             raise
@@ -107,8 +130,8 @@ class WatchState:
 
     def due(self, now: float) -> list[CrossingEvent]:
         rows = self.db.execute(
-            "SELECT event_id, tweet_id, rule, value, previous_value, crossed_at, late FROM events "
-            "WHERE status = 'pending' AND next_attempt <= ? ORDER BY crossed_at, event_id",
+            "SELECT event_id, tweet_id, rule, value, previous_value, crossed_at, late, started, attempts, unsure "
+            "FROM events WHERE status = 'pending' AND next_attempt <= ? ORDER BY crossed_at, event_id",
             (now,),
         ).fetchall()
         return [
@@ -120,9 +143,18 @@ class WatchState:
                 previous_value=r[4],
                 crossed_at=r[5],
                 late=bool(r[6]),
+                attempt=r[7] + 1,
+                redelivery=bool(r[9]) or r[7] > r[8],
             )
             for r in rows
         ]
+
+    def begin(self, event_id: str) -> None:
+        """Record, durably and before the action runs, that an attempt starts. If the process dies before
+        :meth:`delivered` or :meth:`failed`, the next attempt sees ``started > attempts`` and is flagged as a
+        possible redelivery; only this one in-flight event can be delivered twice."""
+        with self.db:
+            self.db.execute("UPDATE events SET started = started + 1 WHERE event_id = ?", (event_id,))
 
     def delivered(self, event_id: str, now: float) -> None:
         with self.db:
@@ -131,13 +163,14 @@ class WatchState:
                 (datetime.fromtimestamp(now, UTC).isoformat(), event_id),
             )
 
-    def failed(self, event_id: str, error: str, now: float, *, retry_base: float) -> None:
-        """Keep the event pending; retry after ``retry_base * 2**attempts`` seconds (at most an hour)."""
+    def failed(self, event_id: str, error: str, now: float, *, retry_base: float, unsure: bool = False) -> None:
+        """Keep the event pending; retry after ``retry_base * 2**attempts`` seconds (at most an hour). ``unsure``
+        says the attempt may have reached the receiver (it timed out), so every later attempt is a redelivery."""
         with self.db:
             self.db.execute(
-                "UPDATE events SET attempts = attempts + 1, last_error = ?, "
+                "UPDATE events SET attempts = attempts + 1, last_error = ?, unsure = MAX(unsure, ?), "
                 "next_attempt = ? + MIN(3600.0, ? * (1 << attempts)) WHERE event_id = ?",
-                (error[:500], now, retry_base, event_id),
+                (error[:500], int(unsure), now, retry_base, event_id),
             )
 
     def pending(self) -> int:

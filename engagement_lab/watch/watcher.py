@@ -18,6 +18,7 @@ from ..api.pacing import Clock, SystemClock
 from ..errors import ConfigError, did_you_mean
 from ..sources.x_v2 import catalog as v2
 from ..sources.x_v2.client import TokenCallback
+from .actions import outcome_unknown
 from .readers import TotalsSource, Watched, reader
 from .rules import Rule, check_rule, parse_rule
 from .state import CrossingEvent, WatchState
@@ -135,11 +136,18 @@ class Watcher:
         self.state.record(observations, events, now)
         delivered = failed = 0
         for event in self.state.due(now):
+            self.state.begin(event.event_id)  # committed first: a crash from here on flags the next try
             try:
                 self.on_cross(event)
             except Exception as exc:  # an action's failure must not stop the watcher
                 failed += 1
-                self.state.failed(event.event_id, f"{type(exc).__name__}: {exc}", now, retry_base=self.retry_base)
+                self.state.failed(
+                    event.event_id,
+                    f"{type(exc).__name__}: {exc}",
+                    now,
+                    retry_base=self.retry_base,
+                    unsure=outcome_unknown(exc),
+                )
             else:
                 delivered += 1
                 self.state.delivered(event.event_id, now)
@@ -187,7 +195,9 @@ def watch(
     max_polls: int | None = None,
     **options: Any,
 ) -> Watcher:
-    """Watch tweets' lifetime totals and call ``on_cross(event)`` once per (tweet, rule) crossing.
+    """Watch tweets' lifetime totals and call ``on_cross(event)`` for each (tweet, rule) crossing, at least once:
+    only an action in flight when the process dies runs again, with the same ``event.event_id`` and
+    ``event.redelivery`` set, so make the action idempotent on ``event_id``.
 
     Examples
     --------

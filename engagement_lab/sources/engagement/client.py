@@ -13,11 +13,13 @@ import time
 from types import TracebackType
 from typing import Any, Self
 
+import anyio
 import httpx
 
 from ...api import http
 from ...api.auth import BEARER, BearerAuth, Credentials, OAuth1Auth
-from ...api.http import USER_AGENT, BaseClient, RawResponse, check_base_url, transport_error
+from ...api.bounded import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, BodyReader, TooLarge, timeouts
+from ...api.http import USER_AGENT, BaseClient, RawResponse, check_base_url, too_large, transport_error
 from ...errors import AuthenticationError
 from . import catalog
 from .query import EngagementRequest
@@ -104,7 +106,9 @@ class EngagementClient(BaseClient):
     base_url : str
         The real host by default; the sandbox's URL for local work.
     timeout : float
-        Seconds for connect and read.
+        Seconds one request may take in all (see :class:`engagement_lab.api.http.BaseClient`).
+    max_response_bytes : int
+        The largest answer read, as sent or once inflated (256 MiB by default).
     transport : httpx.BaseTransport, optional
         E.g. the sandbox's in-process transport.
     """
@@ -119,44 +123,51 @@ class EngagementClient(BaseClient):
     def send(self, request: EngagementRequest, *, account: str, check: bool = True) -> RawResponse:
         """Send one request; return the response, raising the mapped error for non-200 when ``check``."""
         url, sent, headers = _prepare(self.base_url, request)
-        started = time.perf_counter()
-        try:
-            response = self._http.post(url, content=sent, headers=headers, auth=self.auth_for(account))
-            response.read()
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise transport_error(exc, request, account) from None
-        raw = _logged(self._received(request, account, sent, response, started))
+        auth = self.auth_for(account)
+        raw = _logged(self._exchange(request, account, sent, "POST", url, content=sent, headers=headers, auth=auth))
         if check:
             raise_for_status(raw)
         return raw
 
 
 class AsyncEngagementClient:
-    """Asynchronous twin of :class:`EngagementClient` (``await client.send(...)``)."""
+    """Asynchronous twin of :class:`EngagementClient` (``await client.send(...)``), with the same bounds: the whole
+    request within ``timeout`` seconds (cancelled by anyio, so under asyncio or trio), the answer within
+    ``max_response_bytes``."""
 
     def __init__(
         self,
         credentials: Credentials,
         *,
         base_url: str = catalog.BASE_URL,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._sync = EngagementClient(credentials, base_url=base_url, timeout=timeout)  # auth, checks, repr
-        self._http = httpx.AsyncClient(transport=transport, timeout=timeout)
+        self._sync = EngagementClient(
+            credentials, base_url=base_url, timeout=timeout, max_response_bytes=max_response_bytes
+        )  # auth, checks, repr
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeouts(timeout))
 
     def __repr__(self) -> str:
         return repr(self._sync).replace("EngagementClient", type(self).__name__, 1)
 
     async def send(self, request: EngagementRequest, *, account: str, check: bool = True) -> RawResponse:
         url, sent, headers = _prepare(self._sync.base_url, request)
-        started = time.perf_counter()
+        timeout, started = self._sync.timeout, time.perf_counter()
         try:
-            response = await self._http.post(url, content=sent, headers=headers, auth=self._sync.auth_for(account))
-            await response.aread()
+            with anyio.fail_after(timeout):
+                auth = self._sync.auth_for(account)
+                async with self._http.stream("POST", url, content=sent, headers=headers, auth=auth) as response:
+                    reader = BodyReader(response, limit=self._sync.max_response_bytes, until=time.monotonic() + timeout)
+                    body = await reader.aread(response)
+        except TimeoutError:
+            raise transport_error(httpx.TimeoutException("deadline"), request, account, timeout) from None
+        except TooLarge as exc:
+            raise too_large(exc, request, account) from None
         except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise transport_error(exc, request, account) from None
-        raw = _logged(self._sync._received(request, account, sent, response, started))
+            raise transport_error(exc, request, account, timeout) from None
+        raw = _logged(self._sync._received(request, account, sent, response, body, started))
         if check:
             raise_for_status(raw)
         return raw

@@ -198,8 +198,8 @@ def fetch(
         The previous release's name of ``requests_per_window``.
     **options
         How the fetch runs, the same for every API: ``concurrency``, ``requests_per_window``, ``retry``,
-        ``clock``, ``on_wait``, ``transport``, ``now``, ``progress``, ``timeout``, ``unreachable_after``
-        (:class:`engagement_lab.api.runner.FetchOptions`).
+        ``clock``, ``on_wait``, ``transport``, ``now``, ``progress``, ``timeout``, ``max_response_bytes``,
+        ``unreachable_after`` (:class:`engagement_lab.api.runner.FetchOptions`).
 
     Returns
     -------
@@ -215,10 +215,10 @@ def fetch(
     started = time.perf_counter()
     with (
         Archive(Path(out)) as archive,
-        EngagementClient(credentials, base_url=base_url, transport=run.transport, timeout=run.timeout) as client,
+        EngagementClient(credentials, base_url=base_url, **run.client_options()) as client,
     ):
         # plan by the API's clock: "the end is in the future" is the server's judgement
-        now = run.now if run.now is not None else client.server_time()
+        now = run.now if run.now is not None else client.server_time(give_up_after=run.unreachable_after)
         items, unowned = _plan(queries, credentials, owners, now, age_rules)
         judge = EngagementJudge(bearer=credentials.bearer_token is not None)
         runner = Runner(client, archive, lambda _: limiter, run.retry, run.clock, judge, run.unreachable_after)

@@ -183,9 +183,11 @@ def _values(name: str, leaves: list[Any], levels: list[_Level], kinds: list[str]
                 "sends decimal digits only, so the response was changed after it was fetched: fetch it again",
                 path=_path(name, _sample_path(levels, i)),
             )
-        if int(v) >= 2**63:
+        # the length first: int() of more than 4,300 digits raises a ValueError of its own
+        if (type(v) is str and len(v.lstrip("0")) > 19) or int(v) >= 2**63:
+            shown = v if type(v) is int or len(v) <= 40 else v[:40] + "..."
             raise ResponseFormatError(
-                f"count {v!r}{_whose(kinds, _sample_path(levels, i))} is larger than a 64-bit integer holds "
+                f"count {shown!r}{_whose(kinds, _sample_path(levels, i))} is larger than a 64-bit integer holds "
                 "(2**63 - 1); no engagement count is that large",
                 path=_path(name, _sample_path(levels, i)),
             )
@@ -325,7 +327,13 @@ def reserved_keys(payload: dict[str, Any]) -> dict[str, Any]:
                 raise ResponseFormatError(
                     f"{key!r} must be an ISO-8601 string, got {payload[key]!r}", path=f"$[{key!r}]"
                 )
-            out[key] = datetime.fromisoformat(payload[key].replace("Z", "+00:00")).astimezone(UTC)
+            try:
+                out[key] = datetime.fromisoformat(payload[key].replace("Z", "+00:00")).astimezone(UTC)
+            except ValueError:  # a bad month, day or hour, or not a time at all
+                raise ResponseFormatError(
+                    f"{key!r} must be an ISO-8601 time such as '2015-09-14T17:00:00Z', got {payload[key][:40]!r}",
+                    path=f"$[{key!r}]",
+                ) from None
     for key in _LIST_KEYS:
         if key in payload:
             value = payload[key]

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from ...errors import ResponseFormatError
 from ...load.inputs import Item, expand_sources, json_documents, only_document
+from ...load.nesting import check_nesting
 from . import catalog
 from .parse import (
     EMPTY_TREE,
@@ -56,6 +57,7 @@ def parse_response_bytes(data: bytes, *, keep_unsupported: bool = False) -> Pars
 def parse_one(payload: object, *, keep_unsupported: bool = False) -> ParsedResponse:
     """One in-memory response (a dict, JSON text or bytes, gzip accepted) -> what :func:`parse_response` gives."""
     if isinstance(payload, dict):
+        check_nesting(payload, "the payload")
         return parse_response(payload, keep_unsupported=keep_unsupported)
     item = expand_sources(payload, suffixes=())[0]  # read (and unzipped) once, whichever way it is parsed
     found = _scan_item(item, keep_unsupported)
@@ -83,13 +85,16 @@ def scan_response(data: bytes, *, keep_unsupported: bool = False) -> ParsedRespo
         return None
     try:
         top = _TOP.decode(data)
-    except msgspec.DecodeError:  # not JSON, or not an object: the ordinary parser says what is wrong
+    except (msgspec.DecodeError, RecursionError):  # not JSON, not an object, or too deep: the ordinary parser says
         return None
     small: dict[str, Any] = {}
     groupings = []
     for name, raw in top.items():
         if name in catalog.RESERVED_KEYS:
-            small[name] = json.loads(bytes(raw))  # a few ids or times: json keeps long integers exact
+            try:  # a few ids or times: json keeps long integers exact
+                small[name] = json.loads(bytes(raw))
+            except (ValueError, RecursionError):  # not UTF-8, or nested past the decoder: the ordinary parser says
+                return None
         else:
             groupings.append((name, raw))
     try:

@@ -53,14 +53,29 @@ def parse_count(text: str, where: str, *, comma_groups: bool = True) -> int | No
     if value in ("", "-"):
         return None
     if _PLAIN.fullmatch(value) and not _DOT_GROUPS.fullmatch(value):  # "1.000": one, or a thousand?
-        return int(value.split(".")[0])
+        return _in_range(value.split(".")[0], text, where)
     if comma_groups and _GROUPED.fullmatch(value):
-        return int(value.split(".")[0].replace(",", ""))
+        return _in_range(value.split(".")[0].replace(",", ""), text, where)
     examples = "'3423', '1,234' or '3423.0'" if comma_groups else "'3423' or '3423.0'"
     raise DataError(
         f"{where}: {text!r} is not a count{_looks_like(value, comma_groups)}; expected a whole number such as "
         f"{examples}. {FIX}."
     )
+
+
+_MAX_COUNT = 2**63 - 1
+
+
+def _in_range(digits: str, text: str, where: str) -> int:
+    """The count the digits spell, refused past int64 (the digits are checked first: ``int()`` of thousands of
+    digits is slow, and past 4,300 refused with a ValueError)."""
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > len(str(_MAX_COUNT)) or int(digits) > _MAX_COUNT:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise DataError(
+            f"{where}: {shown!r} is larger than any count can be (at most 2**63 - 1); the cell is damaged. {FIX}."
+        )
+    return int(digits)
 
 
 def _looks_like(value: str, comma_groups: bool) -> str:

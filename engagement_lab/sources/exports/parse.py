@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ... import columns as C
 from ...errors import DataError
-from ...ids import rounded_ids, rounded_ids_error, tweet_created_at
+from ...ids import MAX_TWEET_ID, rounded_ids, rounded_ids_error, tweet_created_at
 from ...load.inputs import Item, item_text
 from ...load.report import LoadReport
 from ...load.schema import sourced_table
@@ -75,6 +75,12 @@ def _tweet_id(row: dict[str, str], id_column: str, where: str) -> str:
         raise DataError(
             f"{where}: tweet id {tweet_id!r} is not digits{sci}: a spreadsheet re-saved the file and rounded "
             "the ids. Re-export it from X, or import the id column as Text."
+        )
+    if len(tweet_id.lstrip("0")) > len(str(MAX_TWEET_ID)) or int(tweet_id) > MAX_TWEET_ID:
+        shown = tweet_id if len(tweet_id) <= 40 else tweet_id[:40] + "..."
+        raise DataError(
+            f"{where}: tweet id {shown!r} is larger than any tweet id (at most 2**63 - 1): the cell is damaged. "
+            "Re-export the file from X."
         )
     return tweet_id
 

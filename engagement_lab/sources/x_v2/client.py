@@ -8,7 +8,6 @@ the job of :mod:`engagement_lab.api.runner` and :mod:`engagement_lab.sources.x_v
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ import httpx
 
 from ...api import http
 from ...api.auth import AccountTokens, Credentials, OAuth1Auth, OAuth2Token
-from ...api.http import USER_AGENT, BaseClient, RawResponse, transport_error
+from ...api.http import USER_AGENT, BaseClient, RawResponse
 from ...api.oauth2 import OAuth2UserAuth
 from ...errors import ConfigError
 from . import catalog as v2
@@ -81,15 +80,8 @@ class AnalyticsClient(BaseClient):
         """Send one analytics request; with ``check``, a non-200 answer raises its mapped error."""
         assert isinstance(request, AnalyticsRequest)
         headers = {"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": USER_AGENT}
-        started = time.perf_counter()
-        try:
-            response = self._http.get(
-                self.base_url + request.path, params=request.params(), headers=headers, auth=self.auth_for(account)
-            )
-            response.read()
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise transport_error(exc, request, account) from None
-        raw = self._received(request, account, str(response.request.url).encode(), response, started)
+        url, auth = self.base_url + request.path, self.auth_for(account)
+        raw = self._exchange(request, account, None, "GET", url, params=request.params(), headers=headers, auth=auth)
         if check:
             raise_for_status(raw)
         return raw

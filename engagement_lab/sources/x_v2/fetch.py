@@ -35,6 +35,7 @@ __all__ = [
     "classify_problems",
     "fetch_analytics",
     "problems_of",
+    "set_aside_unowned",
     "split_by_owner",
 ]
 
@@ -126,19 +127,41 @@ def split_by_owner(ids: Iterable[str], credentials: Credentials, owners: Mapping
     return groups
 
 
+def set_aside_unowned(
+    ids: Iterable[str], credentials: Credentials, owners: Mapping[str, str]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The ids to fetch, and those set aside by account: ids whose owner (the ids file's ``account`` column) has no
+    user token here, e.g. a competitor's or a protected account. X API v2 serves analytics only to a post's author
+    and has no app-only fallback, so nothing could read them; they are reported as unowned, as the Engagement
+    API's fetch reports the tweets an account does not own, and the rest are fetched."""
+    kept: list[str] = []
+    aside: dict[str, list[str]] = {}
+    for item in ids:
+        handle = owners.get(item)
+        if handle is not None and handle not in credentials.accounts:
+            aside.setdefault(handle, []).append(item)
+        else:
+            kept.append(item)
+    return kept, aside
+
+
 def _route(
     queries: list[Query], credentials: Credentials, owners: Mapping[str, str], now: datetime | None
-) -> list[Item]:
+) -> tuple[list[Item], dict[str, list[str]]]:
     """Split each query's ids by the account that must read them, then plan each account's share, so no request
-    mixes two users' ids."""
+    mixes two users' ids. Ids of accounts without a token are set aside (:func:`set_aside_unowned`)."""
     routed: list[Item] = []
+    aside: dict[str, list[str]] = {}
     for query in queries:
-        for handle, ids in split_by_owner(query.validate(now=now).ids, credentials, owners).items():
+        kept, skipped = set_aside_unowned(query.validate(now=now).ids, credentials, owners)
+        for handle, ids in skipped.items():
+            aside.setdefault(handle, []).extend(i for i in ids if i not in aside[handle])
+        for handle, ids in split_by_owner(kept, credentials, owners).items():
             share: Query = (
                 replace(query, tweet_ids=ids) if isinstance(query, AnalyticsQuery) else replace(query, media_keys=ids)
             )
             routed += [Item(request, handle) for request in share.plan(now=now)]
-    return routed
+    return routed, aside
 
 
 def fetch_analytics(
@@ -162,7 +185,9 @@ def fetch_analytics(
     out : path
         The archive directory (the same format as the Engagement API's; both can share one).
     owners : mapping of id -> account handle, optional
-        Which account reads each id; with one account, all of them.
+        Which account reads each id; with one account, all of them. Ids of an account with no user token in
+        ``credentials`` (a competitor's, a protected account) are set aside and reported in
+        ``unowned_tweet_ids`` and ``set_aside``; the rest are fetched.
     base_url : str
         The API (the sandbox's URL for local work).
     on_token_refresh : callable, optional
@@ -181,15 +206,14 @@ def fetch_analytics(
         AnalyticsClient(
             credentials,
             base_url=base_url,
-            transport=run.transport,
-            timeout=run.timeout,
+            **run.client_options(),
             on_token_refresh=on_token_refresh,
             oauth_clock=run.clock.time,  # OAuth 1.0a timestamps by the fetch's clock
         ) as client,
     ):
-        now = run.now if run.now is not None else client.server_time()
+        now = run.now if run.now is not None else client.server_time(give_up_after=run.unreachable_after)
         listed = [queries] if isinstance(queries, (AnalyticsQuery, MediaAnalyticsQuery)) else list(queries)
-        items = _route(listed, credentials, owners or {}, now)
+        items, aside = _route(listed, credentials, owners or {}, now)
         limiters = {
             handle: RateLimiter(
                 header_names=v2.RATE_LIMIT_HEADERS,
@@ -206,4 +230,6 @@ def fetch_analytics(
     return FetchResult.collect(
         outcomes, archive=archive.root, planned=len(items), limiter=SummedWaits(list(limiters.values())),
         elapsed=time.perf_counter() - started, api="x-v2",
+        routed_unowned=[i for ids in aside.values() for i in ids],
+        set_aside=tuple(f"{who}: {len(ids)} id(s) (no user token for this account)" for who, ids in aside.items()),
     )  # fmt: skip

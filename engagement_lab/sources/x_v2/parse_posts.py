@@ -101,6 +101,25 @@ def _created(tweet: dict[str, Any], where: str) -> datetime | None:
         ) from None
 
 
+def _list(holder: dict[str, Any], key: str, where: str) -> list[Any]:
+    """``holder[key]`` when it is a list (absent or null: empty); anything else is refused naming where."""
+    value = holder.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ResponseFormatError(f"{key!r} must be an array, got {type(value).__name__}", path=f"{where}[{key!r}]")
+    return value
+
+
+def _media_key(value: object, where: str) -> str:
+    """A media key: v2 sends strings such as ``"3_1346889436626259968"``; a number or an object is refused."""
+    if not isinstance(value, str):
+        raise ResponseFormatError(
+            f"a media key is a string such as '3_1346889436626259968', got {type(value).__name__}", path=where
+        )
+    return value
+
+
 def _tweet_rows(
     tweet: object, where: str, media: dict[Any, Any], out: dict[str, list[Any]], created: list[datetime | None]
 ) -> None:
@@ -114,8 +133,10 @@ def _tweet_rows(
         if section in tweet:
             _rows_of(tweet["id"], section, tweet[section], f"{where}[{section!r}]", out)
     attachments = tweet["attachments"] if isinstance(tweet.get("attachments"), dict) else {}
-    inline = [m for m in attachments.get("media", []) if isinstance(m, dict)]  # twarc's flattened layout
-    items = inline or [media.get(key, {}) for key in attachments.get("media_keys", [])]
+    at = f"{where}['attachments']"
+    inline = [m for m in _list(attachments, "media", at) if isinstance(m, dict)]  # twarc's flattened layout
+    keys = [_media_key(key, f"{at}['media_keys'][{j}]") for j, key in enumerate(_list(attachments, "media_keys", at))]
+    items = inline or [media.get(key, {}) for key in keys]
     for item in items:
         for section in _SECTIONS:
             if section in item:
@@ -154,7 +175,11 @@ def parse_v2(payload: Any) -> tuple[pa.Table, LoadReport]:
     if "data" in payload:
         tweets = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
         includes = payload["includes"] if isinstance(payload.get("includes"), dict) else {}
-        media = {m.get("media_key"): m for m in includes.get("media", []) if isinstance(m, dict)}
+        media = {
+            _media_key(m.get("media_key"), f"$['includes']['media'][{j}]['media_key']"): m
+            for j, m in enumerate(_list(includes, "media", "$['includes']"))
+            if isinstance(m, dict) and "media_key" in m
+        }
         for i, tweet in enumerate(tweets):
             _tweet_rows(tweet, f"$['data'][{i}]", media, out, created)
     elif "id" in payload or "username" in payload:
