@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
-from typing import Final, TypeAlias
+from typing import Final, Protocol, TypeAlias
 
 from .errors import StatsInputError, did_you_mean
 from .sources.engagement.catalog import PLAIN_NAMES
@@ -18,6 +18,7 @@ from .sources.engagement.catalog import PLAIN_NAMES
 __all__ = [
     "NAMED_METRICS",
     "SHOWN_LENGTH",
+    "HtmlDisplay",
     "Mean",
     "Metric",
     "Ratio",
@@ -218,9 +219,24 @@ def short_labels(labels: Iterable[str], limit: int = SHOWN_LENGTH) -> dict[str, 
     return shown
 
 
-def html_label(text: str, limit: int = SHOWN_LENGTH) -> str:
-    """An escaped HTML cell text: the short form, with the whole label in its ``title`` tooltip when cut."""
-    short = short_label(text, limit)
+def html_label(text: str, limit: int = SHOWN_LENGTH, short: str | None = None) -> str:
+    """An escaped HTML cell text: the short form (``short``, e.g. from :func:`short_labels` so that labels that
+    start alike stay distinct, else :func:`short_label`), with the whole label in its ``title`` tooltip when cut."""
+    short = short_label(text, limit) if short is None else short
     if short == text:
         return escape(text)
     return f'<span title="{escape(text)}">{escape(short)}</span>'
+
+
+# Rich display beyond Jupyter: marimo's documented hook for libraries is ``_mime_`` (a (mimetype, data) pair,
+# no import of marimo); Jupyter front ends (JupyterLab, VS Code, nbconvert) call ``_repr_html_``.
+class _WritesHtml(Protocol):
+    def _repr_html_(self) -> str: ...
+
+
+class HtmlDisplay:
+    """Mixin for a class with ``_repr_html_``: adds marimo's ``_mime_`` returning the same HTML."""
+
+    def _mime_(self: _WritesHtml) -> tuple[str, str]:
+        """marimo's display hook: ``("text/html", html)``, the HTML Jupyter shows."""
+        return "text/html", self._repr_html_()

@@ -5,6 +5,7 @@ lines while it renders."""
 from __future__ import annotations
 
 import base64
+import math
 import re
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -212,3 +213,33 @@ def test_by_is_checked_before_the_kernel_starts_derived_hours_allowed() -> None:
         _check_by("weekday", ["tweet_id"], "the table")
     with pytest.raises(StatsInputError, match=r"of metadata m\.csv \(did you mean 'variant'\?\)"):
         _check_by("varaint", ["tweet_id", "variant"], "metadata m.csv")
+
+
+def test_the_lead_never_says_every_comparison_when_one_cannot_tell(tweets: pl.DataFrame) -> None:
+    """Plans of mixed kinds (more tweets would tell; no number would; these would have told) are each said."""
+    pair, _ = parts.compared_tweets(
+        tweets.filter(pl.col("content_type").is_in(["text", "link"])), by="content_type", metric="engagement_rate"
+    )
+    result = compare(pair, metric="engagement_rate", by="content_type", control="text")
+    row = result.rows[0]
+
+    def plan(more: float) -> parts.Planned:
+        return parts.Planned(row=row, clear=False, have=10, more=more)
+
+    def lead(*more: float) -> str:
+        return parts.lead(result, [plan(m) for m in more], lift=0.1, randomised=True)
+
+    assert (
+        lead(500, 200)
+        == "Not enough evidence yet: about 500 more tweets per arm would tell a +10% lift in every comparison."
+    )
+    assert lead(500, math.inf) == (
+        "Not enough evidence yet: about 500 more tweets per arm would tell a +10% lift in 1 of 2 comparisons; more "
+        "tweets like these would not tell a +10% lift in 1 of 2 comparisons, so test a bolder change."
+    )
+    assert "would have told a +10% lift in 1 of 2 comparisons" in lead(0, math.inf)
+    assert "every comparison" not in lead(0, math.inf)
+    assert (
+        lead(0) == "No clear difference: these tweets would have told a +10% lift, so a real one is probably smaller."
+    )
+    assert lead() == "Not enough evidence yet: no difference is clear (see the comparison)."

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..metrics import HtmlDisplay
 from ..options import Backend
 from .runner import Outcome, Waits
 
@@ -27,7 +28,7 @@ def _examples(ids: Sequence[str], shown: int = 5) -> str:
 
 
 @dataclass(frozen=True)
-class FetchResult:
+class FetchResult(HtmlDisplay):
     """The outcome of :func:`engagement_lab.sources.engagement.fetch`.
 
     Attributes

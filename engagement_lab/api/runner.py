@@ -161,6 +161,7 @@ class Runner:
         self.unreachable: str | None = None
         self._down_since: float | None = None
         self._answered_at = -math.inf
+        self._unanswered = 0
         self._health = threading.Lock()
 
     def _connection_failed(self, exc: Exception, sent_at: float) -> str | None:
@@ -172,7 +173,10 @@ class Runner:
             start = max(sent_at, self._answered_at)  # an answer since this one was sent shows the API was up
             if self._down_since is None or start < self._down_since:
                 self._down_since = start
-            if self.unreachable is None and now - self._down_since >= self.unreachable_after:
+            self._unanswered += 1
+            # one unanswered request is never proof: a stalled connection is retried on a fresh one first (with the
+            # default timeout longer than unreachable_after, a single timeout would otherwise end the whole fetch)
+            if self.unreachable is None and self._unanswered >= 2 and now - self._down_since >= self.unreachable_after:
                 self.unreachable = (
                     f"the API at {self.client.base_url} has been unreachable for {now - self._down_since:.0f} s "
                     f"({type(exc).__name__}: {exc}); gave up. Check --base-url and the network, then rerun the same "
@@ -183,6 +187,7 @@ class Runner:
     def _connected(self) -> None:
         with self._health:
             self._down_since = None
+            self._unanswered = 0
             self._answered_at = self.clock.time()
 
     def from_archive(self, item: Item) -> Outcome:
@@ -350,8 +355,9 @@ class FetchOptions(TypedDict, total=False):
     unreachable_after : float
         Seconds without any answer from the API (counted from the first request that got none) after which the
         fetch stops retrying and returns, every unfinished request marked failed with the resume hint (default 20).
-        The start-up probe of the API's clock gives up after as long. So a fetch against an API that stops
-        answering ends within ``unreachable_after + timeout`` seconds.
+        The start-up probe of the API's clock gives up after as long. One unanswered request alone never ends a
+        fetch: it is retried once first (a stalled connection). So a fetch against an API that stops answering
+        ends within ``max(unreachable_after, timeout) + timeout`` seconds.
     """
 
     concurrency: int

@@ -38,6 +38,7 @@ import polars as pl
 from .. import columns as C
 from ..errors import DataError, check_choice
 from ..locking import WriterLock
+from ..metrics import HtmlDisplay
 from ..options import check_lazy_backend
 from .archive import KEYS, check_archive, conflict_error, conflicts, examples, keyed, merged, parse_envelope
 from .archive_format import SUFFIX, envelope_paths, fsync_dir, read_envelope, read_manifest, writing
@@ -71,7 +72,7 @@ SCHEMA: Final = pl.Schema(
 
 
 @dataclass(frozen=True)
-class CompactResult:
+class CompactResult(HtmlDisplay):
     """What one ``compact`` run did.
 
     Attributes

@@ -6,11 +6,13 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from html import escape
 
+from ..metrics import HtmlDisplay
+
 __all__ = ["LoadReport"]
 
 
 @dataclass(frozen=True)
-class LoadReport:
+class LoadReport(HtmlDisplay):
     """The reserved keys of one or more responses, and what loading did with them.
 
     Attributes

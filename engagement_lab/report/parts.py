@@ -581,22 +581,29 @@ def lead(result: Comparison, plans: list[Planned], *, lift: float, randomised: b
         others = len(result.rows) - len(rows)
         rest = f"; {others} other comparison(s) not clear yet (see the bottom line)" if others else ""
         return told + caveat + rest + "."
-    finite = [p.more for p in plans if not p.clear and math.isfinite(p.more) and p.more > 0]
+    pending = [p for p in plans if not p.clear]
+    finite = [p.more for p in pending if math.isfinite(p.more) and p.more > 0]
+    never = sum(1 for p in pending if math.isinf(p.more))
+    would_have = len(pending) - len(finite) - never  # would already have told the lift: a real one is probably smaller
+    if not pending:
+        return "Not enough evidence yet: no difference is clear (see the comparison)."
+
+    def of(k: int) -> str:  # which comparisons a clause is about, only when it is not all of them
+        return "" if k == len(pending) else f" in {k} of {len(pending)} comparisons"
+
+    clauses = []
     if finite:
-        return (
-            f"Not enough evidence yet: about {int(max(finite)):,} more tweets per arm would tell a {lift:+.0%} lift"
-            f"{'' if len(plans) == 1 else ' in every comparison'}."
+        every = " in every comparison" if len(pending) > 1 and len(finite) == len(pending) else of(len(finite))
+        clauses.append(f"about {int(max(finite)):,} more tweets per arm would tell a {lift:+.0%} lift{every}")
+    if never:
+        clauses.append(f"more tweets like these would not tell a {lift:+.0%} lift{of(never)}, so test a bolder change")
+    if would_have:
+        clauses.append(
+            f"these tweets would have told a {lift:+.0%} lift{of(would_have)}, so a real one is probably smaller"
         )
-    if plans and all(math.isinf(p.more) for p in plans if not p.clear):
-        return (
-            f"Not enough evidence yet, and more tweets like these would not tell a {lift:+.0%} lift: test a bolder "
-            "change."
-        )
-    if plans:
-        return (
-            f"No clear difference: these tweets would have told a {lift:+.0%} lift, so a real one is probably smaller."
-        )
-    return "Not enough evidence yet: no difference is clear (see the comparison)."
+    if would_have == len(pending):
+        return f"No clear difference: {clauses[0]}."
+    return "Not enough evidence yet: " + "; ".join(clauses) + "."
 
 
 def _inline(name: str, by: str) -> str:

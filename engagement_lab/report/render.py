@@ -312,7 +312,8 @@ def _check_metadata_labels(metadata: Path, by: str) -> None:
         frame = pl.read_csv(metadata, columns=[by], infer_schema=False) if by in header else None
     except (pl.exceptions.PolarsError, OSError, ValueError):
         return
-    _check_by(by, header, f"metadata {metadata.name}")
+    # an archive's per_tweet rows may carry created_at themselves (X API v2), so the report can derive the hours
+    _check_by(by, list(dict.fromkeys([*header, "created_at"])), f"metadata {metadata.name}")
     if frame is not None:
         check_labels(frame, by, where=f"metadata {metadata.name}")
 

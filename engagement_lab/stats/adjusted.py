@@ -214,6 +214,12 @@ def fit_adjusted(
     table, dropped = _complete_rows(collect(frame).to_polars(), needed, exposure)
     labels = table[by].cast(pl.String)
     groups = tuple(sorted(labels.unique().to_list()))
+    if reference not in groups:  # every control tweet left out for a missing value: say so, not "no events"
+        why = ", ".join(f"{n:,} {reason}" for reason, n in dropped) or "no complete rows"
+        raise StatsInputError(
+            f"the control group {reference!r} of {by!r} has no tweet with every column the adjusted model needs "
+            f"({', '.join(needed[1:])}; tweets left out: {why}); fill those values, or choose another control"
+        )
     if len(groups) < 2:
         raise StatsInputError(f"the adjusted comparison needs at least two groups in {by!r} with data")
     ordered = (reference, *[g for g in groups if g != reference])
@@ -259,6 +265,12 @@ def fit_adjusted(
         _refuse(list(covariates))
     cluster_codes = _codes(table[cluster])[0][keep_rows] if cluster else None
     cluster_codes = _dense(cluster_codes)[0] if cluster_codes is not None else None
+    if cluster_codes is not None and (clusters := int(cluster_codes.max(initial=-1)) + 1) < 2:
+        raise StatsInputError(
+            f"cluster={cluster!r} holds {clusters} distinct value(s) among the tweets fitted: errors clustered on it "
+            "are not estimable (they need 2 or more clusters, and 30 or more to be trusted); cluster on a column "
+            "with many values such as the account, or leave cluster= out for robust (HC3) errors"
+        )
     if model == "poisson":
         fitted = fit_poisson(y, offset, terms, keep, cluster=cluster_codes)
         coefficients, covariance = fitted.coefficients, fitted.covariance

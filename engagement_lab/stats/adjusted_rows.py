@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..errors import StatsInputError
 from ..metrics import Metric, Ratio
 from .adjusted import AdjustedFit, AdjustModel, fit_adjusted, wald
 from .notes import Note, render
@@ -43,6 +44,14 @@ def adjusted_rows(
     fit = fit_adjusted(
         data, metric, by, covariates, reference=reference, model=model, cluster=cluster, tweets=sum(counted.values())
     )
+    gone = [g for g in counted if g not in fit.groups]
+    if gone:  # every tweet of a group left out before the fit (a covariate or the denominator missing)
+        why = ", ".join(f"{n:,} {reason}" for reason, n in fit.dropped) or "no complete rows"
+        raise StatsInputError(
+            f"group(s) {gone} of {by!r} have no tweet with every column the adjusted model needs "
+            f"({', '.join([*covariates, *([cluster] if cluster else [])])}; tweets left out: {why}); fill those "
+            "values, or leave these groups out"
+        )
     errors = (
         f"errors clustered on {cluster}" if cluster else f"robust ({'HC3' if model == 'poisson' else 'HC1'}) errors"
     )

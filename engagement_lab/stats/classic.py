@@ -13,6 +13,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ..errors import StatsInputError
+from ..metrics import HtmlDisplay
 from .effects import Alternative, check_alternative
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class TestResult:
+class TestResult(HtmlDisplay):
     """A test's statistic and p-value, with its degrees of freedom, effect estimate and interval where defined."""
 
     __test__ = False  # a result, not a pytest test class

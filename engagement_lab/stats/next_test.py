@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StatsInputError, check_choice
-from ..metrics import Metric, Ratio
+from ..metrics import HtmlDisplay, Metric, Ratio
 from .history import (
     HISTORY_METHODS,
     MIN_HISTORY,
@@ -50,7 +50,7 @@ def _check_common(alpha: object, splits: object, seed: object) -> None:
 
 
 @dataclass(frozen=True)
-class AACheck:
+class AACheck(HtmlDisplay):
     """How often each method calls random halves of the account's own tweets different (see :func:`aa_check`)."""
 
     metric: str
@@ -166,7 +166,7 @@ def aa_check(
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(HtmlDisplay):
     """The power of the next test on tweets like these (see :func:`plan`): ``tweets_per_arm`` for the target,
     ``power_at(n)``, ``mde(n)`` and ``chart()``."""
 

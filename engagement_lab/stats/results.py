@@ -14,7 +14,7 @@ import pandas as pd
 import polars as pl
 
 from .. import columns as C
-from ..metrics import SHOWN_LENGTH, html_label, short_label
+from ..metrics import SHOWN_LENGTH, HtmlDisplay, html_label, short_labels
 from ..options import Backend, check_backend
 from .effects import check_alternative
 from .notes import UNTESTABLE, Note
@@ -149,7 +149,7 @@ class ContrastRow:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(HtmlDisplay):
     """The result of :func:`engagement_lab.compare`: one row per treatment-vs-control contrast."""
 
     rows: tuple[ContrastRow, ...]
@@ -331,12 +331,16 @@ class Comparison:
 
         return forest_plot(self.to_frame(backend="polars"), correction=self.correction)
 
-    def _shorter(self, text: str) -> str:
+    def _short_names(self) -> dict[str, str]:
+        """Each group label -> its displayed form, distinct for distinct labels (``… #2`` where two start alike)."""
+        return short_labels(label for r in self.rows for label in (r.control, r.treatment))
+
+    def _shorter(self, text: str, names: dict[str, str]) -> str:
         """``text`` (a verdict or note) with each long group label in its short form (the table's tooltips and
-        :meth:`to_frame` have them whole)."""
-        for name in {*(r.control for r in self.rows), *(r.treatment for r in self.rows)}:
+        :meth:`to_frame` have them whole); longest first, so a label that starts another never cuts into it."""
+        for name in sorted(names, key=len, reverse=True):
             if len(name) > SHOWN_LENGTH:
-                text = text.replace(name, short_label(name))
+                text = text.replace(name, names[name])
         return text
 
     def _repr_html_(self) -> str:
@@ -355,6 +359,7 @@ class Comparison:
             "design effect",
         )
         head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr>"
+        names = self._short_names()
         body = []
         for r in self.rows:
             cells = (
@@ -368,16 +373,21 @@ class Comparison:
                 "" if math.isnan(r.deff) else f"{r.deff:.1f}",
             )
             shown = [escape(str(c)) for c in cells]
-            shown[1:1] = [html_label(r.control), html_label(r.treatment)]  # long labels: short, whole in the tooltip
+            # long labels: short (and distinct), whole in the tooltip
+            shown[1:1] = [
+                html_label(r.control, short=names[r.control]),
+                html_label(r.treatment, short=names[r.treatment]),
+            ]
             body.append("<tr>" + "".join(f"<td>{c}</td>" for c in shown) + "</tr>")
-        verdicts = "".join(f"<li>{escape(self._shorter(v))}</li>" for v in self.verdicts())
+        verdicts = "".join(f"<li>{escape(self._shorter(v, names))}</li>" for v in self.verdicts())
         if self.unadjusted is not None:
             verdicts += "".join(
-                f"<li><small>unadjusted: {escape(self._shorter(v))}</small></li>" for v in self.unadjusted.verdicts()
+                f"<li><small>unadjusted: {escape(self._shorter(v, names))}</small></li>"
+                for v in self.unadjusted.verdicts()
             )
         verdicts += "".join(
-            f"<li><small>{html_label(r.treatment)} vs {html_label(r.control)}: "
-            f"{escape(self._shorter(note.text))}</small></li>"
+            f"<li><small>{html_label(r.treatment, short=names[r.treatment])} vs "
+            f"{html_label(r.control, short=names[r.control])}: {escape(self._shorter(note.text, names))}</small></li>"
             for r in self.rows
             for note in r.notes
             if note.code in SHOWN_NOTES
@@ -405,7 +415,7 @@ class SummaryRow:
 
 
 @dataclass(frozen=True)
-class Summary:
+class Summary(HtmlDisplay):
     """Per-group estimates with confidence intervals (the result of :func:`engagement_lab.summarize`)."""
 
     rows: tuple[SummaryRow, ...]
@@ -454,8 +464,10 @@ class Summary:
         return estimates_plot(self.to_frame(backend="polars"))
 
     def _repr_html_(self) -> str:
+        names = short_labels(r.group for r in self.rows)
         rows = "".join(
-            f"<tr><td>{html_label(r.group)}</td><td>{r.n}</td><td>{format_value(r.value, r.metric)}</td>"
+            f"<tr><td>{html_label(r.group, short=names[r.group])}</td><td>{r.n}</td>"
+            f"<td>{format_value(r.value, r.metric)}</td>"
             f"<td>[{format_value(r.ci_low, r.metric)}, {format_value(r.ci_high, r.metric)}]</td></tr>"
             for r in self.rows
         )

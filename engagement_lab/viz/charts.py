@@ -78,7 +78,7 @@ def forest_plot(comparison: Any, *, correction: str = "holm") -> alt.LayerChart:
         .otherwise(pl.lit("not significant")),
     )
     shown = "shown" if any(len(label) > SHOWN_LENGTH for label in short) else "contrast"
-    y = alt.Y(f"{shown}:N", title=None, sort=None)
+    y = alt.Y(f"{shown}:N", title="comparison (treatment vs control)", sort=None)
     base = alt.Chart(data.to_pandas())
     rule = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("rel_ci_low:Q", title="relative lift vs control", axis=alt.Axis(format="+%")),
@@ -169,19 +169,64 @@ def estimates_plot(summary: Any) -> alt.LayerChart:
     return chart
 
 
+OUTLIER_IQRS = 3.0
+"""A per-tweet axis ends at most this many interquartile ranges beyond the quartiles (Tukey's "far out")..."""
+OUTLIER_QUANTILE = 0.99
+"""...but never inside the 1st/99th percentiles: at most about 1% of tweets on each side are drawn at an edge."""
+
+
+def _axis_limits(values: pl.Series) -> tuple[float, float, int, int]:
+    """The drawn range of ``values`` and how many lie below / above it: the data's own ends, or Tukey's far-out
+    fences widened to the 1st/99th percentiles when far-out values would squeeze every other tweet into a corner.
+    Fences that would collapse the axis (most values tied, e.g. zeros) leave it whole."""
+    low, high = float(values.min()), float(values.max())  # type: ignore[arg-type]
+    q1, q3 = (float(values.quantile(q, "linear")) for q in (0.25, 0.75))  # type: ignore[arg-type]
+    spread = OUTLIER_IQRS * (q3 - q1)
+    # the percentile fences are tweets' own values (nearest rank, rounded outwards), so a fence never lands
+    # between a pile of ties and the one tweet past it
+    upper = max(q3 + spread, float(values.quantile(OUTLIER_QUANTILE, "higher")))  # type: ignore[arg-type]
+    lower = min(q1 - spread, float(values.quantile(1 - OUTLIER_QUANTILE, "lower")))  # type: ignore[arg-type]
+    lower, upper = max(lower, low), min(upper, high)
+    if upper <= lower:
+        return low, high, 0, 0
+    return lower, upper, int((values < lower).sum()), int((values > upper).sum())
+
+
+def _beyond(below: int, above: int, lower: str, upper: str) -> str:
+    """The subtitle naming the tweets drawn at an edge of a clipped axis ("" when none are)."""
+    sides = ((above, "above", upper, "right"), (below, "below", lower, "left"))
+    parts = [
+        f"{n} tweet{'s' if n != 1 else ''} {side} {at} drawn at the {edge} edge" for n, side, at, edge in sides if n
+    ]
+    return "; ".join(parts) + " (hover for their values)" if parts else ""
+
+
 def distribution_plot(per_tweet: Any, *, metric: str, by: str, log: bool = False) -> alt.LayerChart:
-    """Per-tweet values of ``metric`` by group: a box per group with every tweet as a jittered point."""
+    """Per-tweet values of ``metric`` by group: a box per group with every tweet as a jittered point.
+
+    Outliers never squeeze the chart: on a linear axis (``log=False``) tweets far beyond the quartiles (over
+    ``OUTLIER_IQRS`` interquartile ranges, and beyond the 1st/99th percentiles) are drawn at the axis's edge and
+    counted in the subtitle; their tooltips keep the real value. ``log=True`` draws every positive value instead.
+    """
     data = to_polars(per_tweet).select(by, metric).drop_nulls()
     if log:
         data = data.filter(pl.col(metric) > 0)
     # a deterministic, evenly spread jitter (golden-ratio sequence), so saved charts are reproducible
     data = data.with_columns(jitter=(pl.int_range(pl.len()) * 0.6180339887) % 1.0)
     data, shown = _shown(data, by, f"{by} (shown)")
+    drawn, note = metric, ""
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    if not log and data.height:
+        lower, upper, below, above = _axis_limits(data[metric].cast(pl.Float64))
+        if below or above:
+            drawn = f"{metric} (drawn)"
+            data = data.with_columns(pl.col(metric).cast(pl.Float64).clip(lower, upper).alias(drawn))
+            scale = alt.Scale(zero=False, domain=[lower, upper], nice=False)
+            note = _beyond(below, above, _value(lower, metric), _value(upper, metric))
     title = plain_name(metric)[0].removesuffix(" per tweet")  # each dot is one tweet already
     base = alt.Chart(data.to_pandas())
     axis = alt.Axis(format="%") if is_rate(metric) else alt.Axis()
-    x = alt.X(f"{metric}:Q", title=title + (" (log scale)" if log else ""), scale=scale, axis=axis)
+    x = alt.X(f"{drawn}:Q", title=title + (" (log scale)" if log else ""), scale=scale, axis=axis)
     y = alt.Y(f"{shown}:N", title=_title(by))
     box = base.mark_boxplot(extent="min-max", opacity=0.35, color="#0072B2").encode(x=x, y=y)
     points = base.mark_circle(size=14, opacity=0.55, color="#0072B2").encode(
@@ -193,12 +238,13 @@ def distribution_plot(per_tweet: Any, *, metric: str, by: str, log: bool = False
     )
     groups = data.group_by(shown).len().sort(shown)
     counts = ", ".join(f"{g}: {n} tweets" for g, n in groups.iter_rows())
+    heading = f"{title} of each tweet, by {_title(by)}"
     chart: alt.LayerChart = (box + points).properties(
         width=WIDTH,
         height=max(90, 50 * data[by].n_unique()),
-        title=f"{title} of each tweet, by {_title(by)}",
+        title=alt.Title(heading, subtitle=note) if note else heading,
         description=f"Every tweet's {title.lower()} by {_title(by)}: a box per group and each tweet as "
-        f"a dot ({counts}).",
+        f"a dot ({counts}){'; ' + note if note else ''}.",
     )
     return chart
 
@@ -299,7 +345,7 @@ def heatmap_plot(profile: Any, *, value: str = "value") -> alt.Chart:
         .mark_rect()
         .encode(
             x=alt.X("hour:O", title=f"hour of day{zone}"),
-            y=alt.Y("weekday:N", sort=days, title=None),
+            y=alt.Y("weekday:N", sort=days, title="weekday"),
             color=alt.Color(f"{value}:Q", title=label, scale=alt.Scale(scheme="blues")),
             tooltip=["weekday:N", "hour:O", alt.Tooltip(f"{value}:Q", format=",")],
         )
@@ -327,11 +373,11 @@ def funnel_plot(
     long = long.with_columns(share=pl.col("total") / first)
     encoding: dict[str, Any] = {
         "x": alt.X("total:Q", title="total", scale=alt.Scale(type="log")),
-        "y": alt.Y("step:N", sort=present, title=None),
+        "y": alt.Y("step:N", sort=present, title="funnel step"),
         "tooltip": ["step:N", alt.Tooltip("total:Q", format=","), alt.Tooltip("share:Q", format=".2%")],
     }
     if by:
-        encoding["color"] = alt.Color(f"{by}:N")
+        encoding["color"] = alt.Color(f"{by}:N", title=_title(by))
         encoding["yOffset"] = alt.YOffset(f"{by}:N")
     chart: alt.Chart = alt.Chart(long.to_pandas()).mark_bar().encode(**encoding)
     return chart.properties(width=WIDTH, height=60 * len(present), title="funnel (log scale)")
@@ -392,7 +438,7 @@ def balance_plot(balance: Any, *, threshold: float = 0.1) -> alt.LayerChart:
         .mark_circle(size=90)
         .encode(
             x=alt.X("abs_smd:Q", title="largest |standardised mean difference| vs control"),
-            y=alt.Y(f"{covariate}:N", title=None),
+            y=alt.Y(f"{covariate}:N", title="covariate"),
             color=alt.Color(f"{group}:N", title="group"),
             tooltip=["covariate", "group", "level", alt.Tooltip("abs_smd:Q", format=".2f")],
         )

@@ -370,3 +370,23 @@ def test_the_best_source_wins_before_endpoint_and_grain() -> None:
     for order in ([0, 1, 2], [2, 1, 0]):
         row = frame_rows(per_tweet(tidy[order]))[0]
         assert row["impressions"] == 15
+
+
+def test_a_repeat_refusal_counts_only_the_repeated_rows() -> None:
+    """Tweet A's lifetime total seen twice, B's once: the refusal names A's two rows, never B's."""
+    tidy = pl.DataFrame(
+        {
+            "tweet_id": [A, A, B],
+            "engagement_type": ["impressions"] * 3,
+            "grain": ["total"] * 3,
+            "day": pl.Series([None] * 3, dtype=pl.Date),
+            "hour": pl.Series([None] * 3, dtype=pl.Int8),
+            "timestamp": pl.Series([None] * 3, dtype=pl.Datetime("us", "UTC")),
+            "value": [10, 12, 7],
+            "grouping": ["g"] * 3,
+        }
+    )
+    with pytest.raises(
+        DataError, match=rf"holds 2 rows .*\(1 tweet\(s\), e\.g\. \['{A}'\]; metrics \['impressions'\]\)"
+    ):
+        per_tweet(tidy)

@@ -228,3 +228,29 @@ def test_the_cross_check_in_compare_is_the_grouped_mantel_haenszel() -> None:
         ratio, used, _ = _mh_by_loop(frame, "text", row.treatment, ["account"])
         assert f"Mantel-Haenszel cross-check: {ratio - 1:+.1%}" in row.warnings
         assert f"over {used} strata" in row.warnings
+
+
+def test_a_group_or_control_emptied_by_missing_covariates_is_named_not_a_raw_error() -> None:
+    import polars as pl
+
+    from engagement_lab import compare
+    from engagement_lab.errors import StatsInputError
+
+    n = 60
+    frame = pl.DataFrame(
+        {
+            "g": ["a"] * 20 + ["b"] * 20 + ["c"] * 20,
+            "acct": [str(i % 5) for i in range(40)] + [None] * 20,  # every tweet of c lacks the covariate
+            "impressions": [1000 + 37 * i for i in range(n)],
+            "engagements": [20 + (i * 7) % 11 for i in range(n)],
+        }
+    )
+    with pytest.raises(
+        StatsInputError, match=r"group\(s\) \['c'\] of 'g' have no tweet with every column .*20 no acct"
+    ):
+        compare(frame, metric="engagement_rate", by="g", control="a", adjust_for=["acct"])
+    with pytest.raises(StatsInputError, match=r"the control group 'c' of 'g' has no tweet .*20 no acct"):
+        compare(frame, metric="engagement_rate", by="g", control="c", adjust_for=["acct"])
+    one = frame.filter(pl.col("g") != "c").with_columns(team=pl.lit("x"))
+    with pytest.raises(StatsInputError, match=r"cluster='team' holds 1 distinct value"):
+        compare(one, metric="engagement_rate", by="g", control="a", adjust_for=["acct"], cluster="team")

@@ -115,3 +115,24 @@ def test_the_report_refuses_a_label_past_its_bound_up_front(tmp_path: object) ->
         compared_tweets(_tweets("A", TEN_K, n=2), by="variant", metric="engagement_rate")
     kept, _ = compared_tweets(_tweets("A", "b" * MAX_LABEL_LENGTH, n=2), by="variant", metric="engagement_rate")
     assert kept.height == 4
+
+
+def test_labels_that_start_alike_stay_distinct_in_tables_and_verdicts() -> None:
+    """Two long labels sharing their first 40 characters never read the same in the HTML repr."""
+    import polars as pl
+
+    from engagement_lab import compare
+
+    stem = "Spring 2026 launch, long headline variant "
+    a, b = stem + "A" * 5, stem + "B" * 5
+    frame = pl.DataFrame(
+        {
+            "variant": [a] * 20 + [b] * 20,
+            "impressions": [1000 + 10 * i for i in range(40)],
+            "engagements": [20 + i % 7 for i in range(40)],
+        }
+    )
+    html = compare(frame, metric="engagement_rate", by="variant", control=a)._repr_html_()
+    assert "#2" in html  # the second of two alike labels is numbered
+    assert f'title="{a}"' in html
+    assert f'title="{b}"' in html
