@@ -390,3 +390,11 @@ def test_a_repeat_refusal_counts_only_the_repeated_rows() -> None:
         DataError, match=rf"holds 2 rows .*\(1 tweet\(s\), e\.g\. \['{A}'\]; metrics \['impressions'\]\)"
     ):
         per_tweet(tidy)
+
+
+def test_an_empty_tidy_frame_gives_an_empty_table_not_an_account_level_refusal() -> None:
+    empty = {c: pl.Series([], dtype=pl.String) for c in ("tweet_id", "engagement_type", "grain", "grouping")}
+    wide = per_tweet(pl.DataFrame({**empty, "value": pl.Series([], dtype=pl.Int64)}))
+    assert isinstance(wide, pl.DataFrame)
+    assert wide.height == 0
+    assert wide.columns[0] == "tweet_id"
