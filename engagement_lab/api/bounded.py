@@ -152,6 +152,17 @@ def bounded_transport() -> httpx.HTTPTransport:
     return transport
 
 
+def bound_sockets(client: httpx.Client) -> httpx.Client:
+    """``client`` with the sockets of its default transport and of every proxy mount httpx made from the
+    environment (``HTTP(S)_PROXY``, ``ALL_PROXY``) bound by :func:`deadline`. httpx honours those variables only
+    when no transport is passed, so the client is built without one and bound here."""
+    for transport in (client._transport, *client._mounts.values()):
+        pool = getattr(transport, "_pool", None)
+        if pool is not None and hasattr(pool, "_network_backend"):
+            pool._network_backend = _Backend(pool._network_backend)
+    return client
+
+
 class BodyReader:
     """A response body, read raw and inflated here, within ``limit`` bytes and before ``until``.
 

@@ -38,7 +38,7 @@ from .bounded import (
     DEFAULT_TIMEOUT,
     BodyReader,
     TooLarge,
-    bounded_transport,
+    bound_sockets,
     deadline,
     timeouts,
 )
@@ -183,7 +183,8 @@ class BaseClient:
         self.timeout, self.max_response_bytes = timeout, max_response_bytes
         self._oauth_clock = oauth_clock
         self._auths: dict[str, httpx.Auth] = {}
-        self._http = httpx.Client(transport=transport or bounded_transport(), timeout=timeouts(timeout))
+        http = httpx.Client(transport=transport, timeout=timeouts(timeout))
+        self._http = bound_sockets(http) if transport is None else http  # proxies from the environment still apply
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, accounts={self.credentials.handles})"

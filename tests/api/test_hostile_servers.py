@@ -307,3 +307,18 @@ def test_the_async_client_keeps_the_same_bounds(credentials: Credentials, mode: 
             asyncio.run(send(server.base_url))
         took = time.monotonic() - started
     assert took < 1.5 + 1.0
+
+
+def test_proxies_from_the_environment_are_kept_and_their_sockets_bound(
+    monkeypatch: pytest.MonkeyPatch, credentials: Credentials
+) -> None:
+    """httpx honours HTTP(S)_PROXY only when no transport is passed: the client keeps them, each bound."""
+    from engagement_lab.api.bounded import _Backend
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    client = EngagementClient(credentials, base_url="https://api.example.com")
+    mounts = [t for t in client._http._mounts.values() if t is not None]
+    assert mounts  # the proxies were not dropped
+    for transport in (client._http._transport, *mounts):
+        assert isinstance(transport._pool._network_backend, _Backend)  # type: ignore[attr-defined]
