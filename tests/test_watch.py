@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from engagement_lab import ConfigError
@@ -296,3 +297,38 @@ def test_cli_stops_cleanly_on_sigterm_and_lists_events(tmp_path: Path) -> None:
         check=True,
     )
     assert {json.loads(line)["status"] for line in listed.stdout.splitlines()} == {"delivered"}
+
+
+def test_a_webhook_that_drips_its_answer_ends_within_the_timeout() -> None:
+    """A receiver that sends its status line a byte every 0.2 s (each read well within the timeout) cannot hold the
+    watcher: the whole exchange has a deadline."""
+    import socket
+
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"H")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    send = webhook_action(f"http://127.0.0.1:{port}/hook", "secret", timeout=1.0)
+    event = CrossingEvent("e1", "1", "favorites>=1", 1.0, None, "2026-06-01T12:00:00+00:00", False)
+    started = time.monotonic()
+    try:
+        with pytest.raises(httpx.TimeoutException) as raised:
+            send(event)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 3.0
+    assert raised.value is not None

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
+from ..api.bounded import bound_sockets, deadline
 from ..errors import EngagementLabError
 from .state import CrossingEvent
 
@@ -101,10 +102,15 @@ def webhook_action(
             EVENT_ID_HEADER: event.event_id,
             REDELIVERY_HEADER: "true" if event.redelivery else "false",
         }
-        with httpx.Client(timeout=timeout, transport=transport) as client:
-            response = client.post(url, content=body, headers=headers)
-        if response.status_code >= 300:
-            raise EngagementLabError(f"webhook answered HTTP {response.status_code}")
+        # a receiver that drips or never stops sending cannot hold the watcher: the whole exchange has a deadline
+        # at the socket, and the answer's body is never read (its status is the answer)
+        client = httpx.Client(timeout=timeout, transport=transport)
+        if transport is None:
+            bound_sockets(client)
+        with deadline(timeout), client, client.stream("POST", url, content=body, headers=headers) as response:
+            status = response.status_code
+        if status >= 300:
+            raise EngagementLabError(f"webhook answered HTTP {status}")
 
     return send
 
