@@ -548,9 +548,10 @@ def _planned_sentence(item: Planned, lift: float) -> str:
     return f"{name}: {text}" + (f" {found.note}" if found.note else "")
 
 
-def bottom_line_html(result: Comparison, tweets: pl.DataFrame, *, metric: str, lift: float = 0.1, seed: int = 0) -> str:
-    """:func:`bottom_line` under its heading, escaped (empty for a per-tweet mean, which is not planned)."""
-    lines = bottom_line(result, tweets, metric=metric, lift=lift, seed=seed)
+def bottom_line_html(plans: list[Planned], *, lift: float) -> str:
+    """:func:`bottom_line`'s sentences for ``plans`` (from :func:`planned`, computed once for the lead as well)
+    under their heading, escaped (empty for a per-tweet mean, which is not planned)."""
+    lines = [_planned_sentence(p, lift) for p in plans]
     return '<h2>The bottom line</h2><div class="bottom-line">' + _list(lines) + "</div>" if lines else ""
 
 

@@ -75,7 +75,7 @@ display(
 display(HTML(report_parts.lead_html(result, plans, lift=plan_lift, randomised=randomised)))
 display(HTML(report_parts.headlines_html(result)))
 display(HTML(report_parts.caveat_html(randomised=randomised, by=by, adjusted_for=result.adjusted_for)))
-display(HTML(report_parts.bottom_line_html(result, compared, metric=metric, lift=plan_lift)))
+display(HTML(report_parts.bottom_line_html(plans, lift=plan_lift)))
 
 # %%
 # The comparison and its chart

@@ -27,14 +27,8 @@ from engagement_lab.viz import (
 )
 from engagement_lab.viz.charts import OUTLIER_IQRS
 
-TWEETS = pd.DataFrame(
-    {
-        "content_type": ["video"] * 5 + ["text"] * 5 + ["image"] * 5,
-        "impressions": [900, 1200, 800, 3000, 1500, 1000, 700, 1100, 900, 1300, 1000, 1200, 800, 950, 1050],
-        "engagements": [40, 50, 30, 120, 60, 20, 10, 25, 18, 30, 30, 33, 20, 28, 31],
-        "url_clicks": [4, 5, 3, 12, 6, 2, 1, 2, 2, 3, 3, 3, 2, 3, 3],
-    }
-)
+from .test_charts import TWEETS  # the same fifteen tweets the chart tests draw
+
 _PILOT = GroupStats.from_arrays(TWEETS.engagements.to_numpy(float), TWEETS.impressions.to_numpy(float))
 CHARTS: dict[str, Callable[[], Any]] = {
     "forest": lambda: compare(TWEETS, metric="engagement_rate", by="content_type", pairs="all").chart(),
