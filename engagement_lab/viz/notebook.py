@@ -91,17 +91,19 @@ def alt_text(spec: dict[str, Any]) -> str:
     return ". ".join(p.strip() for p in parts if p and p.strip()) or "Chart"
 
 
-# The first script keeps whatever vega/vegaEmbed globals the page already had (another renderer's); the bundle
-# then defines its own; the second script files them under our name and puts the page's globals back.
+# The bundle declares top-level ``const``s, so a second evaluation in one page throws ("Identifier 'Ti' has
+# already been declared"). That happens whenever a page sees a second kernel's first chart: after Restart Kernel
+# and Run All, or with two notebooks open in one JupyterLab page. So the bundle runs inside a function (its
+# declarations stay local), and only when the page has no copy yet; a page that has one keeps using it. The
+# vega/vegaEmbed globals another renderer may have put on the page are kept and put back after the bundle ran.
 _BUNDLE_BEFORE: Final = (
-    "<script>window.__engagementLabSaved={vegaEmbed:window.vegaEmbed,vega:window.vega,vegaLite:window.vegaLite};"
-    "</script><script>"
+    "<script>(function(){if(window.__engagementLabVega)return;"
+    "var saved={vegaEmbed:window.vegaEmbed,vega:window.vega,vegaLite:window.vegaLite};"
+    "(function(){\n"
 )
 _BUNDLE_AFTER: Final = (
-    "</script><script>(function(){var s=window.__engagementLabSaved;"
-    "window.__engagementLabVega={embed:window.vegaEmbed};"
-    "window.vegaEmbed=s.vegaEmbed;window.vega=s.vega;window.vegaLite=s.vegaLite;"
-    "delete window.__engagementLabSaved;})();</script>"
+    "\n})();window.__engagementLabVega={embed:window.vegaEmbed};"
+    "window.vegaEmbed=saved.vegaEmbed;window.vega=saved.vega;window.vegaLite=saved.vegaLite;})();</script>"
 )
 _DRAW_JS = """(function () {
   var host = document.getElementById("%(id)s"), spec = %(spec)s, waited = 0;
