@@ -76,3 +76,22 @@ def test_importing_the_package_loads_no_heavy_library() -> None:
     loaded, error = done.stdout.splitlines()
     assert loaded == ""
     assert "has no attribute 'comapre' (did you mean 'compare'?)" in error
+
+
+def test_constraints_pin_every_requirement_make_setup_installs() -> None:
+    """constraints.txt (``make lock``) pins each requirement of the base install and the dev, notebook and dask
+    extras, at a version its pyproject specifier accepts: a dependency changed without re-locking fails here."""
+    from packaging.version import Version
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            name, _, version = line.partition("==")
+            pins[_canonical(name.strip())] = Version(version.split(";")[0].strip())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    wanted = [Requirement(r) for r in [*project["dependencies"], *extras["dev"], *extras["notebook"], *extras["dask"]]]
+    unpinned = [str(r) for r in wanted if _canonical(r.name) not in pins]
+    assert not unpinned, f"not in constraints.txt (run make lock): {unpinned}"
+    refused = {str(r): str(pins[_canonical(r.name)]) for r in wanted if pins[_canonical(r.name)] not in r.specifier}
+    assert not refused, f"constraints.txt pins versions pyproject.toml refuses (run make lock): {refused}"
