@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy import linalg
@@ -111,8 +112,25 @@ class FixedEffectsFit:
     iterations: int
 
 
-def available_memory() -> int:
-    """Bytes the process can still use: MemAvailable where /proc says it, else half the physical memory."""
+def available_memory(cgroup: str = "/sys/fs/cgroup") -> int:
+    """Bytes the process can still use: MemAvailable where /proc says it (else half the physical memory), and no
+    more than its cgroup's limit leaves (a container or a systemd slice: memory.max − memory.current in cgroup v2,
+    memory.limit_in_bytes − memory.usage_in_bytes in v1), which MemAvailable does not see."""
+    free = _meminfo_available()
+    for limit_file, usage_file in (("memory.max", "memory.current"),
+                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):  # fmt: skip
+        try:
+            limit = Path(cgroup, limit_file).read_text().strip()
+            usage = Path(cgroup, usage_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit() and usage.isdigit() and int(limit) < 1 << 60:  # "max" or v1's huge number: no limit
+            free = min(free, max(0, int(limit) - int(usage)))
+        break
+    return free
+
+
+def _meminfo_available() -> int:
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
