@@ -83,25 +83,26 @@ def _numeric(frame: Any, columns: Sequence[str]) -> list[str]:
     return floats
 
 
-def _problems(metrics: Sequence[Metric], schema: Any) -> list[tuple[str, Any]]:
+def _problems(metrics: Sequence[Metric], schema: Any, ns: Any = nw) -> list[tuple[str, Any]]:
     """(description, expression true on a bad row) for every rule the metrics' columns must obey (rules that
-    a column's type already guarantees, such as whole numbers in an integer column, are not evaluated)."""
+    a column's type already guarantees, such as whole numbers in an integer column, are not evaluated). The
+    expressions are narwhals' (``ns=nw``) or polars' own (``ns=pl``: the same API, see :func:`_flags`)."""
     rules: list[tuple[str, Any]] = []
     seen: set[str] = set()
     for metric in metrics:
         if not isinstance(metric, Ratio):
             continue
-        num, den = nw.col(metric.numerator), nw.col(metric.denominator)
+        num, den = ns.col(metric.numerator), ns.col(metric.denominator)
         present = ~num.is_null() & ~den.is_null()  # pandas compares NaN as unequal: test present values only
         for name in metric.columns:
             if name not in seen and not schema[name].is_unsigned_integer():
-                rules.append((f"negative {name!r}", present & (nw.col(name) < 0)))
+                rules.append((f"negative {name!r}", present & (ns.col(name) < 0)))
                 seen.add(name)
         if metric.is_bounded:
             for name in metric.columns:
                 if schema[name].is_integer():
                     continue
-                whole = nw.col(name) == nw.col(name).floor()
+                whole = ns.col(name) == ns.col(name).floor()
                 rules.append((f"fractional {name!r} (counts are whole numbers)", present & ~whole))
             rules.append((f"{metric.numerator!r} larger than {metric.denominator!r}", present & (num > den)))
     return rules
@@ -113,37 +114,49 @@ def _examples(frame: Any, bad: Any, columns: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def _counts(data: Any, checks: Sequence[Any]) -> list[int]:
+def _counts(data: Any, checks: Sequence[Any], ns: Any = nw) -> list[int]:
     """How many rows each check is true on, in one query (booleans counted as integers: Spark refuses to sum a
-    boolean)."""
+    boolean). ``data`` is a narwhals frame, or a polars one with polars checks (``ns=pl``)."""
     exact = data.select(
-        *[check.fill_null(False).cast(nw.Int64).sum().alias(f"_n{i}") for i, check in enumerate(checks)]
+        *[check.fill_null(False).cast(ns.Int64).sum().alias(f"_n{i}") for i, check in enumerate(checks)]
     )
-    return [int(n or 0) for n in collect(exact).row(0)]
+    return [int(n or 0) for n in _collected(exact).row(0)]
 
 
-def _flags(
-    data: Any, metrics: Sequence[Metric], label_null: Any, floats: Sequence[str]
-) -> tuple[list[int], list[bool]]:
+def _collected(query: Any) -> Any:
+    return query.collect(engine="streaming") if isinstance(query, pl.LazyFrame) else collect(query)
+
+
+def _label_null(ns: Any, by: str, is_float: bool) -> Any:
+    """True on a row with no group label (null, or NaN in a float column)."""
+    missing = ns.col(by).is_null()
+    return missing | ns.col(by).is_nan() if is_float else missing
+
+
+def _flags(data: Any, metrics: Sequence[Metric], by: str, floats: Sequence[str]) -> tuple[list[int], list[bool]]:
     """For a frame in memory: rows with a null label, rows breaking each rule, and whether each of ``floats``
     holds NaN.
 
     Asked first as ``any()`` in one query (a fifth of the cost of counting on 1M rows); only the kinds that
-    occur are then counted exactly, which happens when something is wrong or some labels are missing."""
+    occur are then counted exactly, which happens when something is wrong or some labels are missing. On polars
+    (where every frame in memory is checked) the query is built by polars itself: narwhals' parsing of it costs
+    more than polars running it over a million tweets."""
+    schema = data.collect_schema()
+    ns, frame = (pl, data.to_native()) if data.implementation.is_polars() else (nw, data)
 
     def any_of(expr: Any, name: str) -> Any:
         return expr.fill_null(False).any().alias(name)
 
-    checks = [label_null, *[expr for _, expr in _problems(metrics, data.collect_schema())]]
-    row = collect(
-        data.select(
+    checks = [_label_null(ns, by, schema[by].is_float()), *[expr for _, expr in _problems(metrics, schema, ns)]]
+    row = _collected(
+        frame.select(
             *[any_of(expr, f"_check{i}") for i, expr in enumerate(checks)],
-            *[any_of(nw.col(c).is_nan(), f"_nan{i}") for i, c in enumerate(floats)],
+            *[any_of(ns.col(c).is_nan(), f"_nan{i}") for i, c in enumerate(floats)],
         )
     ).row(0)
     found = [i for i in range(len(checks)) if row[i]]
     counts = [0] * len(checks)
-    for i, n in zip(found, _counts(data, [checks[i] for i in found]) if found else [], strict=True):
+    for i, n in zip(found, _counts(frame, [checks[i] for i in found], ns) if found else [], strict=True):
         counts[i] = n
     return counts, [bool(flag) for flag in row[len(checks) :]]
 
@@ -186,21 +199,19 @@ def checked_frame(
     floats = _numeric(data, columns)
     schema = data.collect_schema()
     floats += [c for c in labels if c not in floats and schema[c].is_float()]
-    label_null = nw.col(by).is_null()
-    if schema[by].is_float():
-        label_null = label_null | nw.col(by).is_nan()
+    label_null = _label_null(nw, by, schema[by].is_float())
     if not in_memory:
         # a lazy input (a scan, a DuckDB or Spark plan) is read once: NaN made null in every float column and all
         # counts in one query, since each further question would run the whole plan again
         data = data.with_columns(*[nw.col(c).fill_nan(None) for c in floats]) if floats else data
         counts = _counts(data, [label_null, *[expr for _, expr in _problems(metrics, data.collect_schema())]])
     else:
-        counts, nans = _flags(data, metrics, label_null, floats)
+        counts, nans = _flags(data, metrics, by, floats)
         if any(nans):
             # NaN is made null (as pandas has it) only in the columns that hold one, and the rules counted again:
             # a rewrite of every float column would cost every comparison a pass most frames never need
             data = data.with_columns(*[nw.col(c).fill_nan(None) for c, n in zip(floats, nans, strict=True) if n])
-            counts, _ = _flags(data, metrics, label_null, [])
+            counts, _ = _flags(data, metrics, by, [])
     rules = _problems(metrics, data.collect_schema())
     for i, (what, expr) in enumerate(rules):
         if counts[i + 1]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import narwhals as nw
 import numpy as np
+import polars as pl
 
 from ..errors import StatsInputError, did_you_mean
 from ..metrics import Metric, Ratio
@@ -206,22 +207,26 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
     ``Mean(column, proportion=True)``): counts that happen to be 0 or 1 in a small sample are counts.
     """
     _check(frame, metric, by)
-    m = nw.col(metric.numerator if isinstance(metric, Ratio) else metric.column).cast(nw.Float64)
-    d = nw.col(metric.denominator).cast(nw.Float64) if isinstance(metric, Ratio) else nw.lit(1.0)
     data = nw.from_native(frame)
-    if isinstance(data, nw.DataFrame) and data.implementation.is_polars():
-        data = data.lazy()  # one fused query rather than a materialised frame per step
-    declared = _declared_proportion(data, metric)
+    ns: Any = nw
+    if data.implementation.is_polars():
+        # On polars (where checked_frame puts every frame in memory) the expressions are built by polars itself:
+        # narwhals' parsing of these thirteen aggregations costs about as much as polars running them over a
+        # million tweets. One formula serves both, written against the expression API the two share.
+        ns, data = pl, data.to_native().lazy()  # lazy: one fused query rather than a frame per step
+    m = ns.col(metric.numerator if isinstance(metric, Ratio) else metric.column).cast(ns.Float64)
+    d = ns.col(metric.denominator).cast(ns.Float64) if isinstance(metric, Ratio) else ns.lit(1.0)
+    declared = _declared_proportion(data, metric, ns)
     data = data.with_columns(_m=m, _d=d)
 
     def missing(column: str) -> Any:  # null, or NaN (pandas' null)
-        return nw.col(column).is_null() | nw.col(column).is_nan()
+        return ns.col(column).is_null() | ns.col(column).is_nan()
 
     data = data.filter(~missing("_m") & ~missing("_d"))
     keys = [by] if by else []
-    rows = _first_pass(data, keys)
+    rows = _first_pass(data, keys, ns)
     if any(row["n"] >= 2 and row["max_d"] > SERIES_SHARE * row["sum_d"] for row in rows.values()):
-        exact = _second_pass_query(data, keys)
+        exact = _second_pass_query(data, keys, ns)
         for key, row in rows.items():
             row.update(exact[key])
     else:
@@ -240,45 +245,49 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
     return dict(sorted(out.items()))
 
 
-def _aggregate(data: Any, keys: list[str], sums: dict[str, Any], extra: list[Any]) -> dict[Any, dict[str, Any]]:
+def _aggregate(
+    data: Any, keys: list[str], sums: dict[str, Any], extra: list[Any], ns: Any
+) -> dict[Any, dict[str, Any]]:
     """One group-by query of simple sums and ``extra``. On polars each sum is one expression (nothing
     materialised); elsewhere each term is a column first, as pandas' group-by wants simple aggregations."""
-    if data.implementation.is_polars():
+    native = ns is pl
+    if native:
         aggregations = [*[term.sum().alias(name) for name, term in sums.items()], *extra]
     else:
         data = data.with_columns(**{f"_{name}": term for name, term in sums.items()})
         aggregations = [*[nw.col(f"_{name}").sum().alias(name) for name in sums], *extra]
-    table = collect(data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations))
+    query = data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations)
+    table = query.collect(engine="streaming") if native else collect(query)
     return {(row[keys[0]] if keys else None): row for row in table.rows(named=True)}
 
 
-def _first_pass(data: Any, keys: list[str]) -> dict[Any, dict[str, Any]]:
-    m, d = nw.col("_m"), nw.col("_d")
-    if data.implementation.is_polars():
+def _first_pass(data: Any, keys: list[str], ns: Any) -> dict[Any, dict[str, Any]]:
+    m, d = ns.col("_m"), ns.col("_d")
+    if ns is pl:
         mm, dd, md = m * m, d * d, m * d  # polars shares the repeated products within one query
     else:
         data = data.with_columns(_sum_mm=m * m, _sum_dd=d * d, _sum_md=m * d)
         mm, dd, md = nw.col("_sum_mm"), nw.col("_sum_dd"), nw.col("_sum_md")  # each product built from the last
     sums = {"sum_m": m, "sum_mm": mm, "sum_d": d, "sum_dd": dd, "sum_md": md, "sum_mmd": mm * d, "sum_mdd": md * d,
             "sum_ddd": dd * d, "sum_mmdd": mm * dd, "sum_mddd": md * dd, "sum_dddd": dd * dd}  # fmt: skip
-    return _aggregate(data, keys, sums, [m.count().alias("n"), d.max().alias("max_d")])
+    return _aggregate(data, keys, sums, [m.count().alias("n"), d.max().alias("max_d")], ns)
 
 
-def _second_pass_query(data: Any, keys: list[str]) -> dict[Any, dict[str, Any]]:
+def _second_pass_query(data: Any, keys: list[str], ns: Any) -> dict[Any, dict[str, Any]]:
     """The leverage sums, exactly: each tweet's residual and share against its group's totals (joined from a
     group-by of the same frame, which every engine narwhals drives can do, Dask included)."""
     on = keys or ["_all"]
     if not keys:
-        data = data.with_columns(_all=nw.lit(0))
-    totals = data.group_by(on).agg(nw.col("_m").sum().alias("_tm"), nw.col("_d").sum().alias("_td"))
+        data = data.with_columns(_all=ns.lit(0))
+    totals = data.group_by(on).agg(ns.col("_m").sum().alias("_tm"), ns.col("_d").sum().alias("_td"))
     data = data.join(totals, on=on)
-    data = data.with_columns(_e=nw.col("_m") - nw.col("_tm") / nw.col("_td") * nw.col("_d"),
-                             _u=nw.col("_d") / nw.col("_td"))  # fmt: skip
-    e, u = nw.col("_e"), nw.col("_u")
+    data = data.with_columns(_e=ns.col("_m") - ns.col("_tm") / ns.col("_td") * ns.col("_d"),
+                             _u=ns.col("_d") / ns.col("_td"))  # fmt: skip
+    e, u = ns.col("_e"), ns.col("_u")
     keep = 1 - u
     sums = {"ss_res": e * e, "ss_hc3": (e / keep) ** 2, "lev_a": u * u / keep,
             "lev_b": u * u * (1 - 2 * u) / (keep * keep)}  # fmt: skip
-    return _aggregate(data, keys, sums, [])
+    return _aggregate(data, keys, sums, [], ns)
 
 
 def _from_power_sums(row: dict[str, Any]) -> dict[str, float]:
@@ -305,13 +314,13 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _declared_proportion(data: Any, metric: Metric) -> bool:
+def _declared_proportion(data: Any, metric: Metric, ns: Any) -> bool:
     """Whether a mean is declared a proportion of tweets: ``Mean(..., proportion=True)``, or a boolean column."""
     if isinstance(metric, Ratio):
         return False
     if metric.proportion is not None:
         return metric.proportion
-    return bool(data.collect_schema()[metric.column] == nw.Boolean)
+    return bool(data.collect_schema()[metric.column] == ns.Boolean)
 
 
 def _check_proportion(metric: Metric, stats: dict[str, GroupStats]) -> None:
