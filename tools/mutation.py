@@ -327,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{module}: {len(found)} mutants, tests take {baseline:.0f}s unmutated", flush=True)
         survivors: list[Mutant] = []
         killed = skipped = 0
-        for batch in _batches([m for m in found if m.key not in equivalent], max(1, args.jobs)):
+        todo = [m for m in found if m.key not in equivalent]
+        for batch in _batches(todo, max(1, args.jobs)):
             # forks run side by side; each waits its own deadline
             results = _run_batch(batch, timeout)
             for m, state in zip(batch, results, strict=True):
@@ -336,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  survived  {m.key}", flush=True)
                 else:
                     killed += 1
+            done = killed + len(survivors)
+            print(f"  {done}/{len(todo)} run, {len(survivors)} survived", end="\r" if sys.stderr.isatty() else "\n",
+                  file=sys.stderr, flush=True)  # fmt: skip
         skipped = sum(1 for m in found if m.key in equivalent)
         counted = len(found) - skipped
         score = killed / counted if counted else 1.0
