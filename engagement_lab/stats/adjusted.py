@@ -78,6 +78,8 @@ class AdjustedFit:
     """The categorical covariates (the Mantel–Haenszel strata)."""
     stratum_sums: StratumSums | None = None
     """Tweets, events and exposure per stratum and group (ratio metrics): the Mantel–Haenszel cross-check's input."""
+    clusters: tuple[str, int] | None = None
+    """With ``cluster=``: the column the errors are clustered on and how many clusters the fitted tweets hold."""
 
     def contrast(self, control: str, treatment: str) -> tuple[float, float]:
         """log(rate ratio) of treatment vs control and its standard error."""
@@ -265,7 +267,8 @@ def fit_adjusted(
         _refuse(list(covariates))
     cluster_codes = _codes(table[cluster])[0][keep_rows] if cluster else None
     cluster_codes = _dense(cluster_codes)[0] if cluster_codes is not None else None
-    if cluster_codes is not None and (clusters := int(cluster_codes.max(initial=-1)) + 1) < 2:
+    clusters = int(cluster_codes.max(initial=-1)) + 1 if cluster_codes is not None else 0
+    if cluster_codes is not None and clusters < 2:
         raise StatsInputError(
             f"cluster={cluster!r} holds {clusters} distinct value(s) among the tweets fitted: errors clustered on it "
             "are not estimable (they need 2 or more clusters, and 30 or more to be trusted); cluster on a column "
@@ -282,6 +285,7 @@ def fit_adjusted(
     return AdjustedFit(
         groups, reference, log_ratio, covariance[np.ix_(others, others)], tuple(covariates), label, len(y),
         dropped, tuple(numeric), tuple(categorical), sums,
+        (cluster, clusters) if cluster else None,
     )  # fmt: skip
 
 

@@ -114,7 +114,21 @@ def _model_notes(fit: AdjustedFit) -> tuple[Note, ...]:
                 "categories",
             )
         )
+    if fit.clusters and fit.clusters[1] < FEW_CLUSTERS:
+        column, count = fit.clusters
+        notes.append(
+            Note(
+                "few_clusters",
+                f"errors clustered on {column!r} rest on {count} clusters; with fewer than {FEW_CLUSTERS} they are "
+                "too narrow (false alarms above alpha): read the intervals as optimistic, or leave cluster= out "
+                "for robust (HC3) errors",
+            )
+        )
     return tuple(notes)
+
+
+FEW_CLUSTERS = 30
+"""Below this many clusters, cluster-robust errors are biased down (Cameron & Miller, 2015: 'few clusters')."""
 
 
 def adjusted_note(covariates: Sequence[str], model: str, cluster: str | None) -> str:
