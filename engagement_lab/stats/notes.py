@@ -27,6 +27,7 @@ NoteCode = Literal[
     "concentrated",
     "dropped",
     "entered_as_numbers",
+    "few_clusters",
 ]
 UNTESTABLE: NoteCode = "untestable"
 """The code of a note that says why no test was possible; its text is the reason, as verdicts quote it."""

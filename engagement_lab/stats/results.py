@@ -32,7 +32,7 @@ def _frame(records: list[dict[str, Any]], columns: list[str], backend: Backend) 
 
 
 SHOWN_NOTES = frozenset({"concentrated", "thin", "exact_bound", "absolute_scale", "zero_control", "dropped",
-                         "entered_as_numbers"})  # fmt: skip
+                         "entered_as_numbers", "few_clusters"})  # fmt: skip
 """The row notes an HTML repr lists under the verdicts (the reasons no test was possible are in the verdicts)."""
 
 
