@@ -17,6 +17,7 @@ def test_clustering_on_few_clusters_is_said(accounts: int, noted: bool) -> None:
     said = f"errors clustered on 'account' rest on {accounts} clusters; with fewer than 30 they are too narrow"
     assert all((said in row.warnings) == noted for row in result.rows), [row.warnings for row in result.rows]
     assert "leave cluster= out for robust (HC3) errors" in result.rows[0].warnings or not noted
+    assert (f"rest on {accounts} clusters" in result._repr_html_()) == noted
 
 
 def test_no_cluster_no_note() -> None:
