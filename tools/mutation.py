@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no test subset is defined for {unknown}; known: {list(TARGETS)}")
     os.chdir(ROOT)
+    # the package and tests of this tree (a snapshot such as a git worktree as well), not the editable install's
+    sys.path.insert(0, str(ROOT))
     equivalent = _equivalent()
     if not args.list:
         _preload()
