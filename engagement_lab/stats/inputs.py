@@ -22,6 +22,9 @@ from ..metrics import Metric, Ratio
 __all__ = ["checked_frame", "collect"]
 
 _SHOWN = 5
+_READ_ONCE = frozenset({nw.Implementation.POLARS, nw.Implementation.DUCKDB})
+"""Lazy engines whose input a comparison reads once into memory; Dask and Spark keep the work in their engines
+(their data may not fit one machine)."""
 
 
 def collect(frame: Any) -> Any:
@@ -192,10 +195,17 @@ def checked_frame(
     """
     columns = list(dict.fromkeys([c for m in metrics for c in m.columns] + list(extra)))
     data = nw.from_native(frame)
+    shown = ["tweet_id"] if "tweet_id" in data.columns else []
+    needed = list(dict.fromkeys([*shown, by, *columns, *labels]))
+    if isinstance(data, nw.LazyFrame) and data.implementation in _READ_ONCE:
+        # Each question to a lazy plan runs all of it again (per_tweet of a Parquet scan: every file read and
+        # pivoted), and a comparison asks several (checks, sums, leverages). So the columns it needs, one row
+        # per tweet (about 40 MB a million tweets), are read once into polars and every question asked there.
+        population = ["population"] if "population" in data.columns else []
+        data = nw.from_native(collect(data.select(*needed, *population)).to_polars())
     _one_population(data)
     in_memory = isinstance(data, nw.DataFrame)
-    shown = ["tweet_id"] if "tweet_id" in data.columns else []
-    data = _on_polars(data, list(dict.fromkeys([*shown, by, *columns, *labels])))
+    data = _on_polars(data, needed)
     floats = _numeric(data, columns)
     schema = data.collect_schema()
     floats += [c for c in labels if c not in floats and schema[c].is_float()]
