@@ -140,15 +140,48 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
         check_rounded_join(lambda: _tweet_ids(wide), meta, stacklevel=3)
         if C.CREATED_AT in columns and C.CREATED_AT in meta.columns:
             meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
-        try:
-            joined = nw.from_native(meta).lazy(backend=kind)
-        except (ValueError, TypeError, NotImplementedError) as exc:
-            raise DataError(
-                f"metadata cannot be sent to a {kind} frame ({exc}); join it there yourself, or collect the tidy "
-                "frame to polars first"
-            ) from None
-        wide = wide.join(joined, on=C.TWEET_ID, how="left")
+        if kind.is_duckdb():
+            wide = _duckdb_join(wide, meta)
+        else:
+            try:
+                joined = nw.from_native(meta).lazy(backend=kind)
+            except (ValueError, TypeError, NotImplementedError) as exc:
+                raise DataError(
+                    f"metadata cannot be sent to a {kind} frame ({exc}); join it there yourself, or collect the "
+                    "tidy frame to polars first"
+                ) from None
+            wide = wide.join(joined, on=C.TWEET_ID, how="left")
     return wide.sort(C.TWEET_ID).to_native()
+
+
+def _duckdb_join(wide: nw.LazyFrame[Any], meta: Any) -> nw.LazyFrame[Any]:
+    """``wide`` left-joined with the metadata, on ``wide``'s own DuckDB connection.
+
+    narwhals sends a frame to DuckDB through DuckDB's default connection, and a relation of the user's own
+    connection (``con.sql(...)``) cannot join one of another ("Cannot combine LEFT and RIGHT relations of
+    different connections"). So the relation's connection reads the metadata itself: the SQL below names this
+    function's local Arrow table, which DuckDB finds by a replacement scan."""
+    import duckdb
+
+    _el_metadata = meta.to_arrow()  # read by name in the query below: DuckDB's replacement scan
+    taken = set(wide.columns)
+    extra = "".join(f", m.{_quoted(c)} AS {_quoted(c + '_right' if c in taken else c)}"  # as narwhals' join names them
+                    for c in meta.columns if c != C.TWEET_ID)  # fmt: skip
+    key = _quoted(C.TWEET_ID)
+    sql = f"SELECT w.*{extra} FROM _el_wide AS w LEFT JOIN _el_metadata AS m ON w.{key} = m.{key}"
+    try:
+        joined: nw.LazyFrame[Any] = nw.from_native(wide.to_native().query("_el_wide", sql))
+    except duckdb.Error as exc:
+        raise DataError(
+            f"DuckDB could not read the metadata ({str(exc).splitlines()[0]}); it reads it by a replacement scan, "
+            "which SET python_enable_replacements = false turns off: turn it on, or join the metadata yourself"
+        ) from None
+    return joined
+
+
+def _quoted(column: str) -> str:
+    """A DuckDB identifier in double quotes, inner quotes doubled."""
+    return '"' + column.replace('"', '""') + '"'
 
 
 def _tweet_ids(wide: nw.LazyFrame[Any]) -> set[str]:

@@ -89,8 +89,21 @@ def check_ids(frame: pl.DataFrame, what: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(C.TWEET_ID).str.strip_chars())
 
 
+def _in_memory(metadata: Any) -> Any:
+    """Metadata given as a lazy frame of any engine narwhals reads (a DuckDB relation, a Dask or Ibis frame) is
+    one row per tweet, small: it is collected to polars (other inputs are returned as they are)."""
+    if isinstance(metadata, (pl.DataFrame, pl.LazyFrame, list)):
+        return metadata
+    try:
+        frame = nw.from_native(metadata)
+    except TypeError:
+        return metadata
+    return frame.collect(backend="polars").to_native() if isinstance(frame, nw.LazyFrame) else metadata
+
+
 def read_metadata(metadata: Any) -> pl.DataFrame:
-    """A metadata frame (pandas or polars) or CSV path, with ``tweet_id`` as text."""
+    """A metadata frame (pandas or polars, or a lazy frame of another engine such as a DuckDB relation) or CSV
+    path, with ``tweet_id`` as text."""
     if isinstance(metadata, (str, Path)):
         if not Path(metadata).is_file():
             raise DataError(f"metadata file {str(metadata)!r} does not exist")
@@ -101,7 +114,7 @@ def read_metadata(metadata: Any) -> pl.DataFrame:
             hint = " (save it as UTF-8: spreadsheets call it 'CSV UTF-8')" if "utf" in first.lower() else ""
             raise DataError(f"metadata file {str(metadata)!r} cannot be read as CSV: {first}{hint}") from None
     else:
-        frame = to_polars(metadata, "metadata")
+        frame = to_polars(_in_memory(metadata), "metadata")
     frame = check_ids(frame, "metadata")
     duplicated = frame.filter(pl.col(C.TWEET_ID).is_duplicated())
     if duplicated.height:

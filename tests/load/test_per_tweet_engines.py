@@ -132,3 +132,32 @@ def test_the_repeat_count_in_parts_finds_every_repeat(monkeypatch: pytest.Monkey
         with pytest.raises(DataError, match="same number more than once"):
             per_tweet(_relation(twice))
         assert _polars(per_tweet(_relation(tidy))).cast(dict(per_tweet(tidy).schema)).equals(per_tweet(tidy))  # type: ignore[arg-type,union-attr]
+
+
+def test_a_relation_of_the_users_own_connection_joins_any_metadata() -> None:
+    """A relation from the user's connection (``con.sql``) with polars, pandas or DuckDB-relation metadata (#35):
+    it failed with "Cannot combine LEFT and RIGHT relations of different connections", and a relation as
+    metadata was refused as "not a pandas or polars DataFrame"."""
+    tidy = load_response(PAYLOAD, backend="polars")
+    meta = pl.DataFrame(
+        {"tweet_id": ["1790000000000000001", "1790000000000000002"], "arm": ['a "quoted"', "b"], "impressions": [1, 2]}
+    )  # fmt: skip (a column the per-tweet table also has)
+    want = per_tweet(tidy, metadata=meta)
+    assert "impressions_right" in want.columns
+    con = duckdb.connect()
+    con.register("tidy", tidy.to_arrow())
+    con.register("meta", meta.to_arrow())
+    for metadata in (meta, meta.to_pandas(), con.sql("SELECT * FROM meta"), duckdb.from_arrow(meta.to_arrow())):
+        got = per_tweet(con.sql("SELECT * FROM tidy"), metadata=metadata)
+        assert isinstance(got, duckdb.DuckDBPyRelation)
+        assert _polars(got).cast(dict(want.schema)).equals(want), type(metadata)  # type: ignore[arg-type]
+
+
+def test_a_connection_without_replacement_scans_is_told_what_to_do() -> None:
+    tidy = load_response(PAYLOAD, backend="polars")
+    con = duckdb.connect()
+    con.register("tidy", tidy.to_arrow())
+    con.execute("SET python_enable_replacements = false")
+    meta = pl.DataFrame({"tweet_id": ["1790000000000000001"], "arm": ["a"]})
+    with pytest.raises(DataError, match="python_enable_replacements = false turns off: turn it on"):
+        _polars(per_tweet(con.sql("SELECT * FROM tidy"), metadata=meta))
