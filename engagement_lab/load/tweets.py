@@ -21,6 +21,7 @@ from .tweets_rules import (
     ID_SHAPE,
     RANKED,
     bucket_columns,
+    check_found,
     check_ids,
     check_required,
     check_rounded_join,
@@ -31,6 +32,7 @@ from .tweets_rules import (
     read_metadata,
     repeats_error,
     source_rank,
+    wanted_metrics,
     with_rates,
 )
 
@@ -237,6 +239,7 @@ def per_tweet(
     backend: Backend | None = None,
     keep: Literal["raise", "latest"] = "raise",
     population: str = "auto",
+    metrics: Sequence[str] | None = None,
 ) -> Any:
     """One row per tweet, one int64 column per metric, metadata joined on string ids.
 
@@ -280,18 +283,26 @@ def per_tweet(
         A frame without a ``source`` column (the Engagement API's loaders) is one population and gets no
         ``population`` column unless one is asked for. A ``source`` tag that no registered source has is
         refused, never ranked by guess.
+    metrics : list of str, optional
+        Only these metrics (``engagement_type`` values) are read, checked and pivoted; by default every metric
+        the frame holds. On a large lazy input a comparison of one rate needs only its two counts, e.g.
+        ``per_tweet(scan(path), metrics=["engagements", "impressions"], rates=["engagement_rate"])``. A name the
+        frame does not hold is refused with the closest one.
 
     A ``created_at`` column in ``tidy`` (exports, v2 payloads) is kept as a column of the result. With
     ``metadata``, tweets that find no metadata row are named in a ``UserWarning``, and ids within float rounding
     (2**11) of a metadata id are shown as pairs, "probably float-mangled" (an id that went through a float).
     """
     check_choice("keep", keep, ("raise", "latest"), DataError)
+    wanted = wanted_metrics(metrics)
     if not isinstance(tidy, (pd.DataFrame, pl.DataFrame, pl.LazyFrame)):
         other = nw.from_native(tidy, pass_through=True)
         if isinstance(other, nw.LazyFrame):  # DuckDB, Ibis, Dask, PySpark...: evaluated there, lazily
             if backend is not None:
                 raise DataError(f"a lazy {other.implementation} frame gives the same kind back; drop backend=")
-            return per_tweet_lazy(tidy, metadata=metadata, rates=rates, keep=keep, population=population)
+            return per_tweet_lazy(
+                tidy, metadata=metadata, rates=rates, keep=keep, population=population, metrics=metrics
+            )
     lazy_in = isinstance(tidy, pl.LazyFrame)
     if lazy_in and backend not in (None, "polars"):
         raise DataError(f"a LazyFrame gives a polars LazyFrame; collect it first for backend={backend!r}")
@@ -303,6 +314,8 @@ def per_tweet(
     frame = frame.with_columns(id_dtype(schema[C.TWEET_ID], "tidy frame"))
     height = None if lazy_in else (tidy.height if isinstance(tidy, pl.DataFrame) else len(tidy))
     frame, label, height = one_population(frame, columns, population, height)
+    if wanted is not None:  # after the population is chosen: which one a tweet counts does not hang on the metrics
+        frame, height = frame.filter(pl.col(C.ENGAGEMENT_TYPE).is_in(wanted)), None
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     chosen = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))
     # an eager input is summed while it is surveyed (the sums are small); a lazy one stays lazy
@@ -318,6 +331,7 @@ def per_tweet(
         found = _choose_rows(eager, keep)
         metrics = metric_order(found[C.ENGAGEMENT_TYPE].unique().to_list())
         chosen = found.lazy()
+    check_found(wanted, metrics)
     wide = chosen.pivot(on=C.ENGAGEMENT_TYPE, on_columns=metrics, index=C.TWEET_ID, values=C.VALUE)
     wide = wide.select(C.TWEET_ID, *[pl.col(m).cast(pl.Int64) for m in metrics])
     if label is not None:  # which population each row counts, beside the id

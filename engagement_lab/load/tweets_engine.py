@@ -24,12 +24,14 @@ from .tweets_rules import (
     GRAIN_PRIORITY,
     ID_SHAPE,
     RANKED,
+    check_found,
     check_required,
     check_rounded_join,
     metric_order,
     overlapping,
     read_metadata,
     repeats_error,
+    wanted_metrics,
     with_rates,
 )
 
@@ -72,8 +74,17 @@ def _one_row(frame: nw.LazyFrame[Any]) -> dict[str, Any]:
     return row
 
 
-def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: str, population: str = "auto") -> Any:
+def per_tweet_lazy(
+    native: Any,
+    *,
+    metadata: Any,
+    rates: Sequence[str],
+    keep: str,
+    population: str = "auto",
+    metrics: Sequence[str] | None = None,
+) -> Any:
     """See :func:`engagement_lab.load.per_tweet`; ``native`` is a lazy frame narwhals supports."""
+    wanted = wanted_metrics(metrics)
     frame = nw.from_native(native)
     assert isinstance(frame, nw.LazyFrame)
     kind = frame.implementation
@@ -82,6 +93,8 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     check_required(columns)
     frame = _ids(frame, schema[C.TWEET_ID], "tidy frame")
     frame, label = choose_population(frame, columns, population)
+    if wanted is not None:  # after the population is chosen, as on polars
+        frame = frame.filter(nw.col(C.ENGAGEMENT_TYPE).is_in(wanted))
     survey = _one_row(
         frame.select(
             rows=nw.len(),
@@ -120,6 +133,7 @@ def per_tweet_lazy(native: Any, *, metadata: Any, rates: Sequence[str], keep: st
     chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
     names = chosen.select(C.ENGAGEMENT_TYPE).unique().collect(backend="polars").to_native()
     metrics = metric_order(names[C.ENGAGEMENT_TYPE].to_list())
+    check_found(wanted, metrics)
     # each metric's column first, then plain aggregations (Dask refuses an aggregation of an expression); the
     # cast last, once a tweet's metric is one value or null
     picked = [nw.when(nw.col(C.ENGAGEMENT_TYPE) == m).then(nw.col(C.VALUE)).alias(m) for m in metrics]

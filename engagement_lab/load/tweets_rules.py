@@ -226,6 +226,27 @@ def check_required(columns: Sequence[str]) -> None:
         )
 
 
+def wanted_metrics(metrics: Sequence[str] | None) -> list[str] | None:
+    """``per_tweet(metrics=...)`` checked: None (every metric), or a non-empty list of names."""
+    if metrics is None:
+        return None
+    if isinstance(metrics, str) or not metrics or not all(isinstance(m, str) for m in metrics):
+        raise DataError(
+            f"metrics= takes a list of metric names, e.g. metrics=['engagements', 'impressions']; got {metrics!r}"
+        )
+    return list(dict.fromkeys(metrics))
+
+
+def check_found(wanted: Sequence[str] | None, found: Sequence[str]) -> None:
+    """Refuse a metric asked for by ``metrics=`` that the tidy frame does not hold, naming the closest."""
+    missing = [m for m in wanted or () if m not in found]
+    if missing:
+        raise DataError(
+            f"metric {missing[0]!r} is not in the tidy frame{did_you_mean(missing[0], [*found, *catalog.METRICS])}; "
+            f"it holds {sorted(found)} of those asked for"
+        )
+
+
 def metric_order(names: Sequence[str]) -> list[str]:
     known = [m for m in catalog.METRICS if m in names]
     return known + sorted(set(names) - set(known))
