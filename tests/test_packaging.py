@@ -95,3 +95,22 @@ def test_constraints_pin_every_requirement_make_setup_installs() -> None:
     assert not unpinned, f"not in constraints.txt (run make lock): {unpinned}"
     refused = {str(r): str(pins[_canonical(r.name)]) for r in wanted if pins[_canonical(r.name)] not in r.specifier}
     assert not refused, f"constraints.txt pins versions pyproject.toml refuses (run make lock): {refused}"
+
+
+def test_a_comparison_loads_no_chart_library() -> None:
+    """``import engagement_lab`` then ``compare`` on a frame (and its HTML) loads neither altair nor vl-convert:
+    the chart stack (~1 s to import) loads with the first chart (#35)."""
+    code = (
+        "import sys, pandas as pd, engagement_lab as el\n"
+        "tweets = pd.DataFrame({'v': ['A'] * 3 + ['B'] * 3, 'impressions': [100, 120, 90] * 2,\n"
+        "                       'engagements': [3, 4, 2, 5, 6, 4]})\n"
+        "result = el.compare(tweets, metric='engagement_rate', by='v')\n"
+        "html = result._repr_html_()\n"
+        "print(','.join(m for m in ('altair', 'vl_convert', 'vegafusion') if m in sys.modules))\n"
+        "result.chart()\n"
+        "print('altair' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    before, after = done.stdout.splitlines()
+    assert before == ""
+    assert after == "True"
