@@ -303,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the mutants, run nothing")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     parser.add_argument("--limit", type=int, default=0, help="run only the first N mutants of each module")
+    parser.add_argument(
+        "--changed",
+        metavar="REV",
+        help="only mutants on lines changed since the git revision REV (the habit: "
+        "score what a change touched; a full run scores the rest)",
+    )
     args = parser.parse_args(argv)
     modules = args.modules or list(TARGETS)
     unknown = [m for m in modules if m not in TARGETS]
@@ -317,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     total_killed = total_counted = 0
     for module in modules:
         found = mutants(module)[: args.limit or None]
+        if args.changed:
+            lines = _changed_lines(module, args.changed)
+            found = [m for m in found if m.line in lines]
         if args.list:
             for m in found:
                 print(f"{m.key}{'  (equivalent)' if m.key in equivalent else ''}")
@@ -351,6 +360,20 @@ def main(argv: list[str] | None = None) -> int:
     if not args.list and total_counted:
         print(f"all: {total_killed}/{total_counted} killed ({total_killed / total_counted:.1%})")
     return 0
+
+
+def _changed_lines(module: str, rev: str) -> set[int]:
+    """Line numbers of ``module`` (as it is now) that differ from revision ``rev``: the ``+`` side of each hunk."""
+    import re
+    import subprocess
+
+    diff = subprocess.run(
+        ["git", "diff", "--unified=0", rev, "--", module], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    lines: set[int] = set()
+    for start, count in re.findall(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", diff, flags=re.MULTILINE):
+        lines.update(range(int(start), int(start) + (int(count) if count else 1)))
+    return lines
 
 
 def _run_batch(batch: list[Mutant], timeout: float) -> list[str]:
