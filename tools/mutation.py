@@ -48,7 +48,11 @@ TARGETS: dict[str, list[str]] = {
         "tests/stats/test_compare.py",
         "tests/stats/test_calibrated.py",
     ],
-    "engagement_lab/stats/adjusted.py": ["tests/stats/test_adjusted_scale.py", "tests/stats/test_adjusted.py"],
+    "engagement_lab/stats/adjusted.py": [
+        "tests/stats/test_few_clusters.py",
+        "tests/stats/test_adjusted_scale.py",
+        "tests/stats/test_adjusted.py",
+    ],
     "engagement_lab/stats/fixed_effects.py": ["tests/stats/test_adjusted_scale.py", "tests/stats/test_adjusted.py"],
     "engagement_lab/load/observations.py": [
         "tests/load/test_observation_keys.py",
