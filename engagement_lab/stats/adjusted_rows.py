@@ -121,7 +121,7 @@ def _model_notes(fit: AdjustedFit) -> tuple[Note, ...]:
                 "few_clusters",
                 f"errors clustered on {column!r} rest on {count} clusters; with fewer than {FEW_CLUSTERS} they are "
                 "too narrow (false alarms above alpha): read the intervals as optimistic, or leave cluster= out "
-                "for robust (HC3) errors",
+                f"for robust ({'HC1' if 'negative binomial' in fit.model else 'HC3'}) errors",
             )
         )
     return tuple(notes)

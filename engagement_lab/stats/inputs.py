@@ -202,7 +202,7 @@ def checked_frame(
         # pivoted), and a comparison asks several (checks, sums, leverages). So the columns it needs, one row
         # per tweet (about 40 MB a million tweets), are read once into polars and every question asked there.
         population = ["population"] if "population" in data.columns else []
-        data = nw.from_native(collect(data.select(*needed, *population)).to_polars())
+        data = nw.from_native(collect(data.select(*dict.fromkeys([*needed, *population]))).to_polars())
     _one_population(data)
     in_memory = isinstance(data, nw.DataFrame)
     data = _on_polars(data, needed)

@@ -24,3 +24,9 @@ def test_no_cluster_no_note() -> None:
     result = compare(tweets(2_000, 8, seed=4), metric="engagement_rate", by="content_type", control="text",
                      adjust_for=["account"], randomised=False)  # fmt: skip
     assert not any("clusters" in row.warnings for row in result.rows)
+
+
+def test_the_way_out_names_the_models_own_robust_errors() -> None:
+    result = compare(tweets(2_000, 8, seed=5), metric="engagement_rate", by="content_type", control="text",
+                     adjust_for=["account"], cluster="account", adjust_model="negbin", randomised=False)  # fmt: skip
+    assert "leave cluster= out for robust (HC1) errors" in result.rows[0].warnings

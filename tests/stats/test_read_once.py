@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 from polars.io.plugins import register_io_source
 
+from engagement_lab.errors import StatsInputError
 from engagement_lab.stats import compare
 
 
@@ -58,3 +59,14 @@ def test_a_duckdb_relation_gives_the_eager_numbers() -> None:
     relation = con.sql("SELECT * FROM tweets")
     options: dict[str, Any] = {"metric": "engagement_rate", "by": "variant"}
     pd.testing.assert_frame_equal(compare(relation, **options).to_frame(), compare(frame, **options).to_frame())
+
+
+def test_a_group_column_named_population_is_read_once_too() -> None:
+    """``by="population"`` on a lazy frame: the column is both needed and the one-population check's (it was
+    selected twice, a raw DuplicateError)."""
+    frame = _tweets(seed=3).rename({"variant": "population"})
+    options: dict[str, Any] = {"metric": "engagement_rate", "by": "population"}
+    with pytest.raises(StatsInputError, match="the tweets count different populations"):
+        compare(frame, **options)
+    with pytest.raises(StatsInputError, match="the tweets count different populations"):
+        compare(frame.lazy(), **options)
