@@ -112,22 +112,61 @@ class FixedEffectsFit:
     iterations: int
 
 
-def available_memory(cgroup: str = "/sys/fs/cgroup") -> int:
+def available_memory(cgroup_root: str = "/sys/fs/cgroup", membership: str = "/proc/self/cgroup") -> int:
     """Bytes the process can still use: MemAvailable where /proc says it (else half the physical memory), and no
-    more than its cgroup's limit leaves (a container or a systemd slice: memory.max − memory.current in cgroup v2,
-    memory.limit_in_bytes − memory.usage_in_bytes in v1), which MemAvailable does not see."""
+    more than the headroom its own cgroup and every ancestor leave (a container or a systemd slice), which
+    MemAvailable does not see. Reclaimable page cache (inactive files) counts as free, as in MemAvailable."""
     free = _meminfo_available()
-    for limit_file, usage_file in (("memory.max", "memory.current"),
-                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):  # fmt: skip
-        try:
-            limit = Path(cgroup, limit_file).read_text().strip()
-            usage = Path(cgroup, usage_file).read_text().strip()
-        except OSError:
-            continue
-        if limit.isdigit() and usage.isdigit() and int(limit) < 1 << 60:  # "max" or v1's huge number: no limit
-            free = min(free, max(0, int(limit) - int(usage)))
-        break
-    return free
+    headroom = _cgroup_headroom(cgroup_root, membership)
+    return free if headroom is None else min(free, headroom)
+
+
+def _cgroup_headroom(root: str, membership: str) -> int | None:
+    """The least room left under any memory limit on the way from this process's cgroup up to the root: cgroup
+    v2 (``0::/path``: memory.max, memory.current, inactive_file of memory.stat) or v1 (``N:...memory...:/path``:
+    memory.limit_in_bytes, memory.usage_in_bytes, total_inactive_file). None when no limit is set or readable."""
+    try:
+        lines = Path(membership).read_text().splitlines()
+    except OSError:
+        return None
+    layouts = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
+        if controllers == "":  # v2: one unified hierarchy
+            layouts.append((Path(root), path, "memory.max", "memory.current", "inactive_file"))
+        elif "memory" in controllers.split(","):
+            layouts.append((Path(root) / "memory", path, "memory.limit_in_bytes", "memory.usage_in_bytes",
+                            "total_inactive_file"))  # fmt: skip
+    least: int | None = None
+    for base, path, limit_file, usage_file, inactive_key in layouts:
+        folder = base / path.strip("/")
+        while True:
+            room = _room(folder, limit_file, usage_file, inactive_key)
+            if room is not None:
+                least = room if least is None else min(least, room)
+            if folder == base or base not in folder.parents:
+                break
+            folder = folder.parent
+    return least
+
+
+def _room(folder: Path, limit_file: str, usage_file: str, inactive_key: str) -> int | None:
+    try:
+        limit = (folder / limit_file).read_text().strip()
+        usage = (folder / usage_file).read_text().strip()
+    except OSError:
+        return None
+    if not (limit.isdigit() and usage.isdigit()) or int(limit) >= 1 << 60:  # "max", or v1's huge number: no limit
+        return None
+    inactive = 0
+    try:
+        for entry in (folder / "memory.stat").read_text().splitlines():
+            key, _, value = entry.partition(" ")
+            if key == inactive_key and value.strip().isdigit():
+                inactive = int(value)
+    except OSError:
+        pass
+    return max(0, int(limit) - max(0, int(usage) - inactive))
 
 
 def _meminfo_available() -> int:
