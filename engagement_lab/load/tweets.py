@@ -286,15 +286,16 @@ def per_tweet(
     metrics : list of str, optional
         Only these metrics (``engagement_type`` values) are read, checked and pivoted; by default every metric
         the frame holds. On a large lazy input a comparison of one rate needs only its two counts, e.g.
-        ``per_tweet(scan(path), metrics=["engagements", "impressions"], rates=["engagement_rate"])``. A name the
-        frame does not hold is refused with the closest one.
+        ``per_tweet(scan(path), metrics=["engagements", "impressions"], rates=["engagement_rate"])``. Tweets
+        holding none of them are left out (a comparison of those metrics would leave them out too). A name the
+        frame does not hold is refused with the closest it holds, as is a rate whose counts are not named.
 
     A ``created_at`` column in ``tidy`` (exports, v2 payloads) is kept as a column of the result. With
     ``metadata``, tweets that find no metadata row are named in a ``UserWarning``, and ids within float rounding
     (2**11) of a metadata id are shown as pairs, "probably float-mangled" (an id that went through a float).
     """
     check_choice("keep", keep, ("raise", "latest"), DataError)
-    wanted = wanted_metrics(metrics)
+    wanted = wanted_metrics(metrics, rates)
     if not isinstance(tidy, (pd.DataFrame, pl.DataFrame, pl.LazyFrame)):
         other = nw.from_native(tidy, pass_through=True)
         if isinstance(other, nw.LazyFrame):  # DuckDB, Ibis, Dask, PySpark...: evaluated there, lazily
@@ -314,6 +315,7 @@ def per_tweet(
     frame = frame.with_columns(id_dtype(schema[C.TWEET_ID], "tidy frame"))
     height = None if lazy_in else (tidy.height if isinstance(tidy, pl.DataFrame) else len(tidy))
     frame, label, height = one_population(frame, columns, population, height)
+    every_metric = frame
     if wanted is not None:  # after the population is chosen: which one a tweet counts does not hang on the metrics
         frame, height = frame.filter(pl.col(C.ENGAGEMENT_TYPE).is_in(wanted)), None
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
@@ -331,7 +333,8 @@ def per_tweet(
         found = _choose_rows(eager, keep)
         metrics = metric_order(found[C.ENGAGEMENT_TYPE].unique().to_list())
         chosen = found.lazy()
-    check_found(wanted, metrics)
+    held = every_metric.select(pl.col(C.ENGAGEMENT_TYPE).drop_nulls().unique())
+    check_found(wanted, metrics, lambda: held.collect().to_series().to_list())
     wide = chosen.pivot(on=C.ENGAGEMENT_TYPE, on_columns=metrics, index=C.TWEET_ID, values=C.VALUE)
     wide = wide.select(C.TWEET_ID, *[pl.col(m).cast(pl.Int64) for m in metrics])
     if label is not None:  # which population each row counts, beside the id

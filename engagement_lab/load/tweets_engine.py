@@ -84,7 +84,7 @@ def per_tweet_lazy(
     metrics: Sequence[str] | None = None,
 ) -> Any:
     """See :func:`engagement_lab.load.per_tweet`; ``native`` is a lazy frame narwhals supports."""
-    wanted = wanted_metrics(metrics)
+    wanted = wanted_metrics(metrics, rates)
     frame = nw.from_native(native)
     assert isinstance(frame, nw.LazyFrame)
     kind = frame.implementation
@@ -93,6 +93,7 @@ def per_tweet_lazy(
     check_required(columns)
     frame = _ids(frame, schema[C.TWEET_ID], "tidy frame")
     frame, label = choose_population(frame, columns, population)
+    every_metric = frame
     if wanted is not None:  # after the population is chosen, as on polars
         frame = frame.filter(nw.col(C.ENGAGEMENT_TYPE).is_in(wanted))
     survey = _one_row(
@@ -133,7 +134,8 @@ def per_tweet_lazy(
     chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
     names = chosen.select(C.ENGAGEMENT_TYPE).unique().collect(backend="polars").to_native()
     metrics = metric_order(names[C.ENGAGEMENT_TYPE].to_list())
-    check_found(wanted, metrics)
+    held = every_metric.select(C.ENGAGEMENT_TYPE).unique().filter(~nw.col(C.ENGAGEMENT_TYPE).is_null())
+    check_found(wanted, metrics, lambda: _one_column(held))
     # each metric's column first, then plain aggregations (Dask refuses an aggregation of an expression); the
     # cast last, once a tweet's metric is one value or null
     picked = [nw.when(nw.col(C.ENGAGEMENT_TYPE) == m).then(nw.col(C.VALUE)).alias(m) for m in metrics]
@@ -178,13 +180,23 @@ def _duckdb_join(wide: nw.LazyFrame[Any], meta: Any) -> nw.LazyFrame[Any]:
     import duckdb
 
     _el_metadata = meta.to_arrow()  # read by name in the query below: DuckDB's replacement scan
-    taken = set(wide.columns)
-    extra = "".join(f", m.{_quoted(c)} AS {_quoted(c + '_right' if c in taken else c)}"  # as narwhals' join names them
+    relation = wide.to_native()
+    # a table or view of that name on the connection would be read instead, silently
+    hidden = relation.query("_el_wide", "SELECT count(*) FROM (SELECT table_name AS name FROM duckdb_tables() "
+                                        "UNION ALL SELECT view_name FROM duckdb_views()) WHERE lower(name) = "
+                                        "'_el_metadata'").fetchall()  # fmt: skip
+    if hidden and hidden[0][0]:
+        raise DataError(
+            "this DuckDB connection has a table or view named _el_metadata, which would be read instead of the "
+            "metadata; rename or drop it, or join the metadata yourself"
+        )
+    taken = {c.lower() for c in wide.columns}  # DuckDB's names ignore case
+    extra = "".join(f", m.{_quoted(c)} AS {_quoted(c + '_right' if c.lower() in taken else c)}"  # as narwhals names
                     for c in meta.columns if c != C.TWEET_ID)  # fmt: skip
     key = _quoted(C.TWEET_ID)
     sql = f"SELECT w.*{extra} FROM _el_wide AS w LEFT JOIN _el_metadata AS m ON w.{key} = m.{key}"
     try:
-        joined: nw.LazyFrame[Any] = nw.from_native(wide.to_native().query("_el_wide", sql))
+        joined: nw.LazyFrame[Any] = nw.from_native(relation.query("_el_wide", sql))
     except duckdb.Error as exc:
         raise DataError(
             f"DuckDB could not read the metadata ({str(exc).splitlines()[0]}); it reads it by a replacement scan, "
@@ -196,6 +208,11 @@ def _duckdb_join(wide: nw.LazyFrame[Any], meta: Any) -> nw.LazyFrame[Any]:
 def _quoted(column: str) -> str:
     """A DuckDB identifier in double quotes, inner quotes doubled."""
     return '"' + column.replace('"', '""') + '"'
+
+
+def _one_column(frame: nw.LazyFrame[Any]) -> list[Any]:
+    values: list[Any] = frame.collect(backend="polars").to_native().to_series().to_list()
+    return values
 
 
 def _tweet_ids(wide: nw.LazyFrame[Any]) -> set[str]:

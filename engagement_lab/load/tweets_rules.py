@@ -226,24 +226,38 @@ def check_required(columns: Sequence[str]) -> None:
         )
 
 
-def wanted_metrics(metrics: Sequence[str] | None) -> list[str] | None:
-    """``per_tweet(metrics=...)`` checked: None (every metric), or a non-empty list of names."""
+def wanted_metrics(metrics: Sequence[str] | None, rates: Sequence[str] = ()) -> list[str] | None:
+    """``per_tweet(metrics=...)`` checked: None (every metric), or a non-empty list of names that holds the counts
+    of every rate in ``rates``."""
     if metrics is None:
         return None
     if isinstance(metrics, str) or not metrics or not all(isinstance(m, str) for m in metrics):
         raise DataError(
             f"metrics= takes a list of metric names, e.g. metrics=['engagements', 'impressions']; got {metrics!r}"
         )
-    return list(dict.fromkeys(metrics))
+    wanted = list(dict.fromkeys(metrics))
+    for name in rates:
+        try:
+            rate = resolve_metric(name)
+        except StatsInputError:
+            continue  # with_rates names an unknown rate with its own message
+        left_out = [c for c in rate.columns if isinstance(rate, Ratio) and c not in wanted]
+        if left_out:
+            raise DataError(
+                f"rates=[{name!r}] needs {left_out} as well, which metrics= leaves out; add them: "
+                f"metrics={[*wanted, *left_out]!r}"
+            )
+    return wanted
 
 
-def check_found(wanted: Sequence[str] | None, found: Sequence[str]) -> None:
-    """Refuse a metric asked for by ``metrics=`` that the tidy frame does not hold, naming the closest."""
+def check_found(wanted: Sequence[str] | None, found: Sequence[str], held: Callable[[], Sequence[str]]) -> None:
+    """Refuse a metric asked for by ``metrics=`` that the tidy frame does not hold, naming the closest of those it
+    holds (``held()``: read only when something is missing)."""
     missing = [m for m in wanted or () if m not in found]
     if missing:
+        names = sorted(set(held()))
         raise DataError(
-            f"metric {missing[0]!r} is not in the tidy frame{did_you_mean(missing[0], [*found, *catalog.METRICS])}; "
-            f"it holds {sorted(found)} of those asked for"
+            f"metric {missing[0]!r} is not in the tidy frame{did_you_mean(missing[0], names)}; it holds {names}"
         )
 
 

@@ -161,3 +161,15 @@ def test_a_connection_without_replacement_scans_is_told_what_to_do() -> None:
     meta = pl.DataFrame({"tweet_id": ["1790000000000000001"], "arm": ["a"]})
     with pytest.raises(DataError, match="python_enable_replacements = false turns off: turn it on"):
         _polars(per_tweet(con.sql("SELECT * FROM tidy"), metadata=meta))
+
+
+def test_a_table_that_would_hide_the_metadata_is_refused_and_names_ignore_case() -> None:
+    tidy = load_response(PAYLOAD, backend="polars")
+    meta = pl.DataFrame({"tweet_id": ["1790000000000000001", "1790000000000000002"], "Impressions": [7, 8]})
+    con = duckdb.connect()
+    con.register("tidy", tidy.to_arrow())
+    got = _polars(per_tweet(con.sql("SELECT * FROM tidy"), metadata=meta))
+    assert "Impressions_right" in got.columns  # DuckDB's names ignore case: Impressions would clash with impressions
+    con.execute("CREATE TABLE _el_metadata AS SELECT 1 AS tweet_id")
+    with pytest.raises(DataError, match="has a table or view named _el_metadata, which would be read instead"):
+        per_tweet(con.sql("SELECT * FROM tidy"), metadata=meta)

@@ -56,7 +56,7 @@ def test_the_filter_reaches_the_scan(tmp_path: Path) -> None:
     [
         (
             ["engagements", "impresions"],
-            r"metric 'impresions' is not in the tidy frame \(did you mean 'impressions'\?\)",
+            r"metric 'impresions' is not in the tidy frame \(did you mean 'impressions'\?\); it holds \['engagements', ",
         ),
         ("impressions", r"metrics= takes a list of metric names.*got 'impressions'"),
         ([], r"metrics= takes a list of metric names"),
@@ -68,3 +68,22 @@ def test_a_metric_that_cannot_be_read_is_refused(metrics: object, message: str) 
     for frame in (tidy, tidy.lazy(), duckdb.from_arrow(tidy.to_arrow())):
         with pytest.raises(DataError, match=message):
             per_tweet(frame, metrics=metrics)  # type: ignore[arg-type]
+
+
+def test_a_rate_whose_counts_are_not_named_is_refused_before_reading() -> None:
+    tidy = load_response(PAYLOAD, backend="polars")
+    message = (r"rates=\['engagement_rate'\] needs \['impressions'\] as well, which metrics= leaves out; add them: "
+               r"metrics=\['engagements', 'impressions'\]")  # fmt: skip
+    for frame in (tidy, tidy.lazy(), duckdb.from_arrow(tidy.to_arrow())):
+        with pytest.raises(DataError, match=message):
+            per_tweet(frame, metrics=["engagements"], rates=["engagement_rate"])
+
+
+def test_tweets_holding_none_of_the_metrics_are_left_out() -> None:
+    """As the docstring says: a tweet with only other metrics has no row (a comparison would drop it anyway)."""
+    tidy = pl.DataFrame({"tweet_id": ["1", "1", "2"], "engagement_type": ["impressions", "engagements", "url_clicks"],
+                         "grain": "total", "grouping": "totals", "value": [100, 5, 3]})  # fmt: skip
+    assert per_tweet(tidy)["tweet_id"].to_list() == ["1", "2"]
+    assert per_tweet(tidy, metrics=WANTED)["tweet_id"].to_list() == ["1"]
+    relation = per_tweet(duckdb.from_arrow(tidy.to_arrow()), metrics=WANTED)
+    assert relation.arrow().read_all().column("tweet_id").to_pylist() == ["1"]
