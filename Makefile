@@ -4,25 +4,32 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup lock lint test test-fast mutation demo demo-v2 lab notebooks sample-data benchmarks calibrate clean
+.PHONY: setup uv lock lint test test-fast mutation demo demo-v2 lab notebooks sample-data benchmarks calibrate clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
 	@echo "setup 1/3: creating .venv with $(PYTHON) (first run only)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "setup 2/3: installing uv, the fast installer (pip installs instead if uv cannot be had)"
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv || echo "  no uv: pip will install (a few minutes)"
+	@$(MAKE) --no-print-directory uv || echo "  no uv: pip will install (a few minutes)"
 	@echo "setup 3/3: installing engagement_lab with its notebook, dev and dask extras, pinned by constraints.txt"
 	@if test -x $(BIN)/uv && $(BIN)/uv pip install --python $(BIN)/python -c constraints.txt -e '.[dev,notebook,dask]'; \
-	then :; else $(BIN)/python -m pip install --upgrade pip && \
+	then :; else echo "  installing with pip instead" && $(BIN)/python -m ensurepip --upgrade >/dev/null && \
+	$(BIN)/python -m pip install --upgrade pip && \
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev,notebook,dask]'; fi
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
+# uv in .venv (a venv made without pip, e.g. by `uv venv`, gets pip first)
+uv:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || { $(BIN)/python -m ensurepip --upgrade >/dev/null && \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check uv; }
+
 # constraints.txt pins every package a fresh install gets (uv's resolver, for Python 3.11); run after changing the
-# dependencies in pyproject.toml, then commit both
-lock: setup
+# dependencies in pyproject.toml, then commit both. It needs only uv, not the install the old pins would refuse.
+lock: uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra notebook --extra dask --python-version 3.11 \
 		--quiet -o constraints.txt
 
