@@ -22,7 +22,9 @@ import contextlib
 import importlib.abc
 import importlib.util
 import os
+import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -63,6 +65,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/load/test_load_everything.py",
     ],
     "engagement_lab/load/tweets.py": [
+        "tests/load/test_per_tweet_metrics.py",
         "tests/load/test_tweets.py",
         "tests/load/test_populations.py",
         "tests/load/test_metadata_join.py",
@@ -326,13 +329,20 @@ def main(argv: list[str] | None = None) -> int:
         _preload()
     total_killed = total_counted = 0
     for module in modules:
-        found = mutants(module)[: args.limit or None]
+        found = mutants(module)
         if args.changed:
-            lines = _changed_lines(module, args.changed)
+            try:
+                lines = _changed_lines(module, args.changed)
+            except subprocess.CalledProcessError as exc:
+                parser.error(f"--changed {args.changed}: git cannot diff against it ({exc.stderr.strip()})")
             found = [m for m in found if m.line in lines]
+        found = found[: args.limit or None]
         if args.list:
             for m in found:
                 print(f"{m.key}{'  (equivalent)' if m.key in equivalent else ''}")
+            continue
+        if not found:
+            print(f"{module}: no mutants{' on the lines changed since ' + args.changed if args.changed else ''}")
             continue
         state, baseline = _run(module, None, TARGETS[module], timeout=600)
         if state != "survived":
@@ -368,9 +378,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _changed_lines(module: str, rev: str) -> set[int]:
     """Line numbers of ``module`` (as it is now) that differ from revision ``rev``: the ``+`` side of each hunk."""
-    import re
-    import subprocess
-
     diff = subprocess.run(
         ["git", "diff", "--unified=0", rev, "--", module], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
