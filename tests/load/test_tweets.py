@@ -398,3 +398,26 @@ def test_an_empty_tidy_frame_gives_an_empty_table_not_an_account_level_refusal()
     assert isinstance(wide, pl.DataFrame)
     assert wide.height == 0
     assert wide.columns[0] == "tweet_id"
+
+
+def test_a_lazy_frame_mixing_grains_is_ranked_not_summed() -> None:
+    """A LazyFrame holding lifetime totals beside daily and hourly rows (the survey's min/max test of uniform
+    columns, the lazy path's own): totals win as on the eager path, never the sum of every grain (1,900, not 1,000
+    impressions). Found by mutation testing (#37): no test pinned the lazy uniform check."""
+    tidy = load_response(PAYLOAD, backend="polars")
+    assert isinstance(tidy, pl.DataFrame)
+    assert tidy["grain"].n_unique() > 1
+    eager = per_tweet(tidy)
+    assert eager.filter(pl.col("tweet_id") == A)["impressions"].item() == 1000
+    assert per_tweet(tidy.lazy()).collect().equals(eager)
+
+
+def test_a_stretch_going_back_a_day_and_forward_an_hour_is_not_proved_ordered() -> None:
+    """Time keys compare in order (day, then hour): day 2 hour 1 followed by day 1 hour 3 goes back in time, so the
+    proof of no repeats must not hold and the repeated hour is refused, never summed. Found by mutation testing
+    (#37): a later column compared without the earlier ones being equal passed every test."""
+    rows = _hour_rows().filter((pl.col("tweet_id") == A) & (pl.col("engagement_type") == "impressions"))
+    at = {(d, h): rows.filter((pl.col("day").dt.day() == d) & (pl.col("hour") == h)) for d in (1, 2) for h in (1, 3)}
+    back = pl.concat([at[(1, 3)], at[(2, 1)], at[(1, 3)]])
+    with pytest.raises(DataError, match="same number more than once"):
+        per_tweet(back)
