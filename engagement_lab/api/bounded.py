@@ -21,6 +21,9 @@ server tests fail if that ever changes.
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
+import operator
 import time
 import zlib
 from collections.abc import Iterator
@@ -230,3 +233,28 @@ class BodyReader:
         async for chunk in response.aiter_raw():
             self.feed(chunk)
         return self.body()
+
+
+def positive_seconds(name: str, value: object) -> float:
+    """``value`` as seconds of a bound: a positive finite number (numpy's too), else a ConfigError naming ``name``
+    (zero, negative, NaN or infinite would make every wait endless, or none possible)."""
+    from ..errors import ConfigError
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < math.inf:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}; e.g. {name}=30")
+    return float(value)
+
+
+def positive_bytes(name: str, value: object) -> int:
+    """``value`` as a size bound: a positive whole number (numpy's too), else a ConfigError naming ``name``."""
+    from ..errors import ConfigError
+
+    try:
+        size = operator.index(value) if not isinstance(value, bool) else 0  # type: ignore[arg-type]
+    except TypeError:
+        size = 0
+    if size < 1:
+        raise ConfigError(
+            f"{name} must be a positive whole number of bytes, got {value!r}; e.g. {name}={DEFAULT_MAX_RESPONSE_BYTES}"
+        )
+    return size

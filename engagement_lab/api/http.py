@@ -8,7 +8,6 @@ Pacing, retries and partial failures are the job of :mod:`engagement_lab.api.run
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +40,8 @@ from .bounded import (
     TooLarge,
     bound_sockets,
     deadline,
+    positive_bytes,
+    positive_seconds,
     timeouts,
 )
 
@@ -181,15 +182,8 @@ class BaseClient:
             )
         self.credentials = credentials
         self.base_url = check_base_url(base_url)
-        # a zero, negative, NaN or infinite bound would make every wait endless or every answer "too large"
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
-            raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}; e.g. timeout=30")
-        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
-            raise ConfigError(
-                f"max_response_bytes must be a positive whole number of bytes, got {max_response_bytes!r}; "
-                f"e.g. max_response_bytes={DEFAULT_MAX_RESPONSE_BYTES}"
-            )
-        self.timeout, self.max_response_bytes = float(timeout), max_response_bytes
+        self.timeout = positive_seconds("timeout", timeout)
+        self.max_response_bytes = positive_bytes("max_response_bytes", max_response_bytes)
         self._oauth_clock = oauth_clock
         self._auths: dict[str, httpx.Auth] = {}
         http = httpx.Client(transport=transport, timeout=timeouts(timeout))

@@ -30,7 +30,7 @@ from ..errors import (
 )
 from .archive import Archive
 from .auth import Credentials
-from .bounded import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT
+from .bounded import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, positive_bytes, positive_seconds
 from .http import RawResponse, check_base_url
 from .pacing import Clock, RateLimiter, RetryPolicy, SystemClock, WaitCallback
 
@@ -409,13 +409,8 @@ class FetchSettings:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
         for name in ("unreachable_after", "timeout"):
-            seconds = getattr(self, name)
-            if isinstance(seconds, bool) or not (isinstance(seconds, (int, float)) and 0 < seconds < math.inf):
-                raise ConfigError(f"{name} must be a positive number of seconds, got {seconds!r}")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigError(
-                f"max_response_bytes must be a positive whole number of bytes, got {size!r} (e.g. 256 * 2**20)"
-            )
+            positive_seconds(name, getattr(self, name))
+        positive_bytes("max_response_bytes", size)
         if not isinstance(credentials, Credentials):
             raise ConfigError(
                 f"credentials must be a Credentials object (Credentials.load()), got {type(credentials).__name__}"

@@ -30,3 +30,10 @@ def test_a_response_limit_must_be_a_positive_whole_number(limit: object, credent
 def test_valid_bounds_are_kept(credentials: Credentials) -> None:
     with EngagementClient(credentials, base_url=BASE, timeout=2, max_response_bytes=1024) as client:
         assert (client.timeout, client.max_response_bytes) == (2.0, 1024)
+
+
+def test_numpy_numbers_are_bounds_too(credentials: Credentials) -> None:
+    import numpy as np
+
+    with EngagementClient(credentials, base_url=BASE, timeout=np.float64(2.5), max_response_bytes=np.int64(4096)) as c:
+        assert (c.timeout, c.max_response_bytes) == (2.5, 4096)
