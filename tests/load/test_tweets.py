@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from engagement_lab import DataError
 from engagement_lab.load import load_response, load_v2, per_tweet, scan, to_parquet
+from engagement_lab.load.frames import key_hash
+from engagement_lab.load.tweets_rules import BUCKET
 
 from .conftest import frame_rows
 
@@ -421,3 +423,41 @@ def test_a_stretch_going_back_a_day_and_forward_an_hour_is_not_proved_ordered() 
     back = pl.concat([at[(1, 3)], at[(2, 1)], at[(1, 3)]])
     with pytest.raises(DataError, match="same number more than once"):
         per_tweet(back)
+
+
+def test_an_eager_frame_checked_in_hash_parts_finds_a_repeat_in_any_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An eager frame the proof cannot clear (times decreasing) is sorted part by part; a single repeated hour must
+    be refused whichever part its hash falls in, the first part and the later ones alike. Found by mutation
+    testing (#37): starting at the wrong part passed every test."""
+    from engagement_lab.load import tweets
+
+    monkeypatch.setattr(tweets, "repeat_parts", lambda rows: 3)
+    rows = _hour_rows()
+    newest_first = rows.reverse()
+    assert per_tweet(newest_first).equals(per_tweet(rows))
+    keys = [c for c in BUCKET if c in rows.columns]
+    parts = {int(h) % 3 for h in rows.select(key_hash(keys).alias("h"))["h"]}
+    assert parts == {0, 1, 2}  # the planted repeats below land in every part
+    for i in range(rows.height):
+        with pytest.raises(DataError, match="same number more than once"):
+            per_tweet(pl.concat([newest_first, newest_first.slice(i, 1)]))
+
+
+def test_the_proved_layout_skips_the_exact_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One answer's layout, proved free of repeats, never goes the slow exact way (pinned by mutation testing)."""
+    from engagement_lab.load import tweets
+
+    expected = per_tweet(_hour_rows())
+
+    def exact(*args: Any) -> Any:
+        raise AssertionError("the exact path ran on a layout the proof clears")
+
+    monkeypatch.setattr(tweets, "_choose_rows", exact)
+    assert per_tweet(_hour_rows()).equals(expected)
+
+
+def test_rows_as_dicts_or_arrow_give_the_same_table() -> None:
+    tidy = _hour_rows()
+    expected = per_tweet(tidy)
+    assert per_tweet(tidy.to_dicts(), backend="polars").equals(expected)
+    assert per_tweet(tidy.to_arrow(), backend="polars").equals(expected)
