@@ -461,3 +461,18 @@ def test_rows_as_dicts_or_arrow_give_the_same_table() -> None:
     expected = per_tweet(tidy)
     assert per_tweet(tidy.to_dicts(), backend="polars").equals(expected)
     assert per_tweet(tidy.to_arrow(), backend="polars").equals(expected)
+
+
+def test_a_created_at_in_the_metadata_is_kept_beside_the_tidy_frames_own() -> None:
+    """When the tidy frame has its own created_at (exports, v2), the metadata's is renamed created_at_metadata;
+    when it has none, the metadata's is the created_at (pinned by mutation testing, #37)."""
+    rows = _hour_rows()
+    posted = pl.datetime(2026, 5, 1, time_zone="UTC")
+    meta = pl.DataFrame({"tweet_id": [A, B], "created_at": ["2026-04-30", "2026-04-29"]})
+    plain = per_tweet(rows, metadata=meta)
+    assert "created_at" in plain.columns
+    assert "created_at_metadata" not in plain.columns
+    assert plain.filter(pl.col("tweet_id") == A)["created_at"].item() == "2026-04-30"
+    both = per_tweet(rows.with_columns(created_at=posted), metadata=meta)
+    assert {"created_at", "created_at_metadata"} <= set(both.columns)
+    assert both.filter(pl.col("tweet_id") == A)["created_at_metadata"].item() == "2026-04-30"
