@@ -3,7 +3,9 @@ notebook in a real JupyterLab server with every request off the machine blocked,
 runs it all again, then opens a second notebook in the same page. Every chart must end as a live Vega view (the
 static picture replaced) with a working tooltip, and the page must log no script error.
 
-Skips when Debian's Chromium or Playwright is missing (``make test`` installs nothing system-wide)."""
+Skips when Debian's Chromium or Playwright is missing (``make test`` installs nothing system-wide). It lives in
+``tests/browser`` so that it is collected early: its minute of servers and kernels then runs beside the other
+worker's files instead of after them, at the end of ``make test``."""
 
 from __future__ import annotations
 
