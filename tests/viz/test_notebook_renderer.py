@@ -158,26 +158,3 @@ def test_a_page_without_the_bundle_keeps_the_static_picture(
     assert 'class="engagement-lab-static"' in dom
     assert 'class="vega-embed' not in dom
     assert 'alt="Engagement rate of each variant with its interval. A: ' in dom
-
-
-def test_a_second_kernels_bundle_in_the_same_page_keeps_every_chart_live(
-    plain: Any, tmp_path: Path, headless_chromium: Callable[..., str]
-) -> None:
-    """Restart Kernel and Run All, or two notebooks in one JupyterLab page: the page gets a second copy of the
-    bundle (each kernel sends it with its first chart). Evaluating it twice threw "Identifier … has already been
-    declared" and left every later chart static; the copy already in the page must serve them all, and a
-    vegaEmbed global that another renderer put on the page must be left as it was."""
-    outputs = "".join(out["text/html"] for out in chart_outputs(plain))
-    assert outputs.count("__engagementLabVega={embed") == 1
-    second_kernel = outputs.replace("engagement-lab-chart-", "engagement-lab-chart-2-")  # its charts' own ids
-    theirs = "<script>window.vegaEmbed = 'theirs';</script>"
-    page = tmp_path / "restarted.html"
-    page.write_text(
-        f"<!doctype html><html><head><meta charset='utf-8'></head><body>{theirs}{outputs}{second_kernel}"
-        "<script>setTimeout(function(){document.body.setAttribute('data-theirs', String(window.vegaEmbed));},3000)"
-        "</script></body></html>"
-    )
-    dom = headless_chromium(page, "--dump-dom", "--enable-logging=stderr")
-    assert dom.count('class="vega-embed') == 4, dom[-3000:]
-    assert 'class="engagement-lab-static"' not in dom
-    assert 'data-theirs="theirs"' in dom
