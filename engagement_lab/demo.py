@@ -35,7 +35,8 @@ class DemoRun:
     per_tweet: pl.DataFrame
     summary: pl.DataFrame
     out: Path
-    report: Path
+    report: Path | None
+    """The HTML report, or None when the run was asked for none."""
 
 
 def _summary(wide: pl.DataFrame) -> pl.DataFrame:
@@ -76,14 +77,21 @@ def _v2_query(owners: dict[str, str], now: datetime) -> AnalyticsQuery:
 
 
 def run_demo(
-    out: Path, *, seed: int = 7, echo: Callable[[str], None] = print, progress: bool = True, api: str = "engagement"
+    out: Path,
+    *,
+    seed: int = 7,
+    echo: Callable[[str], None] = print,
+    progress: bool = True,
+    api: str = "engagement",
+    report: bool = True,
 ) -> DemoRun:
     """Serve the sandbox on loopback, fetch totals for every tweet and hourly history for the A/B campaign, load
     the archive, compare the campaigns' variants and render the HTML report. Writes ``out/archive``,
     ``out/per_tweet.csv``, ``out/tweets.csv`` and ``out/report.html``.
 
     ``api="x-v2"`` runs the same analysis through X API v2 post analytics: each owned tweet's totals since before
-    the world's first tweet (v2 serves only the user's own posts, so the other account's tweets are left out)."""
+    the world's first tweet (v2 serves only the user's own posts, so the other account's tweets are left out).
+    ``report=False`` skips the report (its kernel is most of the run's time)."""
     api = sources.get(api, "fetch").name
     out.mkdir(parents=True, exist_ok=True)
     with Sandbox(seed=seed, rate_limit_per_minute=600) as sandbox:
@@ -117,14 +125,18 @@ def run_demo(
     echo(f"\nloaded {tidy.height:,} tidy rows; {wide.height} tweets -> {out / 'per_tweet.csv'}\n")
     echo(str(summary))
     metadata.write_csv(out / "tweets.csv")
-    report = render_report(
-        archive=out / "archive",
-        metadata=out / "tweets.csv",
-        by="variant",
-        control="A",
-        where="campaign=spring_launch",
-        title="Spring launch: variant B against variant A (engagement rate)",
-        out=out / "report.html",
+    html = (
+        None
+        if not report
+        else render_report(
+            archive=out / "archive",
+            metadata=out / "tweets.csv",
+            by="variant",
+            control="A",
+            where="campaign=spring_launch",
+            title="Spring launch: variant B against variant A (engagement rate)",
+            out=out / "report.html",
+        )
     )
     echo("\nverdicts (delta method with leverage-corrected variances, tweets as the units; Holm):")
     for campaign in ("spring_launch", "always_on"):
@@ -139,6 +151,7 @@ def run_demo(
             f"    (to tell a +10% lift 80% of the time: about {math.ceil(planned.tweets_per_arm):,} tweets per arm, "
             f"resampled from the {planned.history} A tweets)"
         )
-    shown = report.relative_to(Path.cwd()) if report.is_relative_to(Path.cwd()) else report
-    echo(f"\nreport: {shown}")
-    return DemoRun(result, wide, summary, out, report)
+    if html is not None:
+        shown = html.relative_to(Path.cwd()) if html.is_relative_to(Path.cwd()) else html
+        echo(f"\nreport: {shown}")
+    return DemoRun(result, wide, summary, out, html)
