@@ -46,12 +46,10 @@ CHARTS := ENGAGEMENT_LAB_CHARTS=static
 WORKERS := -n 2 --dist loadfile
 ONE_THREAD := POLARS_MAX_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-# One session for the tests and the curated notebooks (nbval): one collection and start-up, and the notebooks fill
-# the workers' gaps. Static charts suit both: every test of the interactive renderer sets its mode itself.
 test: lint
-	$(CHARTS) $(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS) tests engagement_lab notebooks --nbval \
-		--nbval-sanitize-with notebooks/sanitize.cfg --ignore=engagement_lab/report/template.ipynb \
-		--ignore-glob='notebooks/*.py' --ignore-glob='notebooks/templates/*.py'
+	$(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS)
+	$(CHARTS) $(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS) --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg \
+		-p no:cacheprovider -q --ignore-glob='notebooks/*.py' --ignore-glob='notebooks/templates/*.py'
 
 test-fast: setup
 	$(BIN)/python -m pytest -x -q -m 'not slow'
