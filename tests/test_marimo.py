@@ -126,7 +126,7 @@ def test_marimo_export_html_shows_the_verdict_and_the_chart(tmp_path: Path, comp
     env = {**os.environ, "POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "ENGAGEMENT_LAB_CHARTS": "static"}
     done = subprocess.run(
         [str(marimo), "export", "html", str(notebook), "-o", str(out)],
-        capture_output=True, text=True, timeout=28, env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=50, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     page = out.read_text(encoding="utf-8")
