@@ -125,10 +125,9 @@ def run_demo(
     echo(f"\nloaded {tidy.height:,} tidy rows; {wide.height} tweets -> {out / 'per_tweet.csv'}\n")
     echo(str(summary))
     metadata.write_csv(out / "tweets.csv")
-    html = (
-        None
-        if not report
-        else render_report(
+    html = None
+    if report:
+        html = render_report(
             archive=out / "archive",
             metadata=out / "tweets.csv",
             by="variant",
@@ -137,7 +136,6 @@ def run_demo(
             title="Spring launch: variant B against variant A (engagement rate)",
             out=out / "report.html",
         )
-    )
     echo("\nverdicts (delta method with leverage-corrected variances, tweets as the units; Holm):")
     for campaign in ("spring_launch", "always_on"):
         campaign_tweets = wide.filter(pl.col("campaign") == campaign)

@@ -131,7 +131,9 @@ def _cgroup_headroom(root: str, membership: str) -> int | None:
         return None
     layouts = []
     for line in lines:
-        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
+        if line.count(":") < 2:  # not a cgroup line
+            continue
+        _, controllers, path = line.split(":", 2)
         if controllers == "":  # v2: one unified hierarchy
             layouts.append((Path(root), path, "memory.max", "memory.current", "inactive_file"))
         elif "memory" in controllers.split(","):

@@ -28,8 +28,11 @@ _READ_ONCE = frozenset({nw.Implementation.POLARS, nw.Implementation.DUCKDB})
 
 
 def collect(frame: Any) -> Any:
-    """A narwhals frame, collected if lazy. polars runs the query on its streaming engine, so a plan over a large
-    scan (e.g. per_tweet of a Parquet dataset) is read in batches instead of whole into memory."""
+    """A narwhals frame (or a polars LazyFrame, as the polars-native queries build), collected if lazy. polars runs
+    the query on its streaming engine, so a plan over a large scan (e.g. per_tweet of a Parquet dataset) is read in
+    batches instead of whole into memory."""
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect(engine="streaming")
     if not isinstance(frame, nw.LazyFrame):
         return frame
     if frame.implementation.is_polars():
@@ -127,6 +130,8 @@ def _counts(data: Any, checks: Sequence[Any], ns: Any = nw) -> list[int]:
 
 
 def _collected(query: Any) -> Any:
+    """:func:`collect` for the checks' own queries, kept apart from it so that each call of ``collect`` here is
+    one read of the user's (possibly lazy) input, as the read-once tests count them."""
     return query.collect(engine="streaming") if isinstance(query, pl.LazyFrame) else collect(query)
 
 

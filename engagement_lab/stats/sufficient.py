@@ -250,14 +250,12 @@ def _aggregate(
 ) -> dict[Any, dict[str, Any]]:
     """One group-by query of simple sums and ``extra``. On polars each sum is one expression (nothing
     materialised); elsewhere each term is a column first, as pandas' group-by wants simple aggregations."""
-    native = ns is pl
-    if native:
+    if ns is pl:
         aggregations = [*[term.sum().alias(name) for name, term in sums.items()], *extra]
     else:
         data = data.with_columns(**{f"_{name}": term for name, term in sums.items()})
         aggregations = [*[nw.col(f"_{name}").sum().alias(name) for name in sums], *extra]
-    query = data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations)
-    table = query.collect(engine="streaming") if native else collect(query)
+    table = collect(data.group_by(keys).agg(*aggregations) if keys else data.select(*aggregations))
     return {(row[keys[0]] if keys else None): row for row in table.rows(named=True)}
 
 
