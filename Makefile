@@ -6,14 +6,15 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: setup uv lock lint test test-fast mutation demo demo-v2 lab notebooks sample-data benchmarks calibrate clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt overrides.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
 	@echo "setup 1/3: creating .venv with $(PYTHON) (first run only)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "setup 2/3: installing uv, the fast installer (pip installs instead if uv cannot be had)"
 	@$(MAKE) --no-print-directory uv || echo "  no uv: pip will install (a few minutes)"
 	@echo "setup 3/3: installing engagement_lab with its notebook, dev and dask extras, pinned by constraints.txt"
-	@if test -x $(BIN)/uv && $(BIN)/uv pip install --python $(BIN)/python -c constraints.txt -e '.[dev,notebook,dask]'; \
+	@if test -x $(BIN)/uv && $(BIN)/uv pip install --python $(BIN)/python -c constraints.txt --override overrides.txt \
+		-e '.[dev,notebook,dask]'; \
 	then :; else echo "  installing with pip instead" && $(BIN)/python -m ensurepip --upgrade >/dev/null && \
 	$(BIN)/python -m pip install --upgrade pip && \
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev,notebook,dask]'; fi
@@ -46,10 +47,12 @@ CHARTS := ENGAGEMENT_LAB_CHARTS=static
 WORKERS := -n 2 --dist loadfile
 ONE_THREAD := POLARS_MAX_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
+# One session for the tests and the curated notebooks (nbval): one collection and start-up, and the notebooks fill
+# the workers' gaps. Static charts suit both: every test of the interactive renderer sets its mode itself.
 test: lint
-	$(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS)
-	$(CHARTS) $(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS) --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg \
-		-p no:cacheprovider -q --ignore-glob='notebooks/*.py' --ignore-glob='notebooks/templates/*.py'
+	$(CHARTS) $(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS) tests engagement_lab notebooks --nbval \
+		--nbval-sanitize-with notebooks/sanitize.cfg --ignore=engagement_lab/report/template.ipynb \
+		--ignore-glob='notebooks/*.py' --ignore-glob='notebooks/templates/*.py'
 
 test-fast: setup
 	$(BIN)/python -m pytest -x -q -m 'not slow'

@@ -25,6 +25,17 @@ def test_help_everywhere(command: list[str]) -> None:
     assert "usage: engagement-lab" in done.stdout
 
 
+def test_the_command_line_skips_jsonschemas_slow_optional_iri_checker() -> None:
+    """Every command that draws or renders imports jsonschema, which imports rfc3987_syntax when installed: 3 s of
+    grammar compiling that the command line skips (see engagement_lab.report.startup)."""
+    code = (
+        "import sys\nfrom engagement_lab.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+        "import jsonschema\nprint(sys.modules.get('rfc3987_syntax', 'absent'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "None"
+
+
 def test_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["fetch", "daily", "--ids-file", "x", "--out", "y"])

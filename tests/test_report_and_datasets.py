@@ -213,9 +213,12 @@ def per_tweet_table(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_the_report_from_a_users_table_is_observational_when_told(tmp_path: Path, suffix: str) -> None:
-    table = per_tweet_table(tmp_path / f"mine{suffix}")
+def test_the_report_from_a_users_csv_is_observational_when_told_and_draws_offline(
+    tmp_path: Path, headless_chromium: Callable[..., str], requests_from_page: Callable[[Path], list[str]]
+) -> None:
+    """One render from the command line (a CSV of the user's own per-tweet rows), read as text and drawn in
+    headless Chromium with every request logged."""
+    table = per_tweet_table(tmp_path / "mine.csv")
     out = tmp_path / "mine.html"
     code = main(["report", "--table", str(table), "--by", "content_type", "--control", "text",
                  "--observational", "--out", str(out)])  # fmt: skip
@@ -225,12 +228,31 @@ def test_the_report_from_a_users_table_is_observational_when_told(tmp_path: Path
     assert "Not a randomised test." in html
     assert "140 tweets compared; observational groups (not randomised)" in html
     assert all(len(set(h)) == len(h) for h in parsed(html).headers)
+    shot, netlog = tmp_path / "mine.png", tmp_path / "net.json"
+    headless_chromium(out, f"--screenshot={shot}", "--window-size=1000,2400", f"--log-net-log={netlog}")
+    assert shot.stat().st_size > 80_000  # headline, tables and three drawn charts, not a blank page
+    assert requests_from_page(netlog) == []
+
+
+def test_a_parquet_table_gives_the_report_the_rows_a_csv_gives(tmp_path: Path) -> None:
+    """What the report's kernel reads from a table: a Parquet file (ids as 19-digit numbers) and a CSV give the same
+    rows, ids as text (the rendering is tested from the CSV above)."""
+    from engagement_lab.report.parts import report_data
+
+    options = {"archive": "", "metadata": "", "metric": "engagement_rate", "where_column": "", "where_value": ""}
+    from_csv = report_data(table=str(per_tweet_table(tmp_path / "mine.csv")), **options).tweets
+    from_parquet = report_data(table=str(per_tweet_table(tmp_path / "mine.parquet")), **options).tweets
+    assert from_parquet.schema["tweet_id"] == pl.String
+    assert from_parquet.height == 140
+    assert from_parquet.equals(from_csv)
 
 
 def test_the_report_takes_a_dataframe_and_refuses_what_cannot_be_right(tmp_path: Path) -> None:
     table = pl.read_parquet(per_tweet_table(tmp_path / "mine.parquet"))
     out = render_report(table=table.to_pandas(), by="content_type", control="text", out=tmp_path / "df.html")
-    assert "Not a randomised test" not in out.read_text()
+    html = unescape(out.read_text())
+    assert "Not a randomised test" not in html
+    assert "Content type poll got 92% more engagements per impression than text" in html
     twice = pl.concat([table, table.head(2)])
     twice.write_csv(tmp_path / "twice.csv")
     with pytest.raises(DataError, match=r"twice.csv has more than one row for tweets .*never add up lifetime"):
@@ -243,27 +265,22 @@ def test_the_report_takes_a_dataframe_and_refuses_what_cannot_be_right(tmp_path:
         render_report(table=tmp_path / "df.html", by="content_type", out=tmp_path / "y.html")
 
 
-def test_the_report_from_a_csv_draws_offline_in_headless_chromium(
-    tmp_path: Path, headless_chromium: Callable[..., str], requests_from_page: Callable[[Path], list[str]]
-) -> None:
-    table = per_tweet_table(tmp_path / "mine.csv")
-    out = render_report(table=table, by="content_type", control="text", out=tmp_path / "mine.html")
-    shot, netlog = tmp_path / "mine.png", tmp_path / "net.json"
-    headless_chromium(out, f"--screenshot={shot}", "--window-size=1000,2400", f"--log-net-log={netlog}")
-    assert shot.stat().st_size > 80_000  # headline, tables and three drawn charts, not a blank page
-    assert requests_from_page(netlog) == []
-
-
 def test_the_report_kernels_stderr_goes_to_its_log_not_to_the_caller(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """A library's noise in the kernel (ZeroMQ prints assertion messages as a kernel dies under load) must not reach
-    the command's stderr, where the report's own error comes first; it is kept in a log for a kernel that dies."""
+    the command's stderr, where the report's own error comes first; it is kept in a log for a kernel that dies.
+    The kernel starts as the report starts it, skipping jsonschema's slow optional IRI checker."""
     import asyncio
 
-    from engagement_lab.report.render import _kernel_manager
+    from engagement_lab.report.render import _clean_ipython_profile, _kernel_manager
 
     log = tmp_path / "kernel-stderr.log"
+    printed: list[str] = []
+
+    def output(message: dict[str, Any]) -> None:
+        if message["msg_type"] == "stream":
+            printed.append(message["content"]["text"])
 
     async def run() -> None:
         manager = _kernel_manager(log)(kernel_name="python3")
@@ -273,13 +290,17 @@ def test_the_report_kernels_stderr_goes_to_its_log_not_to_the_caller(
         try:
             await client.wait_for_ready(timeout=60)
             await client.execute_interactive("import os; os.write(2, b'noise from the kernel\\n')", timeout=60)
+            code = "import sys, jsonschema; print('checker', sys.modules.get('rfc3987_syntax', 'absent'))"
+            await client.execute_interactive(code, timeout=60, output_hook=output)
         finally:
             client.stop_channels()
             await manager.shutdown_kernel(now=True)
 
-    asyncio.run(run())
+    with _clean_ipython_profile():
+        asyncio.run(run())
     assert "noise from the kernel" not in capfd.readouterr().err
     assert "noise from the kernel" in log.read_text()
+    assert "".join(printed).strip() == "checker None"  # marked absent by the start-up file, installed or not
 
 
 def test_what_a_dying_report_kernel_wrote_is_added_to_the_error(
