@@ -13,11 +13,12 @@ $(STAMP): pyproject.toml constraints.txt overrides.txt
 	@echo "setup 2/3: installing uv, the fast installer (pip installs instead if uv cannot be had)"
 	@$(MAKE) --no-print-directory uv || echo "  no uv: pip will install (a few minutes)"
 	@echo "setup 3/3: installing engagement_lab with its notebook, dev and dask extras, pinned by constraints.txt"
-	@if test -x $(BIN)/uv && $(BIN)/uv pip install --python $(BIN)/python -c constraints.txt --override overrides.txt \
-		-e '.[dev,notebook,dask]'; \
+	@if test -x $(BIN)/uv && $(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -c constraints.txt \
+		--override overrides.txt -e '.[dev,notebook,dask]'; \
 	then :; else echo "  installing with pip instead" && $(BIN)/python -m ensurepip --upgrade >/dev/null && \
 	$(BIN)/python -m pip install --upgrade pip && \
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev,notebook,dask]'; fi
+	@$(BIN)/python -m compileall -q engagement_lab
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -49,7 +50,10 @@ ONE_THREAD := POLARS_MAX_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_
 
 # One session for the tests and the curated notebooks (nbval): one collection and start-up, and the notebooks fill
 # the workers' gaps. Static charts suit both: every test of the interactive renderer sets its mode itself.
+# The package is compiled to bytecode first (as setup compiles the installed packages: --compile-bytecode), since
+# with PYTHONDONTWRITEBYTECODE set every kernel and subprocess would compile it again.
 test: lint
+	@$(BIN)/python -m compileall -q engagement_lab
 	$(CHARTS) $(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS) tests engagement_lab notebooks --nbval \
 		--nbval-sanitize-with notebooks/sanitize.cfg --ignore=engagement_lab/report/template.ipynb \
 		--ignore-glob='notebooks/*.py' --ignore-glob='notebooks/templates/*.py'
