@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup uv lock lint test test-fast mutation demo demo-v2 lab notebooks sample-data benchmarks calibrate clean
+.PHONY: setup uv lock lint style typecheck test suite test-fast mutation demo demo-v2 lab notebooks sample-data benchmarks calibrate clean
 
 $(STAMP): pyproject.toml constraints.txt overrides.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "engagement_lab needs Python >= 3.11"'
@@ -35,9 +35,13 @@ lock: uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra notebook --extra dask --python-version 3.11 \
 		--quiet -o constraints.txt
 
-lint: setup
+lint: style typecheck
+
+style: setup
 	$(BIN)/ruff check engagement_lab tests benchmarks tools notebooks/*.py
 	$(BIN)/ruff format --check engagement_lab tests benchmarks tools notebooks/*.py
+
+typecheck: setup
 	$(BIN)/mypy
 
 # Curated notebooks keep static charts (no 900 kB Vega bundle in git); a notebook of your own draws them live.
@@ -51,9 +55,13 @@ ONE_THREAD := POLARS_MAX_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_
 # One session for the tests and the curated notebooks (nbval): one collection and start-up, and the notebooks fill
 # the workers' gaps. Static charts suit both: every test of the interactive renderer sets its mode itself.
 # The package is compiled to bytecode first (as setup compiles the installed packages: --compile-bytecode), since
-# with PYTHONDONTWRITEBYTECODE set every kernel and subprocess would compile it again.
-test: lint
+# with PYTHONDONTWRITEBYTECODE set every kernel and subprocess would compile it again. mypy (37 s from a clean
+# clone) runs beside the tests, in the time their workers spend waiting on kernels, servers and clocks.
+test: style
 	@$(BIN)/python -m compileall -q engagement_lab
+	@$(MAKE) --no-print-directory -j2 typecheck suite
+
+suite: setup
 	$(CHARTS) $(ONE_THREAD) $(BIN)/python -m pytest $(WORKERS) tests engagement_lab notebooks --nbval \
 		--nbval-sanitize-with notebooks/sanitize.cfg --ignore=engagement_lab/report/template.ipynb \
 		--ignore-glob='notebooks/*.py' --ignore-glob='notebooks/templates/*.py'

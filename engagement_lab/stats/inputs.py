@@ -57,17 +57,17 @@ def _on_polars(data: Any, needed: Sequence[str]) -> Any:
     own engine; a pandas column polars cannot hold (an object column mixing types) keeps the frame on pandas."""
     if not isinstance(data, nw.DataFrame):
         return data
-    narrow = data.select(*needed)
-    if narrow.implementation.is_polars():
-        return narrow.lazy()
-    if not narrow.implementation.is_pandas():
-        return narrow
-    native = narrow.to_native()
+    if data.implementation.is_polars():
+        return data.select(*needed).lazy()
+    if not data.implementation.is_pandas():
+        return data.select(*needed)
+    native = data.to_native()
     try:
-        # column by column, so numeric columns are not copied and Arrow strings become string views
-        converted = pl.DataFrame([_to_polars(native[c]).alias(c) for c in native.columns])
+        # column by column from the user's frame (a pandas selection would copy every column first), so numeric
+        # columns are not copied and Arrow strings become string views
+        converted = pl.DataFrame([_to_polars(native[c]).alias(c) for c in needed])
     except (TypeError, ValueError, ArithmeticError, pl.exceptions.PolarsError, pa.ArrowException):
-        return narrow
+        return data.select(*needed)
     return nw.from_native(converted).lazy()
 
 
