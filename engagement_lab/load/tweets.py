@@ -32,6 +32,7 @@ from .tweets_rules import (
     read_metadata,
     repeats_error,
     source_rank,
+    uniform_in,
     wanted_metrics,
     with_rates,
 )
@@ -185,50 +186,80 @@ def _repeats(frame: pl.LazyFrame, keys: Sequence[str], parts: int, start: int = 
 
 
 def _survey(
-    frame: pl.LazyFrame, columns: Sequence[str], sums: pl.LazyFrame | None = None, rows: int | None = None
-) -> tuple[dict[str, Any], pl.DataFrame | None]:
-    """What the fast path needs to know (in as few passes as the input allows): account-level rows,
+    frame: pl.LazyFrame, columns: Sequence[str], sums: pl.LazyFrame, rows: int | None = None
+) -> tuple[dict[str, Any], pl.DataFrame]:
+    """What the fast path needs to know about an eager input (in as few passes as it allows): account-level rows,
     whether every row has the same source, endpoint, grain and grouping, whether ids are clean, the metric names,
     and whether any bucket repeats (proved from the same pass for the usual layouts, see :func:`_in_stretches`, else
-    sorted hashes compared with their neighbours: cheaper than counting distinct values). ``sums``, when given,
-    is collected too (the fast path's answer, for an eager input); ``rows`` is the input's height when known."""
+    sorted hashes compared with their neighbours: cheaper than counting distinct values). ``sums`` is collected
+    too (the fast path's answer); ``rows`` is the input's height when known. A lazy input is surveyed by
+    :func:`_one_pass` instead."""
     clean_ids = pl.col(C.TWEET_ID).drop_nulls().unique().str.contains(ID_SHAPE).all()
     keys = [c for c in BUCKET if c in columns]
-    proof, stretches = _in_stretches(frame, keys) if sums is not None else ([], None)
+    proof, stretches = _in_stretches(frame, keys)
     facts = frame.select(
         *proof,
         rows=pl.len(),
         id_nulls=pl.col(C.TWEET_ID).null_count(),
         uniform=pl.all_horizontal(*[_uniform(c, rows is not None) for c in RANKED if c in columns]),
-        **({} if sums is not None else {"clean_ids": clean_ids}),
     )
-    # the repeat check sorts one hash per row: an input larger than one pass is checked in hash parts, one after
-    # another, so memory stays bounded (a Parquet scan counts its rows from the file footers)
+    # the repeat check sorts one hash per row: a frame larger than one pass is checked in hash parts, one after
+    # another, so memory stays bounded
     parts = repeat_parts(rows) if rows is not None else repeat_parts(frame.select(pl.len()).collect().item())
-    summed: pl.DataFrame | None = None
-    if sums is not None and stretches is not None:  # in memory already
-        found, starts = pl.collect_all([facts, stretches])
-        survey = found.row(0, named=True)
-        ordered, metric_nulls = survey.pop("ordered"), survey.pop("metric_nulls")
-        ends = {k: survey.pop(k) for k in list(survey) if k.startswith("_end_")}
-        simple = survey["uniform"] and not survey["id_nulls"] and ordered and not metric_nulls
-        if simple and _stretches_apart(starts, ends, survey["rows"]):
-            summed, survey["repeats"] = sums.collect(), False
-        else:  # not proved: the sort runs alongside the sums
-            summed, first = pl.collect_all([sums, repeats_query(frame, keys, 0, parts)])
-            survey["repeats"] = first.item() or _repeats(frame, keys, parts, start=1)
-    else:
-        # a lazy input (a scan of a large dataset) is read in streaming batches, one query at a time: collect_all
-        # would cache the input the queries share, i.e. hold all of it in memory
-        survey = facts.collect(engine="streaming").row(0, named=True)
-        survey["repeats"] = _repeats(frame, keys, parts)
-    if summed is not None:
-        survey["clean_ids"] = summed.select(clean_ids).item()
-    # the metric names, from the small sums when there are sums; a group_by streams (unique() held the column)
-    names = summed.lazy() if summed is not None else frame
-    found_names = names.group_by(C.ENGAGEMENT_TYPE).len().collect(engine="streaming")
-    survey["metrics"] = found_names[C.ENGAGEMENT_TYPE].drop_nulls().to_list()
+    found, starts = pl.collect_all([facts, stretches])
+    survey = found.row(0, named=True)
+    ordered, metric_nulls = survey.pop("ordered"), survey.pop("metric_nulls")
+    ends = {k: survey.pop(k) for k in list(survey) if k.startswith("_end_")}
+    simple = survey["uniform"] and not survey["id_nulls"] and ordered and not metric_nulls
+    if simple and _stretches_apart(starts, ends, survey["rows"]):
+        summed, survey["repeats"] = sums.collect(), False
+    else:  # not proved: the sort runs alongside the sums
+        summed, first = pl.collect_all([sums, repeats_query(frame, keys, 0, parts)])
+        survey["repeats"] = first.item() or _repeats(frame, keys, parts, start=1)
+    survey["clean_ids"] = summed.select(clean_ids).item()
+    survey["metrics"] = summed[C.ENGAGEMENT_TYPE].unique().drop_nulls().to_list()  # from the small sums
     return survey, summed
+
+
+def _one_pass(frame: pl.LazyFrame, columns: Sequence[str]) -> tuple[dict[str, Any], pl.DataFrame]:
+    """What the fast path needs to know about a lazy input, and its answer, in one streaming pass and the repeat
+    check.
+
+    Per tweet and metric (a small table: one row per tweet and metric, however many hours each has): the sum of
+    the values, the rows, each ranked column's least and greatest value and its nulls, and ``created_at``. From it:
+    the survey facts, the metric names and the ids. Whether any bucket repeats is then decided by the sort of
+    every row's bucket hash (:func:`_repeats`, in hash parts of at most
+    :data:`~engagement_lab.load.frames.REPEAT_PASS_ROWS` rows, counted by this pass): exact, with memory bounded
+    by one part. Counting distinct hashes per tweet and metric in the same pass was measured and not kept: on
+    20M rows polars held 2.7 GB and took 4.1 s, against 0.55 GB and 1.0 s for the sort."""
+    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
+    ranked = [c for c in RANKED if c in columns]
+    found = (
+        frame.group_by(keys)
+        .agg(
+            pl.col(C.VALUE).sum(),
+            pl.len().alias("_rows"),
+            *[pl.col(c).min().alias(f"_min_{c}") for c in ranked],
+            *[pl.col(c).max().alias(f"_max_{c}") for c in ranked],
+            *[pl.col(c).null_count().alias(f"_nulls_{c}") for c in ranked],
+            *([pl.col(C.CREATED_AT).min()] if C.CREATED_AT in columns else []),
+        )
+        .collect(engine="streaming")
+    )
+    rows = int(found["_rows"].sum())
+    named = found.filter(pl.col(C.TWEET_ID).is_not_null())
+    valid = named.filter(pl.col(C.ENGAGEMENT_TYPE).is_not_null())
+    survey = {
+        "rows": rows,
+        "id_nulls": rows - int(named["_rows"].sum()),
+        "uniform": all(uniform_in(found, c, rows) for c in ranked),
+        "clean_ids": bool(named[C.TWEET_ID].unique().str.contains(ID_SHAPE).all()),
+        "metrics": valid[C.ENGAGEMENT_TYPE].unique().to_list(),
+    }
+    # only the fast path needs it (the exact way finds repeats itself)
+    simple = survey["uniform"] and survey["clean_ids"]
+    survey["repeats"] = simple and _repeats(frame, [c for c in BUCKET if c in columns], repeat_parts(rows))
+    return survey, valid
 
 
 def per_tweet(
@@ -253,9 +284,11 @@ def per_tweet(
         A tidy frame from any loader (or ``scan()``). Where a tweet's metric appears at several grains, lifetime
         totals win over hourly, daily, then hour-of-day sums; one grouping and one source are used, never summed
         across them. A LazyFrame gives a LazyFrame: when every row has one source, endpoint, grain and grouping
-        and no bucket repeats (one pass over the data checks), nothing else is read until you collect. A lazy
+        and no bucket repeats, the data is read once, checked and summed per tweet and metric in that pass (then
+        the repeat check sorts the rows' bucket hashes), and collecting the result reads nothing more. A lazy
         frame of another engine that narwhals supports (a DuckDB relation, Ibis, Dask, PySpark...) gives the same
-        kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only there).
+        kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only there): one
+        aggregation checks it, and the table is computed there when you collect.
     metadata : DataFrame or path to CSV, optional
         One row per tweet with a ``tweet_id`` column (campaign, variant, content type...).
     rates : sequence of str
@@ -320,13 +353,19 @@ def per_tweet(
         frame, height = frame.filter(pl.col(C.ENGAGEMENT_TYPE).is_in(wanted)), None
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     chosen = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))
-    # an eager input is summed while it is surveyed (the sums are small); a lazy one stays lazy
-    survey, summed = _survey(frame, columns, None if lazy_in else chosen, height)
+    # an eager input is summed while it is surveyed (the sums are small); a lazy one is read once, the checks
+    # folded into the sums per tweet and metric
+    grouped: pl.DataFrame | None = None
+    if lazy_in:
+        survey, grouped = _one_pass(frame, columns)
+        summed = grouped.select(*keys, C.VALUE)
+    else:
+        survey, summed = _survey(frame, columns, chosen, height)
     if survey["rows"] and survey["id_nulls"] == survey["rows"]:
         _refuse_account_level(frame.select(C.TWEET_ID, C.GRAIN).collect())
     if survey["uniform"] and survey["clean_ids"] and not survey["repeats"]:
         # the usual load: nothing to rank, no bucket seen twice (equal hashes would send it the exact way)
-        chosen = summed.lazy() if summed is not None else chosen
+        chosen = summed.lazy()
         metrics = metric_order(survey["metrics"])
     else:
         eager = check_ids(frame.collect(), "tidy frame")  # account-level data was refused above
@@ -341,13 +380,21 @@ def per_tweet(
         wide = wide.join(label, on=C.TWEET_ID, how="left") if isinstance(label, pl.LazyFrame) else (
             wide.with_columns(pl.lit(label, pl.String).alias(POPULATION)))  # fmt: skip
         wide = wide.select(C.TWEET_ID, POPULATION, *metrics)
+    # a lazy input's fast path has everything from its one pass; the exact way reads the frame again
+    one_pass = grouped if survey["uniform"] and survey["clean_ids"] and not survey["repeats"] else None
     if C.CREATED_AT in columns:
-        created = frame.group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).drop_nulls().first())
+        if one_pass is not None:  # a tweet's created_at is one time (the earliest, were it several)
+            created = one_pass.lazy().group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).min())
+        else:
+            created = frame.group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).drop_nulls().first())
         wide = wide.join(created, on=C.TWEET_ID, how="left")
     wide = with_rates(wide, rates, [C.TWEET_ID, *metrics])
     if metadata is not None:
         meta = read_metadata(metadata)
-        check_rounded_join(lambda: tweet_ids(frame), meta)
+        if one_pass is not None:
+            check_rounded_join(lambda: set(one_pass[C.TWEET_ID].to_list()), meta)
+        else:
+            check_rounded_join(lambda: tweet_ids(frame), meta)
         if C.CREATED_AT in columns and C.CREATED_AT in meta.columns:
             meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
         wide = wide.join(meta.lazy(), on=C.TWEET_ID, how="left")

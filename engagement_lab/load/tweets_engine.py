@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import narwhals as nw
+import polars as pl
 
 from .. import columns as C
 from .. import sources
@@ -31,6 +32,7 @@ from .tweets_rules import (
     overlapping,
     read_metadata,
     repeats_error,
+    uniform_in,
     wanted_metrics,
     with_rates,
 )
@@ -49,10 +51,32 @@ def _priority(column: str, order: Sequence[str], columns: Sequence[str]) -> nw.E
     return ranked
 
 
-def _uniform(column: str) -> nw.Expr:
-    """True when ``column`` holds one value throughout (or only nulls)."""
-    values, nulls = nw.col(column), nw.col(column).is_null().cast(nw.Int64).sum()
-    return ((values.min() == values.max()) & (nulls == 0)) | (nulls == nw.len())
+def _one_pass(frame: nw.LazyFrame[Any], columns: Sequence[str]) -> pl.DataFrame:
+    """Per tweet and metric, in one aggregation of the engine (whose answer, one row per tweet and metric, comes
+    to polars): the rows, how many distinct buckets they name, and each ranked column's least and greatest value
+    and nulls. A bucket is named by a hash of its grain, day, hour and timestamp on DuckDB, elsewhere by them
+    written as one text (a null as empty text). Either can only make two buckets look alike (a collision, or a
+    value that is itself empty), which sends the frame to the exact check, never past it."""
+    ranked = [c for c in RANKED if c in columns]
+    keys = (C.TWEET_ID, C.ENGAGEMENT_TYPE)
+    names = [c for c in BUCKET if c in columns and c not in keys]
+    if frame.implementation.is_duckdb():  # DuckDB's own 64-bit hash of the columns: no text built per row
+        hashed = frame.to_native().project("*, hash(" + ", ".join(_quoted(c) for c in names) + ") AS _bucket")
+        frame = nw.from_native(hashed)
+    else:
+        text = [nw.col(c).cast(nw.String).fill_null("") for c in names]
+        frame = frame.with_columns(_bucket=nw.concat_str(text, separator="|") if len(text) > 1 else text[0])
+    # each column first, then plain aggregations (Dask refuses an aggregation of an expression)
+    flagged = frame.with_columns(**{f"_null_{c}": nw.col(c).is_null().cast(nw.Int64) for c in ranked})
+    found = flagged.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE).agg(
+        nw.len().alias("_rows"),
+        nw.col("_bucket").n_unique().alias("_buckets"),
+        *[nw.col(c).min().alias(f"_min_{c}") for c in ranked],
+        *[nw.col(c).max().alias(f"_max_{c}") for c in ranked],
+        *[nw.col(f"_null_{c}").sum().alias(f"_nulls_{c}") for c in ranked],
+    )
+    table: pl.DataFrame = found.collect(backend="polars").to_native()
+    return table
 
 
 def _ids(frame: nw.LazyFrame[Any], dtype: Any, what: str) -> nw.LazyFrame[Any]:
@@ -96,28 +120,23 @@ def per_tweet_lazy(
     every_metric = frame
     if wanted is not None:  # after the population is chosen, as on polars
         frame = frame.filter(nw.col(C.ENGAGEMENT_TYPE).is_in(wanted))
-    survey = _one_row(
-        frame.select(
-            rows=nw.len(),
-            id_nulls=nw.col(C.TWEET_ID).is_null().cast(nw.Int64).sum(),
-            **{f"_uniform_{c}": _uniform(c) for c in RANKED if c in columns},
-        )
-    )
-    uniform = all(v for k, v in survey.items() if k.startswith("_uniform_"))
-    if survey["rows"] and survey["id_nulls"] == survey["rows"]:
+    grouped = _one_pass(frame, columns)  # the checks, the ids and the metric names: one aggregation, small
+    rows = int(grouped["_rows"].sum())
+    named = grouped.filter(pl.col(C.TWEET_ID).is_not_null())
+    valid = named.filter(pl.col(C.ENGAGEMENT_TYPE).is_not_null())
+    if rows and named.height == 0:
         raise DataError(
             "this data has no tweets: every row is account-level (rows without a tweet id). per_tweet needs "
             "per-tweet rows; for account-level days use engagement_lab.timeseries.daily(tidy)."
         )
-    # the id shape is tested on the distinct ids (thousands), not on every row (a regex per row is slow)
-    bad = frame.select(C.TWEET_ID).unique().filter(~nw.col(C.TWEET_ID).is_null())
-    bad = bad.filter(~nw.col(C.TWEET_ID).str.contains(ID_SHAPE))
-    found = bad.select(n=nw.len(), example=nw.col(C.TWEET_ID).min())
-    if (row := _one_row(found))["n"]:
+    ids = named[C.TWEET_ID].unique()
+    bad = ids.filter(~ids.str.contains(ID_SHAPE))
+    if bad.len():
         raise DataError(
-            f"tidy frame: tweet id {row['example']!r} is not a string of digits ({row['n']} such ids); read the "
+            f"tidy frame: tweet id {bad.min()!r} is not a string of digits ({bad.len()} such ids); read the "
             "ids as text from the original source"
         )
+    uniform = all(uniform_in(grouped, c, rows) for c in RANKED if c in columns)
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     frame = frame.filter(~nw.col(C.TWEET_ID).is_null() & ~nw.col(C.ENGAGEMENT_TYPE).is_null())
     rank = (
@@ -130,10 +149,11 @@ def per_tweet_lazy(
         ranked = frame.with_columns(_rank=rank).filter(nw.col("_rank") == nw.col("_rank").min().over(*keys))
         grouping = nw.col(C.GROUPING).fill_null("")
         ranked = ranked.filter(grouping == grouping.min().over(*keys)).drop("_rank")
-    _refuse_repeats(ranked, [c for c in BUCKET if c in columns], keep, kind, repeat_parts(survey["rows"]))
+    if (valid["_buckets"] < valid["_rows"]).any():  # some bucket may repeat (or two hashes collide): the exact way
+        _refuse_repeats(ranked, [c for c in BUCKET if c in columns], keep, kind, repeat_parts(rows))
     chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
-    names = chosen.select(C.ENGAGEMENT_TYPE).unique().collect(backend="polars").to_native()
-    metrics = metric_order(names[C.ENGAGEMENT_TYPE].to_list())
+    # every (tweet, metric) keeps some row after the ranking, so the names are those of the one pass
+    metrics = metric_order(valid[C.ENGAGEMENT_TYPE].unique().to_list())
     held = every_metric.select(C.ENGAGEMENT_TYPE).unique().filter(~nw.col(C.ENGAGEMENT_TYPE).is_null())
     check_found(wanted, metrics, lambda: _one_column(held))
     # each metric's column first, then plain aggregations (Dask refuses an aggregation of an expression); the
@@ -153,7 +173,7 @@ def per_tweet_lazy(
     wide = nw.from_native(with_rates(wide.to_native(), rates, [C.TWEET_ID, *metrics]))
     if metadata is not None:
         meta = read_metadata(metadata)
-        check_rounded_join(lambda: _tweet_ids(wide), meta, stacklevel=3)
+        check_rounded_join(lambda: set(valid[C.TWEET_ID].to_list()), meta, stacklevel=3)
         if C.CREATED_AT in columns and C.CREATED_AT in meta.columns:
             meta = meta.rename({C.CREATED_AT: f"{C.CREATED_AT}_metadata"})
         if kind.is_duckdb():
@@ -213,12 +233,6 @@ def _quoted(column: str) -> str:
 def _one_column(frame: nw.LazyFrame[Any]) -> list[Any]:
     values: list[Any] = frame.collect(backend="polars").to_native().to_series().to_list()
     return values
-
-
-def _tweet_ids(wide: nw.LazyFrame[Any]) -> set[str]:
-    """The tweet ids of ``wide`` (to name the tweets the metadata misses, and ids a spreadsheet rounded)."""
-    ids: list[str] = wide.select(C.TWEET_ID).collect(backend="polars").to_native()[C.TWEET_ID].to_list()
-    return set(ids)
 
 
 def _refuse_repeats(ranked: nw.LazyFrame[Any], bucket: list[str], keep: str, kind: Any, parts: int) -> None:

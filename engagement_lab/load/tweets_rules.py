@@ -37,6 +37,7 @@ __all__ = [
     "read_metadata",
     "repeats_error",
     "source_rank",
+    "uniform_in",
     "with_rates",
 ]
 
@@ -173,6 +174,15 @@ def overlapping(ranked: pl.DataFrame) -> pl.Expr:
     previous_end = end.cum_max().shift(1).over(bucket, order_by=start)
     overlaps = (start < previous_end).any().over(bucket)
     return repeated & (hour | unwindowed | overlaps)
+
+
+def uniform_in(grouped: pl.DataFrame, column: str, rows: int) -> bool:
+    """Whether ``column`` holds one value throughout the rows (or only nulls), from a per tweet and metric table of
+    its least and greatest values and nulls (``_min_``, ``_max_`` and ``_nulls_`` + the column's name) and the
+    rows it sums to."""
+    nulls = int(grouped[f"_nulls_{column}"].sum())
+    least, greatest = grouped[f"_min_{column}"].min(), grouped[f"_max_{column}"].max()
+    return (nulls == 0 and least == greatest) or nulls == rows
 
 
 def repeats_error(repeats: pl.DataFrame) -> DataError:

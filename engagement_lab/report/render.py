@@ -204,7 +204,7 @@ def render_report(
         The relative lift the bottom line plans for (default 0.1, +10%): for a contrast not yet clear, about how
         many more tweets per arm would tell it, from resampling the control's tweets (:func:`engagement_lab.plan`).
     progress : bool
-        Print a line on stderr as each section of the report starts (rendering takes about a minute).
+        Print a line on stderr as each section of the report starts (rendering takes 10-20 s).
     """
     from ..errors import check_choice
 

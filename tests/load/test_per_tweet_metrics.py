@@ -5,6 +5,7 @@ filter reaches a lazy plan's scan; a name the frame does not hold is refused wit
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -36,18 +37,30 @@ def test_the_metrics_asked_for_equal_the_full_table_narrowed() -> None:
     assert got.cast(dict(want.schema)).equals(want)  # type: ignore[arg-type]
 
 
-def test_the_filter_reaches_the_scan(tmp_path: Path) -> None:
-    """On the usual lazy load (one grain, no repeats) the metric filter is pushed into the Parquet scan."""
+def test_the_filter_reaches_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the usual lazy load (one grain, no repeats) the metric filter is pushed into the Parquet scan of the one
+    pass that reads it, and the LazyFrame returned scans nothing more."""
+    from engagement_lab.load import tweets
+
     ids = [str(1790000000000000000 + i) for i in range(6)]
     names = ["impressions", "engagements", "likes", "replies"]
     tidy = pl.DataFrame({"tweet_id": [i for i in ids for _ in names], "engagement_type": names * len(ids),
                          "grain": "total", "grouping": "totals", "value": list(range(len(ids) * len(names)))})  # fmt: skip
     path = tmp_path / "tidy.parquet"
     tidy.write_parquet(path)
+    plans: list[str] = []
+    real = tweets._one_pass
+
+    def spied(frame: pl.LazyFrame, columns: Any) -> Any:
+        plans.append(frame.explain())
+        return real(frame, columns)
+
+    monkeypatch.setattr(tweets, "_one_pass", spied)
     lazy = per_tweet(pl.scan_parquet(path), metrics=WANTED)
-    plan = lazy.explain()
+    (plan,) = plans
     scan = plan[plan.index("Parquet SCAN") :]
     assert 'col("engagement_type").is_in(' in scan, plan
+    assert "Parquet SCAN" not in lazy.explain()
     assert lazy.collect().equals(per_tweet(tidy).select(lazy.collect_schema().names()))
 
 

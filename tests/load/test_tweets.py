@@ -145,13 +145,14 @@ def test_the_fast_path_and_the_exact_path_agree(tmp_path: Path, monkeypatch: pyt
     frames.append(pl.concat([frames[1], load_v2({"data": [{"id": A, "public_metrics": {"like_count": 3}}]},
                                                 backend="polars")], how="diagonal_relaxed"))  # fmt: skip
     fast = [per_tweet(f) for f in frames]
-    real = tweets._survey
+    for survey in ("_survey", "_one_pass"):  # an eager input's survey, and a lazy one's single pass
+        real = getattr(tweets, survey)
 
-    def never_uniform(*args: Any, **kwargs: Any) -> Any:
-        found, summed = real(*args, **kwargs)
-        return {**found, "uniform": False}, summed
+        def never_uniform(*args: Any, real: Any = real, **kwargs: Any) -> Any:
+            found, summed = real(*args, **kwargs)
+            return {**found, "uniform": False}, summed
 
-    monkeypatch.setattr(tweets, "_survey", never_uniform)
+        monkeypatch.setattr(tweets, survey, never_uniform)
     for frame, expected in zip(frames, fast, strict=True):
         assert per_tweet(frame).equals(expected)  # type: ignore[union-attr]
         assert per_tweet(frame.lazy()).collect().equals(expected)  # type: ignore[union-attr]
@@ -180,10 +181,27 @@ def test_the_repeat_check_in_hash_parts_decides_like_one_pass(monkeypatch: pytes
             assert sum(found) == repeated  # the repeated key lands in exactly one part
     for parts in range(2, 8):  # the repeat falls outside part 0 for most of these
         monkeypatch.setattr(tweets, "repeat_parts", lambda rows, n=parts: n)
-        with pytest.raises(DataError, match="same number more than once"):
-            per_tweet(twice.lazy())
+        for frame in (twice, twice.lazy()):  # an eager frame the proof cannot clear; a lazy one's repeat check
+            with pytest.raises(DataError, match="same number more than once"):
+                per_tweet(frame)
+        assert per_tweet(tidy.reverse()).equals(per_tweet(tidy))  # the sort of every row clears it, in parts
         assert per_tweet(tidy.lazy()).collect().equals(per_tweet(tidy))  # type: ignore[union-attr]
     assert frames.repeat_parts(frames.REPEAT_PASS_ROWS * 2 + 1) == 3
+
+
+def test_a_lazy_frame_is_read_once_and_a_repeat_planted_anywhere_is_refused(tmp_path: Path) -> None:
+    """A lazy input is checked and summed in one pass (per tweet and metric: rows against distinct bucket hashes):
+    the LazyFrame returned reads nothing more (its files can be gone), and one hour repeated, whichever row it
+    is, is refused."""
+    rows = _hour_rows()
+    path = tmp_path / "tidy.parquet"
+    rows.write_parquet(path)
+    wide = per_tweet(pl.scan_parquet(path), rates=["ctr"])
+    path.unlink()
+    assert wide.collect().equals(per_tweet(rows, rates=["ctr"]))  # type: ignore[union-attr]
+    for i in range(rows.height):
+        with pytest.raises(DataError, match="same number more than once"):
+            per_tweet(pl.concat([rows, rows.slice(i, 1)]).lazy())
 
 
 def _count_sorts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
