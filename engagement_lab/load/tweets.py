@@ -284,8 +284,9 @@ def per_tweet(
         A tidy frame from any loader (or ``scan()``). Where a tweet's metric appears at several grains, lifetime
         totals win over hourly, daily, then hour-of-day sums; one grouping and one source are used, never summed
         across them. A LazyFrame gives a LazyFrame: when every row has one source, endpoint, grain and grouping
-        and no bucket repeats, the data is read once, checked and summed per tweet and metric in that pass (then
-        the repeat check sorts the rows' bucket hashes), and collecting the result reads nothing more. A lazy
+        and no bucket repeats, the data is read once for every check and the sums per tweet and metric, and once
+        more for the exact repeat check (a sort of the rows' bucket hashes); collecting the result reads nothing
+        more. A lazy
         frame of another engine that narwhals supports (a DuckDB relation, Ibis, Dask, PySpark...) gives the same
         kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only there): one
         aggregation checks it, and the table is computed there when you collect.

@@ -1,9 +1,10 @@
 """per_tweet on a lazy frame of another engine (DuckDB, Ibis, Dask, PySpark... through narwhals): the same rules,
 evaluated in that engine, and a lazy frame of the same kind back.
 
-Only small answers leave the engine: a one-row survey, the metric names, the count of repeated buckets and, when
-some bucket repeats, the rows of those buckets (to tell contiguous history windows from real repeats with the
-same code as the polars path).
+Only small answers leave the engine: one row per tweet and metric from one aggregation (its rows, distinct
+buckets and ranked columns' ranges, which give the survey, the ids and the metric names) and, when some tweet and
+metric has fewer buckets than rows, the count of repeated buckets and the rows of those buckets (to tell
+contiguous history windows from real repeats with the same code as the polars path).
 """
 
 from __future__ import annotations
