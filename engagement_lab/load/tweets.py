@@ -364,7 +364,8 @@ def per_tweet(
         survey, summed = _survey(frame, columns, chosen, height)
     if survey["rows"] and survey["id_nulls"] == survey["rows"]:
         _refuse_account_level(frame.select(C.TWEET_ID, C.GRAIN).collect())
-    if survey["uniform"] and survey["clean_ids"] and not survey["repeats"]:
+    fast = survey["uniform"] and survey["clean_ids"] and not survey["repeats"]
+    if fast:
         # the usual load: nothing to rank, no bucket seen twice (equal hashes would send it the exact way)
         chosen = summed.lazy()
         metrics = metric_order(survey["metrics"])
@@ -382,7 +383,7 @@ def per_tweet(
             wide.with_columns(pl.lit(label, pl.String).alias(POPULATION)))  # fmt: skip
         wide = wide.select(C.TWEET_ID, POPULATION, *metrics)
     # a lazy input's fast path has everything from its one pass; the exact way reads the frame again
-    one_pass = grouped if survey["uniform"] and survey["clean_ids"] and not survey["repeats"] else None
+    one_pass = grouped if fast else None
     if C.CREATED_AT in columns:
         if one_pass is not None:  # a tweet's created_at is one time (the earliest, were it several)
             created = one_pass.lazy().group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).min())

@@ -193,12 +193,17 @@ def test_a_lazy_frame_is_read_once_and_a_repeat_planted_anywhere_is_refused(tmp_
     """A lazy input is checked and summed in one pass (per tweet and metric: rows against distinct bucket hashes):
     the LazyFrame returned reads nothing more (its files can be gone), and one hour repeated, whichever row it
     is, is refused."""
-    rows = _hour_rows()
+    posted = pl.datetime(2026, 4, 30, 9, time_zone="UTC") + pl.duration(
+        minutes=pl.col("tweet_id").str.slice(-1).cast(int)
+    )
+    rows = _hour_rows().with_columns(created_at=posted)  # each tweet's created_at comes from the same pass
     path = tmp_path / "tidy.parquet"
     rows.write_parquet(path)
     wide = per_tweet(pl.scan_parquet(path), rates=["ctr"])
     path.unlink()
-    assert wide.collect().equals(per_tweet(rows, rates=["ctr"]))  # type: ignore[union-attr]
+    got = wide.collect()  # type: ignore[union-attr]
+    assert got.equals(per_tweet(rows, rates=["ctr"]))
+    assert got["created_at"].n_unique() > 1
     for i in range(rows.height):
         with pytest.raises(DataError, match="same number more than once"):
             per_tweet(pl.concat([rows, rows.slice(i, 1)]).lazy())
