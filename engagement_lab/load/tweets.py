@@ -286,10 +286,9 @@ def per_tweet(
         across them. A LazyFrame gives a LazyFrame: when every row has one source, endpoint, grain and grouping
         and no bucket repeats, the data is read once for every check and the sums per tweet and metric, and once
         more for the exact repeat check (a sort of the rows' bucket hashes); collecting the result reads nothing
-        more. A lazy
-        frame of another engine that narwhals supports (a DuckDB relation, Ibis, Dask, PySpark...) gives the same
-        kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only there): one
-        aggregation checks it, and the table is computed there when you collect.
+        more. A lazy frame of another engine that narwhals supports (a DuckDB relation, Ibis, Dask, PySpark...)
+        gives the same kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only
+        there): one aggregation checks it, and the table is computed there when you collect.
     metadata : DataFrame or path to CSV, optional
         One row per tweet with a ``tweet_id`` column (campaign, variant, content type...).
     rates : sequence of str
@@ -353,7 +352,6 @@ def per_tweet(
     if wanted is not None:  # after the population is chosen: which one a tweet counts does not hang on the metrics
         frame, height = frame.filter(pl.col(C.ENGAGEMENT_TYPE).is_in(wanted)), None
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
-    chosen = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))
     # an eager input is summed while it is surveyed (the sums are small); a lazy one is read once, the checks
     # folded into the sums per tweet and metric
     grouped: pl.DataFrame | None = None
@@ -361,7 +359,8 @@ def per_tweet(
         survey, grouped = _one_pass(frame, columns)
         summed = grouped.select(*keys, C.VALUE)
     else:
-        survey, summed = _survey(frame, columns, chosen, height)
+        sums = frame.filter(pl.all_horizontal(pl.col(keys).is_not_null())).group_by(keys).agg(pl.sum(C.VALUE))
+        survey, summed = _survey(frame, columns, sums, height)
     if survey["rows"] and survey["id_nulls"] == survey["rows"]:
         _refuse_account_level(frame.select(C.TWEET_ID, C.GRAIN).collect())
     fast = survey["uniform"] and survey["clean_ids"] and not survey["repeats"]

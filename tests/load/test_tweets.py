@@ -190,9 +190,9 @@ def test_the_repeat_check_in_hash_parts_decides_like_one_pass(monkeypatch: pytes
 
 
 def test_a_lazy_frame_is_read_once_and_a_repeat_planted_anywhere_is_refused(tmp_path: Path) -> None:
-    """A lazy input is checked and summed in one pass (per tweet and metric: rows against distinct bucket hashes):
-    the LazyFrame returned reads nothing more (its files can be gone), and one hour repeated, whichever row it
-    is, is refused."""
+    """A lazy input is checked and summed per tweet and metric in one pass, then its bucket hashes are sorted for
+    the repeat check: the LazyFrame returned reads nothing more (its files can be gone), and one hour repeated,
+    whichever row it is, is refused."""
     posted = pl.datetime(2026, 4, 30, 9, time_zone="UTC") + pl.duration(
         minutes=pl.col("tweet_id").str.slice(-1).cast(int)
     )
