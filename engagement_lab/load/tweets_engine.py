@@ -1,10 +1,14 @@
 """per_tweet on a lazy frame of another engine (DuckDB, Ibis, Dask, PySpark... through narwhals): the same rules,
 evaluated in that engine, and a lazy frame of the same kind back.
 
-Only small answers leave the engine: one row per tweet and metric from one aggregation (its rows, distinct
+Only small answers leave the engine: one row per tweet and metric from one aggregation (its sum, rows, distinct
 buckets and ranked columns' ranges, which give the survey, the ids and the metric names) and, when some tweet and
 metric has fewer buckets than rows, the count of repeated buckets and the rows of those buckets (to tell
 contiguous history windows from real repeats with the same code as the polars path).
+
+On DuckDB, when every row has one source, endpoint, grain and grouping and no bucket repeats (the usual load),
+that aggregation's sums are the table: it is pivoted in polars and handed back as a relation of the input's own
+connection, so the data is read once. Elsewhere the table is computed in the engine when the result is collected.
 """
 
 from __future__ import annotations
@@ -54,10 +58,11 @@ def _priority(column: str, order: Sequence[str], columns: Sequence[str]) -> nw.E
 
 def _one_pass(frame: nw.LazyFrame[Any], columns: Sequence[str]) -> pl.DataFrame:
     """Per tweet and metric, in one aggregation of the engine (whose answer, one row per tweet and metric, comes
-    to polars): the rows, how many distinct buckets they name, and each ranked column's least and greatest value
-    and nulls. A bucket is named by a hash of its grain, day, hour and timestamp on DuckDB, elsewhere by them
-    written as one text (a null as empty text). Either can only make two buckets look alike (a collision, or a
-    value that is itself empty), which sends the frame to the exact check, never past it."""
+    to polars): the sum of the values, the rows, how many distinct buckets they name, each ranked column's least
+    and greatest value and nulls, and the earliest ``created_at``. A bucket is named by a hash of its grain, day,
+    hour and timestamp on DuckDB, elsewhere by them written as one text (a null as empty text). Either can only
+    make two buckets look alike (a collision, or a value that is itself empty), which sends the frame to the exact
+    check, never past it."""
     ranked = [c for c in RANKED if c in columns]
     keys = (C.TWEET_ID, C.ENGAGEMENT_TYPE)
     names = [c for c in BUCKET if c in columns and c not in keys]
@@ -70,11 +75,13 @@ def _one_pass(frame: nw.LazyFrame[Any], columns: Sequence[str]) -> pl.DataFrame:
     # each column first, then plain aggregations (Dask refuses an aggregation of an expression)
     flagged = frame.with_columns(**{f"_null_{c}": nw.col(c).is_null().cast(nw.Int64) for c in ranked})
     found = flagged.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE).agg(
+        nw.col(C.VALUE).sum(),
         nw.len().alias("_rows"),
         nw.col("_bucket").n_unique().alias("_buckets"),
         *[nw.col(c).min().alias(f"_min_{c}") for c in ranked],
         *[nw.col(c).max().alias(f"_max_{c}") for c in ranked],
         *[nw.col(f"_null_{c}").sum().alias(f"_nulls_{c}") for c in ranked],
+        *([nw.col(C.CREATED_AT).min()] if C.CREATED_AT in columns else []),
     )
     table: pl.DataFrame = found.collect(backend="polars").to_native()
     return table
@@ -150,28 +157,18 @@ def per_tweet_lazy(
         ranked = frame.with_columns(_rank=rank).filter(nw.col("_rank") == nw.col("_rank").min().over(*keys))
         grouping = nw.col(C.GROUPING).fill_null("")
         ranked = ranked.filter(grouping == grouping.min().over(*keys)).drop("_rank")
-    if (valid["_buckets"] < valid["_rows"]).any():  # some bucket may repeat (or two hashes collide): the exact way
+    repeats = bool((valid["_buckets"] < valid["_rows"]).any())  # some bucket may repeat (or two hashes collide)
+    if repeats:  # the exact way
         _refuse_repeats(ranked, [c for c in BUCKET if c in columns], keep, kind, repeat_parts(rows))
-    chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
     # every (tweet, metric) keeps some row after the ranking, so the names are those of the one pass
     metrics = metric_order(valid[C.ENGAGEMENT_TYPE].unique().to_list())
     held = every_metric.select(C.ENGAGEMENT_TYPE).unique().filter(~nw.col(C.ENGAGEMENT_TYPE).is_null())
     check_found(wanted, metrics, lambda: _one_column(held))
-    # each metric's column first, then plain aggregations (Dask refuses an aggregation of an expression); the
-    # cast last, once a tweet's metric is one value or null
-    picked = [nw.when(nw.col(C.ENGAGEMENT_TYPE) == m).then(nw.col(C.VALUE)).alias(m) for m in metrics]
-    wide = chosen.with_columns(*picked).group_by(C.TWEET_ID).agg(*[nw.col(m).max() for m in metrics])
-    wide = wide.with_columns(*[nw.col(m).cast(nw.Int64) for m in metrics])
-    if label is not None:  # which population each row counts, beside the id
-        wide = (
-            wide.join(label, on=C.TWEET_ID, how="left")
-            if isinstance(label, nw.LazyFrame)
-            else wide.with_columns(nw.lit(label, nw.String).alias(POPULATION))
-        )
-        wide = wide.select(C.TWEET_ID, POPULATION, *metrics)
-    if C.CREATED_AT in columns:
-        wide = wide.join(frame.group_by(C.TWEET_ID).agg(nw.col(C.CREATED_AT).min()), on=C.TWEET_ID, how="left")
-    wide = nw.from_native(with_rates(wide.to_native(), rates, [C.TWEET_ID, *metrics]))
+    wide = None
+    if kind.is_duckdb() and uniform and not repeats:  # the one pass's sums are the table: no second read
+        wide = _from_one_pass(native, valid, metrics, label, columns, rates)
+    if wide is None:  # computed in the engine when the result is collected
+        wide = _in_engine(ranked, frame, metrics, label, columns, rates)
     if metadata is not None:
         meta = read_metadata(metadata)
         check_rounded_join(lambda: set(valid[C.TWEET_ID].to_list()), meta, stacklevel=3)
@@ -191,6 +188,71 @@ def per_tweet_lazy(
     return wide.sort(C.TWEET_ID).to_native()
 
 
+def _with_population(wide: nw.LazyFrame[Any], label: Any, metrics: Sequence[str]) -> nw.LazyFrame[Any]:
+    """Which population each row counts, beside the id (``label``: one name, or a frame of one per tweet)."""
+    if label is None:
+        return wide
+    wide = (
+        wide.join(label, on=C.TWEET_ID, how="left")
+        if isinstance(label, nw.LazyFrame)
+        else wide.with_columns(nw.lit(label, nw.String).alias(POPULATION))
+    )
+    return wide.select(C.TWEET_ID, POPULATION, *metrics)
+
+
+def _in_engine(
+    ranked: nw.LazyFrame[Any],
+    frame: nw.LazyFrame[Any],
+    metrics: Sequence[str],
+    label: Any,
+    columns: Sequence[str],
+    rates: Sequence[str],
+) -> nw.LazyFrame[Any]:
+    """The table as a plan of the engine: the chosen rows summed per tweet and metric, then one column each."""
+    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
+    chosen = ranked.group_by(*keys).agg(nw.col(C.VALUE).sum())
+    # each metric's column first, then plain aggregations (Dask refuses an aggregation of an expression); the
+    # cast last, once a tweet's metric is one value or null
+    picked = [nw.when(nw.col(C.ENGAGEMENT_TYPE) == m).then(nw.col(C.VALUE)).alias(m) for m in metrics]
+    wide = chosen.with_columns(*picked).group_by(C.TWEET_ID).agg(*[nw.col(m).max() for m in metrics])
+    wide = _with_population(wide.with_columns(*[nw.col(m).cast(nw.Int64) for m in metrics]), label, metrics)
+    if C.CREATED_AT in columns:
+        wide = wide.join(frame.group_by(C.TWEET_ID).agg(nw.col(C.CREATED_AT).min()), on=C.TWEET_ID, how="left")
+    return nw.from_native(with_rates(wide.to_native(), rates, [C.TWEET_ID, *metrics]))
+
+
+def _from_one_pass(
+    relation: Any,
+    valid: pl.DataFrame,
+    metrics: Sequence[str],
+    label: Any,
+    columns: Sequence[str],
+    rates: Sequence[str],
+) -> nw.LazyFrame[Any] | None:
+    """The table from the one pass's sums (one row per tweet and metric, already in polars), as a relation of
+    ``relation``'s own connection; None when that connection cannot read it (replacement scans turned off, or a
+    table of the name it is read by), and the table is then computed in the engine."""
+    import duckdb
+
+    wide = valid.pivot(on=C.ENGAGEMENT_TYPE, on_columns=metrics, index=C.TWEET_ID, values=C.VALUE)
+    wide = wide.select(C.TWEET_ID, *[pl.col(m).cast(pl.Int64) for m in metrics])
+    if isinstance(label, nw.LazyFrame):  # one per tweet: small
+        label = nw.from_native(label.collect(backend="polars").to_native().lazy())
+    table = _with_population(nw.from_native(wide.lazy()), label, metrics)
+    if C.CREATED_AT in columns:  # a tweet's created_at is one time (the earliest, were it several)
+        created = nw.from_native(valid.lazy().group_by(C.TWEET_ID).agg(pl.col(C.CREATED_AT).min()))
+        table = table.join(created, on=C.TWEET_ID, how="left")
+    table = with_rates(table.to_native(), rates, [C.TWEET_ID, *metrics]).collect()
+    if _shadowed(relation, "_el_table"):
+        return None
+    _el_table = table.to_arrow()  # read by name in the query below: DuckDB's replacement scan, which keeps it alive
+    try:
+        on_connection: nw.LazyFrame[Any] = nw.from_native(relation.query("_el_input", "SELECT * FROM _el_table"))
+    except duckdb.Error:  # replacement scans turned off
+        return None
+    return on_connection
+
+
 def _duckdb_join(wide: nw.LazyFrame[Any], meta: Any) -> nw.LazyFrame[Any]:
     """``wide`` left-joined with the metadata, on ``wide``'s own DuckDB connection.
 
@@ -202,11 +264,7 @@ def _duckdb_join(wide: nw.LazyFrame[Any], meta: Any) -> nw.LazyFrame[Any]:
 
     _el_metadata = meta.to_arrow()  # read by name in the query below: DuckDB's replacement scan
     relation = wide.to_native()
-    # a table or view of that name on the connection would be read instead, silently
-    hidden = relation.query("_el_wide", "SELECT count(*) FROM (SELECT table_name AS name FROM duckdb_tables() "
-                                        "UNION ALL SELECT view_name FROM duckdb_views()) WHERE lower(name) = "
-                                        "'_el_metadata'").fetchall()  # fmt: skip
-    if hidden and hidden[0][0]:
+    if _shadowed(relation, "_el_metadata"):
         raise DataError(
             "this DuckDB connection has a table or view named _el_metadata, which would be read instead of the "
             "metadata; rename or drop it, or join the metadata yourself"
@@ -224,6 +282,14 @@ def _duckdb_join(wide: nw.LazyFrame[Any], meta: Any) -> nw.LazyFrame[Any]:
             "which SET python_enable_replacements = false turns off: turn it on, or join the metadata yourself"
         ) from None
     return joined
+
+
+def _shadowed(relation: Any, name: str) -> bool:
+    """Whether ``relation``'s connection has a table or view called ``name``, which a query naming a local
+    Python object of that name would read instead, silently."""
+    names = "SELECT table_name AS name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views()"
+    found = relation.query("_el_any", f"SELECT count(*) FROM ({names}) WHERE lower(name) = '{name}'")
+    return bool(found.fetchall()[0][0])
 
 
 def _quoted(column: str) -> str:

@@ -173,3 +173,53 @@ def test_a_table_that_would_hide_the_metadata_is_refused_and_names_ignore_case()
     con.execute("CREATE TABLE _el_metadata AS SELECT 1 AS tweet_id")
     with pytest.raises(DataError, match="has a table or view named _el_metadata, which would be read instead"):
         per_tweet(con.sql("SELECT * FROM tidy"), metadata=meta)
+
+
+def test_a_relation_of_the_usual_load_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One source, endpoint, grain and grouping and no repeats: the one aggregation's sums are the table (#35), a
+    relation of the input's own connection that reads nothing more (its Parquet file can be gone), equal to the
+    polars result with rates, created_at and metadata. A connection that cannot read it by a replacement scan, or
+    holds a table of the name it is read by, gets the table computed in the engine, with the same numbers; a
+    repeat planted at any row is still refused."""
+    from engagement_lab.load import tweets_engine
+
+    from .test_tweets import _hour_rows
+
+    posted = pl.datetime(2026, 4, 30, 9, time_zone="UTC") + pl.duration(
+        minutes=pl.col("tweet_id").str.slice(-1).cast(int)
+    )
+    rows = _hour_rows().with_columns(created_at=posted)
+    meta = pl.DataFrame(
+        {"tweet_id": rows["tweet_id"].unique().sort(), "arm": ["a", "b"][: rows["tweet_id"].n_unique()]}
+    )
+    want = per_tweet(rows, rates=["ctr"], metadata=meta)
+    assert isinstance(want, pl.DataFrame)
+    in_engine: list[int] = []
+    real = tweets_engine._in_engine
+    monkeypatch.setattr(tweets_engine, "_in_engine", lambda *a: in_engine.append(1) or real(*a))
+    path = tmp_path / "tidy.parquet"
+    rows.write_parquet(path)
+    con = duckdb.connect()
+    got = per_tweet(con.sql(f"SELECT * FROM read_parquet('{path}')"), rates=["ctr"], metadata=meta)
+    path.unlink()
+    assert _polars(got).cast(dict(want.schema)).equals(want)  # type: ignore[arg-type]
+    assert _polars(got.join(con.sql("SELECT 1 AS one"), "true")).height == want.height  # the user's connection
+    assert in_engine == []
+    con.register("tidy", rows.to_arrow())
+    con.execute("CREATE TABLE _el_table AS SELECT 1 AS tweet_id")
+    assert (
+        _polars(per_tweet(con.sql("SELECT * FROM tidy"), rates=["ctr"]))
+        .cast(dict(want.drop("arm").schema))
+        .equals(
+            want.drop("arm")  # type: ignore[arg-type]
+        )
+    )
+    assert in_engine == [1]
+    con.execute("DROP TABLE _el_table")
+    con.execute("SET python_enable_replacements = false")
+    plain = per_tweet(rows)
+    assert _polars(per_tweet(con.sql("SELECT * FROM tidy"))).cast(dict(plain.schema)).equals(plain)  # type: ignore[arg-type,union-attr]
+    assert in_engine == [1, 1]
+    for i in range(rows.height):
+        with pytest.raises(DataError, match="same number more than once"):
+            per_tweet(_relation(pl.concat([rows, rows.slice(i, 1)])))
