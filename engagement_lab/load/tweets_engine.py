@@ -64,17 +64,18 @@ def _one_pass(frame: nw.LazyFrame[Any], columns: Sequence[str]) -> pl.DataFrame:
     make two buckets look alike (a collision, or a value that is itself empty), which sends the frame to the exact
     check, never past it."""
     ranked = [c for c in RANKED if c in columns]
-    keys = (C.TWEET_ID, C.ENGAGEMENT_TYPE)
+    keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     names = [c for c in BUCKET if c in columns and c not in keys]
-    if frame.implementation.is_duckdb():  # DuckDB's own 64-bit hash of the columns: no text built per row
-        hashed = frame.to_native().project("*, hash(" + ", ".join(_quoted(c) for c in names) + ") AS _bucket")
+    duckdb = frame.implementation.is_duckdb()
+    if duckdb:  # DuckDB's own 64-bit hashes of the columns: no text built per row
+        hashed = frame.to_native().project(f"*, {_hash(names)} AS _bucket, {_hash(keys)} AS _key")
         frame = nw.from_native(hashed)
     else:
         text = [nw.col(c).cast(nw.String).fill_null("") for c in names]
         frame = frame.with_columns(_bucket=nw.concat_str(text, separator="|") if len(text) > 1 else text[0])
     # each column first, then plain aggregations (Dask refuses an aggregation of an expression)
     flagged = frame.with_columns(**{f"_null_{c}": nw.col(c).is_null().cast(nw.Int64) for c in ranked})
-    found = flagged.group_by(C.TWEET_ID, C.ENGAGEMENT_TYPE).agg(
+    aggregations = [
         nw.col(C.VALUE).sum(),
         nw.len().alias("_rows"),
         nw.col("_bucket").n_unique().alias("_buckets"),
@@ -82,9 +83,26 @@ def _one_pass(frame: nw.LazyFrame[Any], columns: Sequence[str]) -> pl.DataFrame:
         *[nw.col(c).max().alias(f"_max_{c}") for c in ranked],
         *[nw.col(f"_null_{c}").sum().alias(f"_nulls_{c}") for c in ranked],
         *([nw.col(C.CREATED_AT).min()] if C.CREATED_AT in columns else []),
-    )
-    table: pl.DataFrame = found.collect(backend="polars").to_native()
-    return table
+    ]
+    if duckdb:
+        # grouped by the one hash of tweet and metric: DuckDB's distinct count then holds two integers per row,
+        # not the texts (0.65 GB against 0.92 GB at 102M rows, in the same time). Two tweets and metrics of one
+        # hash would be summed together: each group's texts are checked to be one, and grouped by if not
+        named = [nw.col(k).min().alias(k) for k in keys] + [nw.col(k).max().alias(f"_max_{k}") for k in keys]
+        counted = [nw.col(k).count().alias(f"_count_{k}") for k in keys]
+        table = flagged.group_by("_key").agg(*named, *counted, *aggregations).collect(backend="polars").to_native()
+        count = [pl.col(f"_count_{k}") for k in keys]
+        one = [pl.col(k).eq_missing(pl.col(f"_max_{k}")) & ((n == 0) | (n == pl.col("_rows")))
+               for k, n in zip(keys, count, strict=True)]  # fmt: skip
+        if table.select(pl.all_horizontal(one).all()).item():
+            return table.drop("_key", *[f"_{kind}_{k}" for kind in ("max", "count") for k in keys])
+    found: pl.DataFrame = flagged.group_by(*keys).agg(*aggregations).collect(backend="polars").to_native()
+    return found
+
+
+def _hash(columns: Sequence[str]) -> str:
+    """DuckDB's 64-bit hash of the columns, as SQL."""
+    return "hash(" + ", ".join(_quoted(c) for c in columns) + ")"
 
 
 def _ids(frame: nw.LazyFrame[Any], dtype: Any, what: str) -> nw.LazyFrame[Any]:

@@ -223,3 +223,32 @@ def test_a_relation_of_the_usual_load_is_read_once(tmp_path: Path, monkeypatch: 
     for i in range(rows.height):
         with pytest.raises(DataError, match="same number more than once"):
             per_tweet(_relation(pl.concat([rows, rows.slice(i, 1)])))
+
+
+def test_tweets_and_metrics_of_one_hash_are_never_summed_together(
+    exports: list[Path],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DuckDB's one aggregation groups by a hash of tweet and metric; were every pair to share one hash (a
+    collision made certain), each group's texts are found not to be one and it groups by the texts: the same
+    table, never two tweets' numbers summed. Rows without a tweet id (account-level) share it too."""
+    from engagement_lab.load import tweets_engine
+
+    real = tweets_engine._hash
+    monkeypatch.setattr(tweets_engine, "_hash", lambda cols: "42::UBIGINT" if "tweet_id" in cols else real(cols))
+    from .test_tweets import _hour_rows
+
+    frames = {**_tidy_frames(exports, tmp_path), "hours of one grain (the table from the one pass)": _hour_rows()}
+    for name, tidy in frames.items():
+        # an hour of its own, so the group's distinct buckets still equal its rows
+        account = tidy.head(1).with_columns(
+            pl.lit(None, pl.String).alias("tweet_id"), pl.lit(23, pl.Int8).alias("hour")
+        )
+        alone = tidy.filter(  # one tweet's one metric beside an account-level row of it: min and max agree
+            (pl.col("tweet_id") == tidy["tweet_id"][0]) & (pl.col("engagement_type") == tidy["engagement_type"][0])
+        )
+        for frame in (tidy, pl.concat([tidy, account]), pl.concat([alone, account])):
+            want = per_tweet(frame)
+            got = _polars(per_tweet(_relation(frame)))
+            assert got.cast(dict(want.schema)).equals(want), name  # type: ignore[arg-type]
