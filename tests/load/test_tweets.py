@@ -209,6 +209,32 @@ def test_a_lazy_frame_is_read_once_and_a_repeat_planted_anywhere_is_refused(tmp_
             per_tweet(pl.concat([rows, rows.slice(i, 1)]).lazy())
 
 
+def test_the_lazy_repeat_check_hashes_fewer_columns_and_never_passes_a_repeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A uniform lazy input's repeat check hashes tweet, metric and timestamp when every row has a timestamp
+    (day, hour and the one grain would only be read again), and day, hour and timestamp when some lack one (days
+    of daily rows): both take the fast way when nothing repeats, and a repeat is refused. Two rows of one
+    timestamp and different days look alike to the shorter hash and take the exact way, which sums them."""
+    from engagement_lab.load import tweets
+
+    exact: list[int] = []
+    real = tweets._choose_rows
+    monkeypatch.setattr(tweets, "_choose_rows", lambda *a: exact.append(1) or real(*a))
+    hourly = _hour_rows()
+    daily = hourly.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("timestamp"))
+    for rows in (hourly, daily):
+        assert per_tweet(rows.lazy()).collect().equals(per_tweet(rows))  # type: ignore[union-attr]
+        assert exact == []  # the fast way, for the lazy input and the eager one
+        exact.clear()
+        with pytest.raises(DataError, match="same number more than once"):
+            per_tweet(pl.concat([rows, rows.slice(5, 1)]).lazy())
+        exact.clear()
+    other_day = pl.concat([hourly, hourly.slice(5, 1).with_columns(pl.col("day") + pl.duration(days=9))])
+    assert per_tweet(other_day.lazy()).collect().equals(per_tweet(other_day))  # type: ignore[union-attr]
+    assert exact
+
+
 def _count_sorts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A list that grows by one each time per_tweet runs the hash sort of every row's bucket."""
     from engagement_lab.load import tweets
