@@ -90,7 +90,9 @@ def _one_pass(frame: nw.LazyFrame[Any], columns: Sequence[str]) -> pl.DataFrame:
         # hash would be summed together: each group's texts are checked to be one, and grouped by if not
         named = [nw.col(k).min().alias(k) for k in keys] + [nw.col(k).max().alias(f"_max_{k}") for k in keys]
         counted = [nw.col(k).count().alias(f"_count_{k}") for k in keys]
-        table = flagged.group_by("_key").agg(*named, *counted, *aggregations).collect(backend="polars").to_native()
+        table: pl.DataFrame = (
+            flagged.group_by("_key").agg(*named, *counted, *aggregations).collect(backend="polars").to_native()
+        )
         count = [pl.col(f"_count_{k}") for k in keys]
         one = [pl.col(k).eq_missing(pl.col(f"_max_{k}")) & ((n == 0) | (n == pl.col("_rows")))
                for k, n in zip(keys, count, strict=True)]  # fmt: skip
@@ -236,7 +238,8 @@ def _in_engine(
     wide = _with_population(wide.with_columns(*[nw.col(m).cast(nw.Int64) for m in metrics]), label, metrics)
     if C.CREATED_AT in columns:
         wide = wide.join(frame.group_by(C.TWEET_ID).agg(nw.col(C.CREATED_AT).min()), on=C.TWEET_ID, how="left")
-    return nw.from_native(with_rates(wide.to_native(), rates, [C.TWEET_ID, *metrics]))
+    rated: nw.LazyFrame[Any] = nw.from_native(with_rates(wide.to_native(), rates, [C.TWEET_ID, *metrics]))
+    return rated
 
 
 def _from_one_pass(
