@@ -299,7 +299,9 @@ def per_tweet(
         more for the exact repeat check (a sort of the rows' bucket hashes); collecting the result reads nothing
         more. A lazy frame of another engine that narwhals supports (a DuckDB relation, Ibis, Dask, PySpark...)
         gives the same kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only
-        there): one aggregation checks it, and the table is computed there when you collect.
+        there): one aggregation checks it (and, on DuckDB, counts each tweet and metric's distinct buckets), and
+        the table is computed there when you collect. On DuckDB the usual load is read once: that aggregation's
+        sums are the table, a relation of the input's own connection.
     metadata : DataFrame or path to CSV, optional
         One row per tweet with a ``tweet_id`` column (campaign, variant, content type...).
     rates : sequence of str
