@@ -72,6 +72,13 @@ TARGETS: dict[str, list[str]] = {
         "tests/load/test_per_tweet_engines.py",
         "tests/load/test_many_sources.py",
     ],
+    "engagement_lab/load/tweets_engine.py": [
+        "tests/load/test_per_tweet_engines.py",
+        "tests/load/test_many_sources.py",
+        "tests/load/test_metadata_join.py",
+        "tests/load/test_populations.py",
+        "tests/load/test_per_tweet_metrics.py",
+    ],
 }
 """Each module and the tests that exercise it, the quickest and most pointed first (a mutant stops at its first
 failing test)."""
