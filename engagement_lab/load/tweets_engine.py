@@ -98,7 +98,12 @@ def _one_pass(frame: nw.LazyFrame[Any], columns: Sequence[str]) -> pl.DataFrame:
                for k, n in zip(keys, count, strict=True)]  # fmt: skip
         if table.select(pl.all_horizontal(one).all()).item():
             return table.drop("_key", *[f"_{kind}_{k}" for kind in ("max", "count") for k in keys])
-    found: pl.DataFrame = flagged.group_by(*keys).agg(*aggregations).collect(backend="polars").to_native()
+    return _by_texts(flagged, keys, aggregations)
+
+
+def _by_texts(frame: nw.LazyFrame[Any], keys: list[str], aggregations: list[nw.Expr]) -> pl.DataFrame:
+    """The one pass's aggregation grouped by the tweet and metric texts themselves."""
+    found: pl.DataFrame = frame.group_by(*keys).agg(*aggregations).collect(backend="polars").to_native()
     return found
 
 

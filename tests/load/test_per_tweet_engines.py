@@ -235,11 +235,17 @@ def test_tweets_and_metrics_of_one_hash_are_never_summed_together(
     table, never two tweets' numbers summed. Rows without a tweet id (account-level) share it too."""
     from engagement_lab.load import tweets_engine
 
-    real = tweets_engine._hash
-    monkeypatch.setattr(tweets_engine, "_hash", lambda cols: "42::UBIGINT" if "tweet_id" in cols else real(cols))
     from .test_tweets import _hour_rows
 
     frames = {**_tidy_frames(exports, tmp_path), "hours of one grain (the table from the one pass)": _hour_rows()}
+    by_texts: list[int] = []
+    grouped = tweets_engine._by_texts
+    monkeypatch.setattr(tweets_engine, "_by_texts", lambda *a: by_texts.append(1) or grouped(*a))
+    for tidy in frames.values():  # hashes that do not collide: grouped by them alone
+        per_tweet(_relation(tidy))
+    assert by_texts == []
+    real = tweets_engine._hash
+    monkeypatch.setattr(tweets_engine, "_hash", lambda cols: "42::UBIGINT" if "tweet_id" in cols else real(cols))
     for name, tidy in frames.items():
         # an hour of its own, so the group's distinct buckets still equal its rows
         account = tidy.head(1).with_columns(
@@ -252,3 +258,4 @@ def test_tweets_and_metrics_of_one_hash_are_never_summed_together(
             want = per_tweet(frame)
             got = _polars(per_tweet(_relation(frame)))
             assert got.cast(dict(want.schema)).equals(want), name  # type: ignore[arg-type]
+    assert len(by_texts) == 3 * len(frames)
