@@ -30,6 +30,7 @@ from .tweets_rules import (
     overlapping,
     priority,
     read_metadata,
+    refuse_fractional,
     repeats_error,
     source_rank,
     uniform_in,
@@ -336,7 +337,9 @@ def per_tweet(
         holding none of them are left out (a comparison of those metrics would leave them out too). A name the
         frame does not hold is refused with the closest it holds, as is a rate whose counts are not named.
 
-    A ``created_at`` column in ``tidy`` (exports, v2 payloads) is kept as a column of the result. With
+    A value that is not a whole number (a float or decimal ``value`` column holding 23.5) is refused, naming its
+    rows: the table holds counts as integers, and would cut it to 23. A ``created_at`` column in ``tidy`` (exports,
+    v2 payloads) is kept as a column of the result. With
     ``metadata``, tweets that find no metadata row are named in a ``UserWarning``, and ids within float rounding
     (2**11) of a metadata id are shown as pairs, "probably float-mangled" (an id that went through a float).
     """
@@ -364,6 +367,7 @@ def per_tweet(
     every_metric = frame
     if wanted is not None:  # after the population is chosen: which one a tweet counts does not hang on the metrics
         frame, height = frame.filter(pl.col(C.ENGAGEMENT_TYPE).is_in(wanted)), None
+    refuse_fractional(frame, schema[C.VALUE])
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     # an eager input is summed while it is surveyed (the sums are small); a lazy one is read once, the checks
     # folded into the sums per tweet and metric

@@ -36,6 +36,7 @@ from .tweets_rules import (
     metric_order,
     overlapping,
     read_metadata,
+    refuse_fractional,
     repeats_error,
     uniform_in,
     wanted_metrics,
@@ -153,6 +154,7 @@ def per_tweet_lazy(
     every_metric = frame
     if wanted is not None:  # after the population is chosen, as on polars
         frame = frame.filter(nw.col(C.ENGAGEMENT_TYPE).is_in(wanted))
+    refuse_fractional(frame, schema[C.VALUE])
     grouped = _one_pass(frame, columns)  # the checks, the ids and the metric names: one aggregation, small
     rows = int(grouped["_rows"].sum())
     named = grouped.filter(pl.col(C.TWEET_ID).is_not_null())

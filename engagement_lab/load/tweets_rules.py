@@ -35,6 +35,7 @@ __all__ = [
     "overlapping",
     "priority",
     "read_metadata",
+    "refuse_fractional",
     "repeats_error",
     "source_rank",
     "uniform_in",
@@ -183,6 +184,31 @@ def uniform_in(grouped: pl.DataFrame, column: str, rows: int) -> bool:
     nulls = int(grouped[f"_nulls_{column}"].sum())
     least, greatest = grouped[f"_min_{column}"].min(), grouped[f"_max_{column}"].max()
     return (nulls == 0 and least == greatest) or nulls == rows
+
+
+def refuse_fractional(frame: Any, dtype: Any) -> None:
+    """Refuse values that are not whole numbers (a float or decimal ``value`` column: counts read by hand, or an
+    average), naming the rows: a count of 23.5 would become 23 in the int64 table, silently. ``frame`` is a
+    narwhals lazy frame or a polars one; an integer column is whole by its type and costs nothing."""
+    if not (dtype.is_float() or dtype.is_decimal()):
+        return
+    ns: Any = pl if isinstance(frame, pl.LazyFrame) else nw
+    value = ns.col(C.VALUE)
+    bad = value != value.floor()  # NaN and null are missing values, not fractions
+    found = frame.filter(bad.fill_null(False)).select(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.VALUE)
+    counted = frame.select(bad.fill_null(False).cast(ns.Int64).sum().alias("n"))
+    if isinstance(frame, pl.LazyFrame):
+        n = int(counted.collect(engine="streaming").item() or 0)
+        shown = found.head(3).collect().rows(named=True) if n else []
+    else:
+        n = int(counted.collect(backend="polars").to_native().item() or 0)
+        shown = found.head(3).collect(backend="polars").to_native().rows(named=True) if n else []
+    if n:
+        raise DataError(
+            f"tidy frame: {n} row(s) hold a value that is not a whole number, e.g. {shown}; engagement counts are "
+            "whole numbers and the table holds them as integers (23.5 would become 23). Fix the source, or round "
+            "the value column yourself if it holds averages"
+        )
 
 
 def repeats_error(repeats: pl.DataFrame) -> DataError:

@@ -259,3 +259,18 @@ def test_tweets_and_metrics_of_one_hash_are_never_summed_together(
             got = _polars(per_tweet(_relation(frame)))
             assert got.cast(dict(want.schema)).equals(want), name  # type: ignore[arg-type]
     assert len(by_texts) == 3 * len(frames)
+
+
+@pytest.mark.parametrize("kind", ["DOUBLE", "DECIMAL(18, 3)"])
+def test_a_relation_value_that_is_not_a_whole_number_is_refused(kind: str) -> None:
+    """On DuckDB too, a fractional count is refused naming its row, where the table would have rounded or cut it."""
+    from .test_tweets import _hour_rows
+
+    rows = _hour_rows()
+    con = duckdb.connect()
+    con.register("tidy", rows.to_arrow())
+    whole = con.sql(f"SELECT * REPLACE (value::{kind} AS value) FROM tidy")
+    assert _polars(per_tweet(whole)).equals(per_tweet(rows))  # type: ignore[arg-type]
+    frac = con.sql(f"SELECT * REPLACE ((value + CASE WHEN hour = 3 THEN 0.25 ELSE 0 END)::{kind} AS value) FROM tidy")
+    with pytest.raises(DataError, match=r"hold a value that is not a whole number, e\.g\. \[\{'tweet_id': '1790.*\.25"):
+        per_tweet(frac)

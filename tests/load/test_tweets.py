@@ -525,3 +525,21 @@ def test_a_created_at_in_the_metadata_is_kept_beside_the_tidy_frames_own() -> No
     both = per_tweet(rows.with_columns(created_at=posted), metadata=meta)
     assert {"created_at", "created_at_metadata"} <= set(both.columns)
     assert both.filter(pl.col("tweet_id") == A)["created_at_metadata"].item() == "2026-04-30"
+
+
+def test_a_value_that_is_not_a_whole_number_is_refused_never_truncated() -> None:
+    """A float value column of whole numbers (a hand-made or pandas frame) gives the same table; one value of
+    23.5 is refused with its row named (it became 23 in the int64 table, silently), eager, lazy and from pandas.
+    A missing value (NaN in pandas) is not a fraction."""
+    rows = _hour_rows()
+    whole = rows.with_columns(pl.col("value").cast(pl.Float64))
+    expected = per_tweet(rows)
+    assert per_tweet(whole).equals(expected)  # type: ignore[union-attr]
+    assert per_tweet(whole.lazy()).collect().equals(expected)  # type: ignore[union-attr]
+    frac = whole.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.col("value") + 0.5).otherwise("value"))
+    for frame in (frac, frac.lazy(), frac.to_pandas()):
+        with pytest.raises(DataError, match=r"1 row\(s\) hold a value that is not a whole number.*'value': [0-9]+\.5"):
+            per_tweet(frame)  # type: ignore[arg-type]
+    missing = whole.to_pandas()
+    missing.loc[3, "value"] = float("nan")
+    per_tweet(missing)
