@@ -339,9 +339,9 @@ def per_tweet(
 
     A value that is not a whole number (a float or decimal ``value`` column holding 23.5) is refused, naming its
     rows: the table holds counts as integers, and would cut it to 23. A ``created_at`` column in ``tidy`` (exports,
-    v2 payloads) is kept as a column of the result. With
-    ``metadata``, tweets that find no metadata row are named in a ``UserWarning``, and ids within float rounding
-    (2**11) of a metadata id are shown as pairs, "probably float-mangled" (an id that went through a float).
+    v2 payloads) is kept as a column of the result. With ``metadata``, tweets that find no metadata row are named
+    in a ``UserWarning``, and ids within float rounding (2**11) of a metadata id are shown as pairs, "probably
+    float-mangled" (an id that went through a float).
     """
     check_choice("keep", keep, ("raise", "latest"), DataError)
     wanted = wanted_metrics(metrics, rates)
