@@ -150,10 +150,16 @@ def key_hash(keys: Sequence[str]) -> pl.Expr:
     return reduce(operator.xor, [pl.col(k).hash(seed) for seed, k in enumerate(keys, start=1)])
 
 
-def hashes_repeat(hashes: pl.DataFrame | pl.LazyFrame) -> bool:
-    """Whether two of the ``_h`` hashes from :func:`key_hashes` are equal (a repeat or, rarely, a collision)."""
-    found: bool = _neighbours(hashes.lazy()).collect().item()
-    return found
+def hashes_repeat(hashes: pl.DataFrame | pl.LazyFrame, parts: int = 1) -> bool:
+    """Whether two of the ``_h`` hashes from :func:`key_hashes` are equal (a repeat or, rarely, a collision).
+    With ``parts`` > 1 they are sorted one hash part after another (equal hashes fall in one part), stopping at
+    the first repeat, so memory holds one part."""
+    lazy = hashes.lazy()
+    for part in range(parts):
+        within = lazy.filter(pl.col("_h") % parts == part) if parts > 1 else lazy
+        if _neighbours(within).collect().item():
+            return True
+    return False
 
 
 def repeat_parts(rows: int) -> int:

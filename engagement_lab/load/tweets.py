@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import narwhals as nw
@@ -11,7 +13,17 @@ import polars as pl
 
 from .. import columns as C
 from ..errors import DataError, check_choice
-from .frames import Backend, check_backend, key_hash, repeat_parts, repeats_query, to_frame, to_polars
+from .frames import (
+    Backend,
+    check_backend,
+    hashes_repeat,
+    key_hash,
+    key_hashes,
+    repeat_parts,
+    repeats_query,
+    to_frame,
+    to_polars,
+)
 from .tweets_engine import per_tweet_lazy
 from .tweets_population import POPULATION, one_population, tweet_ids
 from .tweets_rules import (
@@ -223,45 +235,55 @@ def _survey(
 
 
 def _one_pass(frame: pl.LazyFrame, columns: Sequence[str]) -> tuple[dict[str, Any], pl.DataFrame]:
-    """What the fast path needs to know about a lazy input, and its answer, in one streaming pass and the repeat
-    check.
+    """What the fast path needs to know about a lazy input, and its answer, in one streaming pass.
 
     Per tweet and metric (a small table: one row per tweet and metric, however many hours each has): the sum of
     the values, the rows, each ranked column's least and greatest value and its nulls, and ``created_at``. From it:
-    the survey facts, the metric names and the ids. Whether any bucket repeats is then decided by the sort of
-    every row's bucket hash (:func:`_repeats`, in hash parts of at most
-    :data:`~engagement_lab.load.frames.REPEAT_PASS_ROWS` rows, counted by this pass): exact, with memory bounded
-    by one part. Counting distinct hashes per tweet and metric in the same pass was measured and not kept: on
-    20M rows polars held 2.7 GB and took 4.1 s, against 0.55 GB and 1.0 s for the sort."""
+    the survey facts, the metric names and the ids. The same scan writes every row's bucket hash to a temporary
+    file (8 bytes a row; polars' streaming engine feeds both from one read), whose sort then decides whether any
+    bucket repeats: exact, in hash parts of at most :data:`~engagement_lab.load.frames.REPEAT_PASS_ROWS` rows, so
+    memory holds one part. Only when some row lacks a timestamp (daily rows) does the check read the input again,
+    for day and hour. Measured and not kept: counting distinct hashes per tweet and metric in the pass (2.7 GB on
+    20M rows), each tweet and metric's list of hashes (polars leaves streaming: 1.06 GB at 2.5M rows), and
+    ``collect_all`` of the sums and the sort (one read, but 2.54 GB at 102M rows); the file took 20 s and
+    0.44 GB at 102M rows where two reads took 32 s."""
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     ranked = [c for c in RANKED if c in columns]
-    found = (
-        frame.group_by(keys)
-        .agg(
-            pl.col(C.VALUE).sum(),
-            pl.len().alias("_rows"),
-            *[pl.col(c).min().alias(f"_min_{c}") for c in ranked],
-            *[pl.col(c).max().alias(f"_max_{c}") for c in ranked],
-            *[pl.col(c).null_count().alias(f"_nulls_{c}") for c in ranked],
-            *([pl.col(C.CREATED_AT).min()] if C.CREATED_AT in columns else []),
-            *([pl.col(C.TIMESTAMP).null_count().alias("_nulls_timestamp")] if C.TIMESTAMP in columns else []),
-        )
-        .collect(engine="streaming")
+    sums = frame.group_by(keys).agg(
+        pl.col(C.VALUE).sum(),
+        pl.len().alias("_rows"),
+        *[pl.col(c).min().alias(f"_min_{c}") for c in ranked],
+        *[pl.col(c).max().alias(f"_max_{c}") for c in ranked],
+        *[pl.col(c).null_count().alias(f"_nulls_{c}") for c in ranked],
+        *([pl.col(C.CREATED_AT).min()] if C.CREATED_AT in columns else []),
+        *([pl.col(C.TIMESTAMP).null_count().alias("_nulls_timestamp")] if C.TIMESTAMP in columns else []),
     )
-    rows = int(found["_rows"].sum())
-    named = found.filter(pl.col(C.TWEET_ID).is_not_null())
-    valid = named.filter(pl.col(C.ENGAGEMENT_TYPE).is_not_null())
-    survey = {
-        "rows": rows,
-        "id_nulls": rows - int(named["_rows"].sum()),
-        "uniform": all(uniform_in(found, c, rows) for c in ranked),
-        "clean_ids": bool(named[C.TWEET_ID].unique().str.contains(ID_SHAPE).all()),
-        "metrics": valid[C.ENGAGEMENT_TYPE].unique().to_list(),
-    }
-    # only the fast path needs it (the exact way finds repeats itself)
-    simple = survey["uniform"] and survey["clean_ids"]
-    timed = C.TIMESTAMP in columns and not found["_nulls_timestamp"].sum()
-    survey["repeats"] = simple and _repeats(frame, _hashed_bucket(columns, timed), repeat_parts(rows))
+    timestamped = C.TIMESTAMP in columns
+    with tempfile.TemporaryDirectory(prefix="engagement_lab_") as folder:
+        # the same scan feeds the sums and a file of every row's bucket hash (8 bytes a row, on disk, not in
+        # memory): polars' streaming engine reads the input once for both
+        hashes = Path(folder) / "hashes.arrow"
+        written = key_hashes(frame, _hashed_bucket(columns, timestamped)).sink_ipc(hashes, lazy=True)
+        found = pl.collect_all([sums, written], engine="streaming")[0]
+        rows = int(found["_rows"].sum())
+        named = found.filter(pl.col(C.TWEET_ID).is_not_null())
+        valid = named.filter(pl.col(C.ENGAGEMENT_TYPE).is_not_null())
+        survey = {
+            "rows": rows,
+            "id_nulls": rows - int(named["_rows"].sum()),
+            "uniform": all(uniform_in(found, c, rows) for c in ranked),
+            "clean_ids": bool(named[C.TWEET_ID].unique().str.contains(ID_SHAPE).all()),
+            "metrics": valid[C.ENGAGEMENT_TYPE].unique().to_list(),
+        }
+        # only the fast path needs it (the exact way finds repeats itself)
+        simple = survey["uniform"] and survey["clean_ids"]
+        timed = timestamped and not found["_nulls_timestamp"].sum()
+        if not simple:
+            survey["repeats"] = False
+        elif timed or not timestamped:  # the hashes written name every bucket: sorted from the file, in parts
+            survey["repeats"] = hashes_repeat(pl.scan_ipc(hashes), repeat_parts(rows))
+        else:  # some rows lack a timestamp: their buckets need day and hour too, read again
+            survey["repeats"] = _repeats(frame, _hashed_bucket(columns, False), repeat_parts(rows))
     return survey, valid.drop("_nulls_timestamp", strict=False)
 
 
@@ -269,7 +291,7 @@ def _hashed_bucket(columns: Sequence[str], timed: bool) -> list[str]:
     """The bucket columns the repeat check of a uniform lazy input hashes: not the grain (one value throughout),
     and only the timestamp of the times when no row lacks one (day and hour are read from it by every loader).
     Fewer columns can only make two buckets look alike, which sends the frame the exact way, never past it; each
-    column left out is one fewer read (at 102M rows, 20 s down to 14 s)."""
+    column left out is one fewer read."""
     times = [C.TIMESTAMP] if timed else [C.DAY, C.HOUR, C.TIMESTAMP]
     return [c for c in (C.TWEET_ID, C.ENGAGEMENT_TYPE, *times) if c in columns]
 
@@ -296,10 +318,11 @@ def per_tweet(
         A tidy frame from any loader (or ``scan()``). Where a tweet's metric appears at several grains, lifetime
         totals win over hourly, daily, then hour-of-day sums; one grouping and one source are used, never summed
         across them. A LazyFrame gives a LazyFrame: when every row has one source, endpoint, grain and grouping
-        and no bucket repeats, the data is read once for every check and the sums per tweet and metric, and once
-        more for the exact repeat check (a sort of the rows' bucket hashes); collecting the result reads nothing
-        more. A lazy frame of another engine that narwhals supports (a DuckDB relation, Ibis, Dask, PySpark...)
-        gives the same kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only
+        and no bucket repeats, the data is read once for every check and the sums per tweet and metric, and the
+        exact repeat check sorts the rows' bucket hashes, written to a temporary file by the same read (8 bytes a
+        row; daily rows without a timestamp are read once more); collecting the result reads nothing more. A
+        lazy frame of another engine that narwhals supports (a DuckDB relation, Ibis, Dask, PySpark...) gives the
+        same kind back, with the same rules evaluated in that engine (``keep="latest"`` is polars-only
         there): one aggregation checks it (and, on DuckDB, counts each tweet and metric's distinct buckets), and
         the table is computed there when you collect. On DuckDB the usual load is read once: that aggregation's
         sums are the table, a relation of the input's own connection.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from datetime import date
 from itertools import pairwise, permutations
@@ -221,18 +222,42 @@ def test_the_lazy_repeat_check_hashes_fewer_columns_and_never_passes_a_repeat(
     exact: list[int] = []
     real = tweets._choose_rows
     monkeypatch.setattr(tweets, "_choose_rows", lambda *a: exact.append(1) or real(*a))
+    again: list[int] = []  # reads of the input after the one pass
+    read_again = tweets._repeats
+    monkeypatch.setattr(tweets, "_repeats", lambda *a: again.append(1) or read_again(*a))
     hourly = _hour_rows()
     daily = hourly.with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("timestamp"))
     for rows in (hourly, daily):
         assert per_tweet(rows.lazy()).collect().equals(per_tweet(rows))  # type: ignore[union-attr]
         assert exact == []  # the fast way, for the lazy input and the eager one
+        assert again == [1] * (rows is daily)  # hourly rows: the hashes written by the one pass decide
         exact.clear()
+        again.clear()
         with pytest.raises(DataError, match="same number more than once"):
             per_tweet(pl.concat([rows, rows.slice(5, 1)]).lazy())
         exact.clear()
     other_day = pl.concat([hourly, hourly.slice(5, 1).with_columns(pl.col("day") + pl.duration(days=9))])
     assert per_tweet(other_day.lazy()).collect().equals(per_tweet(other_day))  # type: ignore[union-attr]
     assert exact
+
+
+def test_the_lazy_repeat_check_reads_its_hash_file_in_parts_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bucket hashes the one pass writes are sorted one hash part after another when there are many: a repeat
+    is found in whichever part it falls. The temporary file is gone afterwards, after a refusal too."""
+    from engagement_lab.load import tweets
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rows = _hour_rows()
+    expected = per_tweet(rows)
+    for parts in range(1, 6):
+        monkeypatch.setattr(tweets, "repeat_parts", lambda n, k=parts: k)
+        assert per_tweet(rows.lazy()).collect().equals(expected)  # type: ignore[union-attr]
+        for i in (0, 7, rows.height - 1):
+            with pytest.raises(DataError, match="same number more than once"):
+                per_tweet(pl.concat([rows, rows.slice(i, 1)]).lazy())
+    assert list(tmp_path.iterdir()) == []
 
 
 def _count_sorts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
