@@ -157,7 +157,7 @@ def hashes_repeat(hashes: pl.DataFrame | pl.LazyFrame, parts: int = 1) -> bool:
     lazy = hashes.lazy()
     for part in range(parts):
         within = lazy.filter(pl.col("_h") % parts == part) if parts > 1 else lazy
-        if _neighbours(within).collect().item():
+        if _neighbours(within).collect(engine="streaming").item():
             return True
     return False
 

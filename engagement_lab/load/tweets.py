@@ -237,16 +237,17 @@ def _survey(
 def _one_pass(frame: pl.LazyFrame, columns: Sequence[str]) -> tuple[dict[str, Any], pl.DataFrame]:
     """What the fast path needs to know about a lazy input, and its answer, in one streaming pass.
 
-    Per tweet and metric (a small table: one row per tweet and metric, however many hours each has): the sum of
-    the values, the rows, each ranked column's least and greatest value and its nulls, and ``created_at``. From it:
-    the survey facts, the metric names and the ids. The same scan writes every row's bucket hash to a temporary
+    Per tweet and metric (a small table: one row per tweet and metric, however many hours each has): the sum of the
+    values, the rows, each ranked column's least and greatest value and its nulls, and ``created_at``. From it: the
+    survey facts, the metric names and the ids. The same scan writes every row's bucket hash to a temporary Parquet
     file (8 bytes a row; polars' streaming engine feeds both from one read), whose sort then decides whether any
     bucket repeats: exact, in hash parts of at most :data:`~engagement_lab.load.frames.REPEAT_PASS_ROWS` rows, so
-    memory holds one part. Only when some row lacks a timestamp (daily rows) does the check read the input again,
-    for day and hour. Measured and not kept: counting distinct hashes per tweet and metric in the pass (2.7 GB on
-    20M rows), each tweet and metric's list of hashes (polars leaves streaming: 1.06 GB at 2.5M rows), and
-    ``collect_all`` of the sums and the sort (one read, but 2.54 GB at 102M rows); the file took 20 s and
-    0.44 GB at 102M rows where two reads took 32 s."""
+    memory holds one part (an Arrow IPC file is memory-mapped, and its pages counted: 0.66 GB against 0.51 GB on
+    22.5M rows of every metric). Only when some row lacks a timestamp (daily rows) does the check read the input
+    again, for day and hour. Measured and not kept: counting distinct hashes per tweet and metric in the pass (2.7
+    GB on 20M rows), each tweet and metric's list of hashes (polars leaves streaming: 1.06 GB at 2.5M rows), and
+    ``collect_all`` of the sums and the sort (one read, but 2.54 GB at 102M rows); the file took 20 s and 0.44 GB at
+    102M rows where two reads took 32 s."""
     keys = [C.TWEET_ID, C.ENGAGEMENT_TYPE]
     ranked = [c for c in RANKED if c in columns]
     sums = frame.group_by(keys).agg(
@@ -262,8 +263,10 @@ def _one_pass(frame: pl.LazyFrame, columns: Sequence[str]) -> tuple[dict[str, An
     with tempfile.TemporaryDirectory(prefix="engagement_lab_") as folder:
         # the same scan feeds the sums and a file of every row's bucket hash (8 bytes a row, on disk, not in
         # memory): polars' streaming engine reads the input once for both
-        hashes = Path(folder) / "hashes.arrow"
-        written = key_hashes(frame, _hashed_bucket(columns, timestamped)).sink_ipc(hashes, lazy=True)
+        hashes = Path(folder) / "hashes.parquet"
+        written = key_hashes(frame, _hashed_bucket(columns, timestamped)).sink_parquet(
+            hashes, compression="uncompressed", statistics=False, lazy=True
+        )
         found = pl.collect_all([sums, written], engine="streaming")[0]
         rows = int(found["_rows"].sum())
         named = found.filter(pl.col(C.TWEET_ID).is_not_null())
@@ -281,7 +284,7 @@ def _one_pass(frame: pl.LazyFrame, columns: Sequence[str]) -> tuple[dict[str, An
         if not simple:
             survey["repeats"] = False
         elif timed or not timestamped:  # the hashes written name every bucket: sorted from the file, in parts
-            survey["repeats"] = hashes_repeat(pl.scan_ipc(hashes), repeat_parts(rows))
+            survey["repeats"] = hashes_repeat(pl.scan_parquet(hashes), repeat_parts(rows))
         else:  # some rows lack a timestamp: their buckets need day and hour too, read again
             survey["repeats"] = _repeats(frame, _hashed_bucket(columns, False), repeat_parts(rows))
     return survey, valid.drop("_nulls_timestamp", strict=False)
