@@ -126,10 +126,12 @@ def repeats_query(
 
     With ``parts`` > 1 the query looks only at the rows whose hash falls in ``part`` (equal keys hash alike, so
     the parts together decide the whole): memory is bounded by one part's hashes, not by the data."""
-    selected = key_hashes(frame, keys)
-    if parts > 1:
-        selected = selected.filter(pl.col("_h") % parts == part)
-    return _neighbours(selected)
+    return _neighbours(_in_part(key_hashes(frame, keys), part, parts))
+
+
+def _in_part(hashes: pl.LazyFrame, part: int, parts: int) -> pl.LazyFrame:
+    """The ``_h`` hashes that fall in hash part ``part`` of ``parts`` (all of them for one part)."""
+    return hashes.filter(pl.col("_h") % parts == part) if parts > 1 else hashes
 
 
 def _neighbours(hashes: pl.LazyFrame) -> pl.LazyFrame:
@@ -155,11 +157,7 @@ def hashes_repeat(hashes: pl.DataFrame | pl.LazyFrame, parts: int = 1) -> bool:
     With ``parts`` > 1 they are sorted one hash part after another (equal hashes fall in one part), stopping at
     the first repeat, so memory holds one part."""
     lazy = hashes.lazy()
-    for part in range(parts):
-        within = lazy.filter(pl.col("_h") % parts == part) if parts > 1 else lazy
-        if _neighbours(within).collect(engine="streaming").item():
-            return True
-    return False
+    return any(_neighbours(_in_part(lazy, part, parts)).collect(engine="streaming").item() for part in range(parts))
 
 
 def repeat_parts(rows: int) -> int:

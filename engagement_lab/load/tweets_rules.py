@@ -192,18 +192,12 @@ def refuse_fractional(frame: Any, dtype: Any) -> None:
     narwhals lazy frame or a polars one; an integer column is whole by its type and costs nothing."""
     if not (dtype.is_float() or dtype.is_decimal()):
         return
-    ns: Any = pl if isinstance(frame, pl.LazyFrame) else nw
-    value = ns.col(C.VALUE)
-    bad = value != value.floor()  # NaN and null are missing values, not fractions
-    found = frame.filter(bad.fill_null(False)).select(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.VALUE)
-    counted = frame.select(bad.fill_null(False).cast(ns.Int64).sum().alias("n"))
-    if isinstance(frame, pl.LazyFrame):
-        n = int(counted.collect(engine="streaming").item() or 0)
-        shown = found.head(3).collect().rows(named=True) if n else []
-    else:
-        n = int(counted.collect(backend="polars").to_native().item() or 0)
-        shown = found.head(3).collect(backend="polars").to_native().rows(named=True) if n else []
+    lazy = nw.from_native(frame)  # a polars LazyFrame too: one query for every engine
+    bad = (nw.col(C.VALUE) != nw.col(C.VALUE).floor()).fill_null(False)  # NaN and null are missing, not fractions
+    n = int(lazy.select(bad.cast(nw.Int64).sum()).collect(backend="polars").to_native().item() or 0)
     if n:
+        found = lazy.filter(bad).select(C.TWEET_ID, C.ENGAGEMENT_TYPE, C.VALUE).head(3)
+        shown = found.collect(backend="polars").to_native().rows(named=True)
         raise DataError(
             f"tidy frame: {n} row(s) hold a value that is not a whole number, e.g. {shown}; engagement counts are "
             "whole numbers and the table holds them as integers (23.5 would become 23). Fix the source, or round "

@@ -213,9 +213,10 @@ def test_a_lazy_frame_is_read_once_and_a_repeat_planted_anywhere_is_refused(tmp_
 def test_the_lazy_repeat_check_hashes_fewer_columns_and_never_passes_a_repeat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A uniform lazy input's repeat check hashes tweet, metric and timestamp when every row has a timestamp
-    (day, hour and the one grain would only be read again), and day, hour and timestamp when some lack one (days
-    of daily rows): both take the fast way when nothing repeats, and a repeat is refused. Two rows of one
+    """A uniform lazy input's repeat check hashes tweet, metric and timestamp, written by the one pass, when every
+    row has a timestamp (day, hour and the one grain add only reading), and day, hour and timestamp, read again,
+    when some lack one (days of daily rows): both take the fast way when nothing repeats, and a repeat is
+    refused. Two rows of one
     timestamp and different days look alike to the shorter hash and take the exact way, which sums them."""
     from engagement_lab.load import tweets
 
@@ -567,4 +568,8 @@ def test_a_value_that_is_not_a_whole_number_is_refused_never_truncated() -> None
             per_tweet(frame)  # type: ignore[arg-type]
     missing = whole.to_pandas()
     missing.loc[3, "value"] = float("nan")
-    per_tweet(missing)
+    lost = rows.row(3, named=True)  # its hour is left out of its tweet's sum, as a null count is
+    table = per_tweet(missing, backend="polars")
+    want = expected[lost["engagement_type"]].to_list()  # type: ignore[index]
+    want[expected["tweet_id"].to_list().index(lost["tweet_id"])] -= lost["value"]  # type: ignore[index]
+    assert table[lost["engagement_type"]].to_list() == want  # type: ignore[index]
