@@ -17,6 +17,7 @@ from engagement_lab import compare
 from engagement_lab.metrics import Ratio
 from engagement_lab.stats import GroupStats, group_stats
 from engagement_lab.stats.effects import contrast, flat_reason
+from engagement_lab.stats.sufficient import SERIES_SHARE
 from engagement_lab.stats.views import bayesian_lift, bayesian_lift_on_log
 
 RATE = Ratio("engagements", "impressions")
@@ -94,6 +95,26 @@ def test_leverage_sums_agree_across_engines_and_with_the_first_order_path() -> N
     series = group_stats(big, RATE, "variant")["A"]  # every share below 1e-3: read off the power sums
     assert series.ss_hc3 == pytest.approx(exact.ss_hc3, rel=1e-8)
     assert series.df_leverage == pytest.approx(exact.df_leverage, rel=1e-8)
+
+
+def test_first_order_leverages_hold_their_stated_bound_just_below_the_threshold_share() -> None:
+    """Below SERIES_SHARE the leverage sums come off the power sums to first order: the leverage-corrected variance
+    short of the exact one by at most 3u² of itself (3e-6 at u = 0.1%), the degrees of freedom within 2.1e-6. The
+    largest tweet here holds 0.0999% of its group's impressions and most of the residual, the worst case."""
+    rng = np.random.default_rng(3)
+    impressions = rng.integers(900, 1100, 2000).astype(float)
+    impressions[0] = SERIES_SHARE * 0.999 * (impressions[1:].sum()) / (1 - SERIES_SHARE * 0.999)
+    engagements = rng.binomial(impressions[1:].astype(int), 0.02).astype(float)
+    engagements = np.r_[round(0.2 * impressions[0]), engagements]
+    frame = pd.DataFrame({"variant": "A", "impressions": impressions, "engagements": engagements})
+    exact = GroupStats.from_arrays(engagements, impressions)
+    series = group_stats(frame, RATE, "variant")["A"]
+    assert exact.largest_share == pytest.approx(SERIES_SHARE * 0.999)
+    shortfall = 1 - series.variance_hc3 / exact.variance_hc3
+    assert 0 <= shortfall <= 3e-6
+    assert shortfall > 1e-7  # the first order is what was used (the exact pass would give 1e-16)
+    assert series.df_leverage == pytest.approx(exact.df_leverage, rel=2.1e-6)
+    assert series.ss_res == pytest.approx(exact.ss_res, rel=1e-12)
 
 
 def test_equal_rates_are_no_variation_whatever_the_rounding() -> None:
