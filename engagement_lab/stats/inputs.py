@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -42,8 +43,12 @@ def collect(frame: Any) -> Any:
 
 def _to_polars(series: pd.Series) -> pl.Series:
     """A pandas column as polars. Arrow-backed strings (pandas 3's ``str``) are cast to Arrow's string view,
-    polars' own layout, which it then takes without a copy."""
+    polars' own layout, which it then takes without a copy. NumPy numbers are read in place, not copied (2.6 ms a
+    million floats through ``pl.from_pandas``): their NaN stay NaN, which the checks make null where they occur, and
+    the frame lives only as long as the comparison reading it."""
     dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf" and dtype.isnative:
+        return pl.Series(str(series.name), series.to_numpy())
     if getattr(dtype, "storage", None) == "pyarrow" or isinstance(dtype, pd.ArrowDtype):
         values = pa.chunked_array(pa.array(series))
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
