@@ -100,7 +100,7 @@ def test_leverage_sums_agree_across_engines_and_with_the_first_order_path() -> N
 def test_first_order_leverages_hold_their_stated_bound_just_below_the_threshold_share() -> None:
     """Below SERIES_SHARE the leverage sums come off the power sums to first order: the leverage-corrected variance
     short of the exact one by at most 3u² of itself (3e-6 at u = 0.1%), the degrees of freedom within 2.1e-6. The
-    largest tweet here holds 0.0999% of its group's impressions and most of the residual, the worst case."""
+    largest tweet here holds 0.0999% of its group's impressions and most of the residual, near the worst case."""
     rng = np.random.default_rng(3)
     impressions = rng.integers(900, 1100, 2000).astype(float)
     impressions[0] = SERIES_SHARE * 0.999 * (impressions[1:].sum()) / (1 - SERIES_SHARE * 0.999)
