@@ -44,6 +44,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/stats/test_calibrated.py",
     ],
     "engagement_lab/stats/sufficient.py": [
+        "tests/stats/test_sufficient.py",
         "tests/stats/test_pinned_numbers.py",
         "tests/stats/test_reference.py",
         "tests/stats/test_edges.py",

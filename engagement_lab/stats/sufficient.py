@@ -28,7 +28,7 @@ def _second_pass(m: np.ndarray, d: np.ndarray) -> tuple[float, float, float, flo
     """The sums that need the group's totals (see :class:`GroupStats`), from per-tweet arrays."""
     total = d.sum()
     if len(m) < 2 or not total:
-        return (math.nan,) * 5
+        return (*(math.nan,) * 4, float(d.max()) if len(d) else math.nan)
     e = m - (m.sum() / total) * d
     u = d / total
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -240,7 +240,8 @@ def group_stats(frame: Any, metric: Metric, by: str | None = None) -> dict[str, 
         if name in out:
             raise _clash(by, name)
         sums = {k: float(row[k]) for k in ("sum_m", "sum_mm", "sum_d", "sum_dd", "sum_md")}
-        second = {k: _number(row[k]) for k in ("ss_res", "ss_hc3", "lev_a", "lev_b", "max_d")}
+        second = {k: _number(row[k]) if row["n"] >= 2 else math.nan for k in _SECOND}  # none of one tweet
+        second["max_d"] = _number(row["max_d"])
         out[name] = GroupStats(n=int(row["n"]), **sums, binary=declared, **second)
     if declared:
         _check_proportion(metric, out)
@@ -290,13 +291,18 @@ def _second_pass_query(data: Any, keys: list[str], ns: Any) -> dict[Any, dict[st
     return _aggregate(data, keys, sums, [], ns)
 
 
+_SECOND = ("ss_res", "ss_hc3", "lev_a", "lev_b")
+"""The sums that need a group's totals first: NaN for a group of fewer than two tweets, on every path."""
+
+
 def _from_power_sums(row: dict[str, Any]) -> dict[str, float]:
-    """The leverage sums of a group whose tweets all hold a small share u of its denominator, to first order in u
-    (see :data:`SERIES_SHARE` for the bounds): Σe²/(1−u)² ≈ Σe²(1 + 2u), Σu²/(1−u) ≈ Σu²(1 + u) and
-    Σu²(1−2u)/(1−u)² ≈ Σu² (its next term is −Σu⁴), with Σe²D expanded into the power sums ΣM²D, ΣMD², ΣD³."""
-    n, total = row["n"], row["sum_d"]
-    if n < 2 or not total:
-        return dict.fromkeys(("ss_res", "ss_hc3", "lev_a", "lev_b"), math.nan)
+    """The leverage sums of a group whose tweets all hold a small share u of its denominator (see
+    :data:`SERIES_SHARE` for the bounds): Σe²/(1−u)² ≈ Σe²(1 + 2u), with Σe²D expanded into the power sums ΣM²D,
+    ΣMD², ΣD³; Σu²(1−2u)/(1−u)² ≈ Σu² (its next term is −Σu⁴); and Σu²/(1−u) ≈ Σu², since it enters the degrees
+    of freedom squared, beside a sum as large as itself: its next term, Σu³, moves them by at most 2u²."""
+    total = row["sum_d"]
+    if not total:
+        return dict.fromkeys(_SECOND, math.nan)
     r = row["sum_m"] / total
 
     def residual_squares(mm: str, md: str, dd: str) -> float:  # Σ(M − R·D)²·Dᵏ from ΣM²Dᵏ, ΣMDᵏ⁺¹, ΣDᵏ⁺²
@@ -304,8 +310,8 @@ def _from_power_sums(row: dict[str, Any]) -> dict[str, float]:
 
     ss_res = residual_squares("sum_mm", "sum_md", "sum_dd")
     once = residual_squares("sum_mmd", "sum_mdd", "sum_ddd") / total
-    u2, u3 = row["sum_dd"] / total**2, row["sum_ddd"] / total**3
-    return {"ss_res": ss_res, "ss_hc3": ss_res + 2 * once, "lev_a": u2 + u3, "lev_b": u2}
+    shares = row["sum_dd"] / total**2
+    return {"ss_res": ss_res, "ss_hc3": ss_res + 2 * once, "lev_a": shares, "lev_b": shares}
 
 
 def _number(value: Any) -> float:
