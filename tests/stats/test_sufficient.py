@@ -91,8 +91,6 @@ def test_a_declared_proportion_with_a_half_is_refused() -> None:
 
 def test_per_tweet_arrays_name_the_label_that_clashes() -> None:
     """The number 1 and the text '1' in one column: the message names '1', not the first label seen."""
-    frame = pd.DataFrame(
-        {"variant": ["C", 1, "1", "C"], "engagements": [1, 2, 3, 4], "impressions": [10, 20, 30, 40]}
-    )
+    frame = pd.DataFrame({"variant": ["C", 1, "1", "C"], "engagements": [1, 2, 3, 4], "impressions": [10, 20, 30, 40]})
     with pytest.raises(StatsInputError, match="all read '1'"):
         tweet_arrays(frame, RATE, "variant")
