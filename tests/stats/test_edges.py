@@ -20,7 +20,15 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from engagement_lab import Mean, Ratio, StatsInputError, columns
-from engagement_lab.stats import cluster_bootstrap, compare, confidence_sequence, permutation_test, srm_check
+from engagement_lab.stats import (
+    GroupStats,
+    cluster_bootstrap,
+    compare,
+    confidence_sequence,
+    permutation_test,
+    srm_check,
+)
+from engagement_lab.stats.effects import _fieller, _quantile, _welch_df, contrast, design_effect, flat_reason, p_from_t
 from engagement_lab.stats.sufficient import tweet_arrays
 
 SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
@@ -497,3 +505,66 @@ def test_a_lazy_input_is_checked_in_one_query(monkeypatch: pytest.MonkeyPatch) -
     eager, _ = inputs.checked_frame(df, [Ratio("engagements", "impressions")], "variant")
     lazy_rows, eager_rows = data.collect().to_native(), eager.collect().to_native()
     assert lazy_rows.select(sorted(lazy_rows.columns)).equals(eager_rows.select(sorted(eager_rows.columns)))
+
+
+# --- the t machinery at its edges (each guard on its own) -------------------------------------------------------
+
+
+def test_p_values_and_quantiles_take_any_positive_degrees_of_freedom_and_refuse_the_rest() -> None:
+    """A leverage-concentrated arm can have fewer than one degree of freedom: still a t distribution. Zero, negative,
+    NaN degrees of freedom or a NaN statistic give NaN, never a p of 1 or a normal quantile."""
+    assert p_from_t(2.0, 0.5, "two-sided") == pytest.approx(2 * sps.t.sf(2.0, 0.5), rel=1e-12)
+    assert _quantile(0.05, 0.5, "two-sided") == pytest.approx(sps.t.ppf(0.975, 0.5), rel=1e-12)
+    for df in (0.0, -1.0, -math.inf, math.nan):
+        assert math.isnan(p_from_t(2.0, df, "two-sided")), df
+        assert math.isnan(_quantile(0.05, df, "two-sided")), df
+    assert math.isnan(p_from_t(math.nan, 10.0, "two-sided"))
+    z = sps.norm.ppf(0.975)
+    assert p_from_t(z, math.inf, "two-sided") == pytest.approx(0.05, rel=1e-12)
+    assert p_from_t(z, math.inf, "greater") == pytest.approx(0.025, rel=1e-12)
+
+
+def test_welch_degrees_of_freedom_with_a_fraction_of_one_zero_or_no_variance() -> None:
+    assert _welch_df(1.0, 1.0, 0.5, 10.0) == pytest.approx(4 / (1 / 0.5 + 1 / 10), rel=1e-12)
+    assert _welch_df(1.0, 1.0, 0.0, 10.0) == 0.0  # an arm with no degrees of freedom leaves none
+    assert math.isnan(_welch_df(0.0, 0.0, 5.0, 5.0))  # no variance at all: nothing to count
+
+
+def test_fieller_bounds_solve_their_quadratic() -> None:
+    """Fieller's interval for a/b − 1 is where (a − ρb)² = q(v_a + ρ²v_b), ρ = lift + 1; a zero treatment with no
+    variance is exactly −100%, and a control indistinguishable from 0 is unbounded (None)."""
+    a, b, v_a, v_b, q = 1.2, 1.0, 0.01, 0.02, sps.norm.ppf(0.975) ** 2
+    bounds = _fieller(a, b, v_a, v_b, q)
+    assert bounds is not None
+    for lift in bounds:
+        rho = lift + 1
+        assert (a - rho * b) ** 2 == pytest.approx(q * (v_a + rho * rho * v_b), rel=1e-12)
+    assert bounds[0] < a / b - 1 < bounds[1]
+    assert _fieller(0.0, 2.0, 0.0, 1.0, 1.0) == (-1.0, -1.0)
+    assert _fieller(1.0, 2.0, 0.1, 1.0, 4.0) is None  # b² = q·v_b exactly
+
+
+def test_no_variation_is_judged_relative_to_the_typical_rate_at_one_part_in_ten_million() -> None:
+    """Rates 1% apart by one part in a million vary; by one part in a billion they are rounding of one rate."""
+    rng = np.random.default_rng(6)
+    d = rng.integers(1_000, 2_000, 100).astype(float)
+    for wobble, flat in ((1e-6, False), (1e-9, True)):
+        m = 0.01 * d * (1 + wobble * rng.standard_normal(100))
+        g = GroupStats.from_arrays(m, d)
+        assert (flat_reason("control", g) is not None) is flat, wobble
+        pooled = GroupStats(g.n, g.sum_m, g.sum_mm, g.sum_d, g.sum_dd, g.sum_md)  # no second pass: from the sums
+        if not flat:
+            assert flat_reason("control", pooled) is None
+
+
+def test_design_effect_takes_rates_of_zero_and_one_and_refuses_means() -> None:
+    none = GroupStats.from_arrays(np.zeros(4), np.array([100.0, 200, 300, 400]))
+    some = GroupStats.from_arrays(np.array([3.0, 5, 2, 9]), np.array([100.0, 200, 300, 400]))
+    every = GroupStats.from_arrays(np.array([100.0, 200, 300, 400]), np.array([100.0, 200, 300, 400]))
+    naive = some.ratio * (1 - some.ratio) / some.sum_d
+    assert design_effect(none, some, 2 * naive) == pytest.approx(2.0, rel=1e-12)  # p = 0 adds no naive variance
+    assert design_effect(every, some, 2 * naive) == pytest.approx(2.0, rel=1e-12)  # nor does p = 1
+    assert math.isnan(design_effect(none, every, 1.0))  # both naive variances 0: no ratio
+    mean = GroupStats.from_arrays(np.array([1.0, 2, 3]))  # D ≡ 1: a mean, not a rate per impression
+    assert math.isnan(design_effect(mean, some, 1.0))
+    assert contrast(some, some).deff == contrast(some, some, ratio=True).deff  # a ratio unless told otherwise
