@@ -175,7 +175,7 @@ def flat_reason(name: str, g: GroupStats) -> str | None:
         return f"{name} has {g.n} tweet(s): a test needs at least 2 per group"
     if not g.sum_d:
         return f"{name} has a zero denominator total: its rate is undefined"
-    typical = math.sqrt(g.sum_mm / g.n) / abs(g.mean_d) if g.n else 0.0
+    typical = math.sqrt(g.sum_mm / g.n) / abs(g.mean_d)  # n >= 2 and a denominator: both checked above
     spread = g.residual_variance / (g.mean_d * g.mean_d) if g.leveraged else g.unit_variance  # centred when known
     if not typical or not spread > (_FLAT * typical) ** 2:
         what = "every tweet has 0" if not typical else "every tweet has the same rate"

@@ -28,7 +28,20 @@ from engagement_lab.stats import (
     permutation_test,
     srm_check,
 )
-from engagement_lab.stats.effects import _fieller, _quantile, _welch_df, contrast, design_effect, flat_reason, p_from_t
+from engagement_lab.stats.effects import (
+    FIELLER_UNBOUNDED,
+    LOG_NEEDS_POSITIVE,
+    _fieller,
+    _log_scale,
+    _quantile,
+    _relative_interval,
+    _scaled_statistic,
+    _welch_df,
+    contrast,
+    design_effect,
+    flat_reason,
+    p_from_t,
+)
 from engagement_lab.stats.sufficient import tweet_arrays
 
 SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
@@ -568,3 +581,30 @@ def test_design_effect_takes_rates_of_zero_and_one_and_refuses_means() -> None:
     mean = GroupStats.from_arrays(np.array([1.0, 2, 3]))  # D ≡ 1: a mean, not a rate per impression
     assert math.isnan(design_effect(mean, some, 1.0))
     assert contrast(some, some).deff == contrast(some, some, ratio=True).deff  # a ratio unless told otherwise
+
+
+def test_design_effect_refuses_rates_above_one_and_counts_fractional_impressions() -> None:
+    some = GroupStats.from_arrays(np.array([3.0, 5, 2, 9]), np.array([100.0, 200, 300, 400]))
+    above = GroupStats.from_arrays(np.array([150.0, 300]), np.array([100.0, 200]))  # 1.5 per impression
+    assert math.isnan(design_effect(above, some, 1.0))
+    half = GroupStats.from_arrays(np.array([0.0, 0.5]), np.array([0.25, 0.75]))  # one impression in all, p = 0.5
+    naive = 0.25 / 1.0 + some.ratio * (1 - some.ratio) / some.sum_d
+    assert design_effect(half, some, naive) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_the_log_scale_needs_both_rates_positive() -> None:
+    for r_t, r_c in ((0.0, 0.5), (0.5, 0.0), (-0.5, 0.5), (0.5, -0.5)):
+        notes: list[Any] = []
+        se, bounds, p = _log_scale(r_t, r_c, 0.01, 0.01, (10.0, 10.0), 0.05, "two-sided", notes)
+        assert math.isnan(se) and all(map(math.isnan, bounds)) and math.isnan(p), (r_t, r_c)  # noqa: PT018
+        assert notes == [LOG_NEEDS_POSITIVE]
+
+
+def test_relative_intervals_without_a_standard_error_or_with_an_unbounded_fieller() -> None:
+    assert math.isnan(_scaled_statistic("delta", 1.0, 0.1, 0.0, 1.1, 1.0, 0.01, 0.01))
+    notes: list[Any] = []
+    got = _relative_interval(1.1, 1.0, 0.01, 0.01, 0.1, math.nan, 1.96, "two-sided", "fieller", notes)
+    assert all(map(math.isnan, got))
+    got = _relative_interval(1.0, 0.1, 0.01, 1.0, 9.0, 0.5, 1.96, "two-sided", "fieller", notes)
+    assert got == (-math.inf, math.inf)
+    assert notes == [FIELLER_UNBOUNDED]
