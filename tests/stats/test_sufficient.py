@@ -50,8 +50,26 @@ def test_a_group_built_from_its_sums_is_a_count_not_a_proportion() -> None:
     m, d = np.array([1.0, 0, 3, 2]), np.array([10.0, 20, 30, 40])
     sums = {"sum_m": m.sum(), "sum_mm": m @ m, "sum_d": d.sum(), "sum_dd": d @ d, "sum_md": m @ d}
     built = GroupStats(n=4, **sums)
-    assert built.unit_variance == pytest.approx(GroupStats.from_arrays(m, d).unit_variance, rel=1e-12)
+    residuals = m - m.sum() / d.sum() * d
+    by_hand = residuals.var(ddof=1) / d.mean() ** 2  # Var_s(M − R·D) / D̄²
+    assert built.unit_variance == pytest.approx(by_hand, rel=1e-12)
+    assert GroupStats.from_arrays(m, d).unit_variance == pytest.approx(by_hand, rel=1e-12)
     assert built.unit_variance != pytest.approx(built.ratio * (1 - built.ratio))
+    two = GroupStats(n=2, sum_m=4.0, sum_mm=10.0, sum_d=40.0, sum_dd=1000.0, sum_md=60.0)  # M = 1, 3; D = 30, 10
+    assert two.unit_variance == pytest.approx(np.var([1 - 0.1 * 30, 3 - 0.1 * 10], ddof=1) / 20**2, rel=1e-12)
+
+
+def test_two_tweets_have_a_residual_variance_and_degrees_of_freedom() -> None:
+    m, d = np.array([1.0, 3.0]), np.array([30.0, 10.0])
+    g = GroupStats.from_arrays(m, d)
+    e = m - m.sum() / d.sum() * d
+    u = d / d.sum()
+    assert g.residual_variance == pytest.approx(e @ e / 1, rel=1e-12)
+    bell_mccaffrey = 1 / ((u * u / (1 - u)).sum() ** 2 + (u * u * (1 - 2 * u) / (1 - u) ** 2).sum())
+    assert g.df_leverage == pytest.approx(bell_mccaffrey, rel=1e-12)
+    three = GroupStats.from_arrays(np.array([1.0, 3, 2]), np.array([30.0, 10, 20]))
+    e3 = np.array([1.0, 3, 2]) - 6 / 60 * np.array([30.0, 10, 20])
+    assert three.residual_variance == pytest.approx(e3 @ e3 / 2, rel=1e-12)
 
 
 def test_a_single_tweet_or_no_denominator_has_no_leverage_variance_whatever_its_sums() -> None:
