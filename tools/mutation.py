@@ -387,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
                     slow.append(m)
                 else:
                     killed += 1
+            done = killed + len(survivors) + len(slow)
+            print(f"  {done}/{len(todo)} run, {len(survivors)} survived, {len(slow)} to run again",
+                  end="\r" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)  # fmt: skip
         for m in slow:
             # a mutant past its deadline on a busy machine is not yet a hang: run alone with ten times the room, it
             # counts as killed only if it fails or hangs again (a load-bound timeout once passed survivors as kills)
@@ -397,9 +400,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 killed += 1
                 print(f"  {state:<9} {m.key} (after a timeout)", flush=True)
-            done = killed + len(survivors)
-            print(f"  {done}/{len(todo)} run, {len(survivors)} survived", end="\r" if sys.stderr.isatty() else "\n",
-                  file=sys.stderr, flush=True)  # fmt: skip
         skipped = sum(1 for m in found if m.key in equivalent)
         counted = len(found) - skipped
         score = killed / counted if counted else 1.0
