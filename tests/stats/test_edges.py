@@ -539,7 +539,9 @@ def test_p_values_and_quantiles_take_any_positive_degrees_of_freedom_and_refuse_
 
 def test_welch_degrees_of_freedom_with_a_fraction_of_one_zero_or_no_variance() -> None:
     assert _welch_df(1.0, 1.0, 0.5, 10.0) == pytest.approx(4 / (1 / 0.5 + 1 / 10), rel=1e-12)
+    assert _welch_df(1.0, 1.0, 10.0, 0.5) == pytest.approx(4 / (1 / 10 + 1 / 0.5), rel=1e-12)  # either arm
     assert _welch_df(1.0, 1.0, 0.0, 10.0) == 0.0  # an arm with no degrees of freedom leaves none
+    assert _welch_df(1.0, 1.0, 10.0, 0.0) == 0.0
     assert math.isnan(_welch_df(0.0, 0.0, 5.0, 5.0))  # no variance at all: nothing to count
 
 
