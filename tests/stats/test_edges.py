@@ -611,3 +611,13 @@ def test_relative_intervals_without_a_standard_error_or_with_an_unbounded_fielle
     got = _relative_interval(1.0, 0.1, 0.01, 1.0, 9.0, 0.5, 1.96, "two-sided", "fieller", notes)
     assert got == (-math.inf, math.inf)
     assert notes == [FIELLER_UNBOUNDED]
+
+
+def test_one_sided_fieller_intervals_keep_their_own_bound() -> None:
+    r_t, r_c, v_t, v_c, q = 1.2, 1.0, 0.01, 0.02, 1.645
+    both = _fieller(r_t, r_c, v_t, v_c, q * q)
+    assert both is not None
+    args = (r_t, r_c, v_t, v_c, 0.2, 0.15, q)
+    assert _relative_interval(*args, "greater", "fieller", []) == (both[0], math.inf)
+    assert _relative_interval(*args, "less", "fieller", []) == (-math.inf, both[1])
+    assert _relative_interval(*args, "two-sided", "fieller", []) == both
