@@ -548,7 +548,7 @@ def test_welch_degrees_of_freedom_with_a_fraction_of_one_zero_or_no_variance() -
 def test_fieller_bounds_solve_their_quadratic() -> None:
     """Fieller's interval for a/b − 1 is where (a − ρb)² = q(v_a + ρ²v_b), ρ = lift + 1; a zero treatment with no
     variance is exactly −100%, and a control indistinguishable from 0 is unbounded (None)."""
-    a, b, v_a, v_b, q = 1.2, 1.0, 0.01, 0.02, sps.norm.ppf(0.975) ** 2
+    a, b, v_a, v_b, q = 1.2, 0.9, 0.01, 0.02, sps.norm.ppf(0.975) ** 2  # b ≠ 1: a·b and a/b differ
     bounds = _fieller(a, b, v_a, v_b, q)
     assert bounds is not None
     for lift in bounds:
